@@ -1,0 +1,35 @@
+"""ament_python setup for wm_ros (also installs with ``pip install -e .``)."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'wm_ros'
+NODES = {
+    'sim_robot': 'wm_ros.ros.sim_robot_node:main',
+    'expert_driver': 'wm_ros.ros.expert_driver_node:main',
+}
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['test', 'test.*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE + '/launch', glob('launch/*launch.[pxy][yma]*')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
+        ('share/' + PACKAGE + '/rviz', glob('rviz/*.rviz')),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='wm_ros developers',
+    maintainer_email='wm-ros@example.com',
+    description='A learned world model beside a ROS 2 robot: imagine, shadow, evaluate, plan.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [f'{name} = {target}' for name, target in NODES.items()]
+        + ['wm-ros = wm_ros.cli:main'],
+    },
+)

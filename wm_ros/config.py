@@ -1,0 +1,61 @@
+"""Typed, frozen configuration dataclasses loaded from ``config/*.yaml`` with overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+import typing
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that does not match its dataclass."""
+
+
+def config_dir() -> Path:
+    """Return the package's ``config/`` directory (source tree or installed share)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / 'config', here / 'config'):
+        if candidate.is_dir():
+            return candidate
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        return Path(get_package_share_directory('wm_ros')) / 'config'
+    except Exception:  # noqa: BLE001 - ament index absent or package not installed
+        raise ConfigError('cannot find the wm_ros config/ directory; pass a file path') from None
+
+
+def from_dict(cls, data: dict | None, *, source: str = 'config'):
+    """Build dataclass ``cls`` from ``data``, rejecting unknown keys with their names."""
+    data = dict(data or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f'unknown key(s) {unknown} in {source}; known keys: {sorted(fields)}')
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        hint = hints[key]
+        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+            data[key] = float(value)
+        elif hint in (int, float, bool, str) and not isinstance(data[key], hint):
+            raise ConfigError(f'{source}: {key} must be {hint.__name__}, got {value!r}')
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+            data[key] = tuple(value)
+    return cls(**data)
+
+
+def load(cls, path: str | Path | None = None, section: str | None = None, **overrides):
+    """Load ``cls`` from a YAML file (``section`` picks a top-level key) plus overrides."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f'config file {path} does not exist')
+        data = yaml.safe_load(path.read_text()) or {}
+        if section is not None:
+            if section not in data:
+                raise ConfigError(f'{path} has no section {section!r}; it has {sorted(data)}')
+            data = data[section] or {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return from_dict(cls, data, source=str(path or cls.__name__))
