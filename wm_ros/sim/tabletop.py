@@ -145,6 +145,10 @@ class TabletopEnv(gym.Env):
         """Return the pusher centre ``float32[2]`` (m)."""
         return self._data.qpos[:2].astype(np.float32)
 
+    def ee_velocity(self) -> np.ndarray:
+        """Return the pusher velocity ``float32[2]`` (m/s)."""
+        return self._data.qvel[:2].astype(np.float32)
+
     def block_states(self) -> np.ndarray:
         """Return ``float32[N, 3]``: x, y (m) and yaw (rad) of each block, in scene order."""
         out = np.empty((len(self.scene.blocks), 3), np.float32)

@@ -24,6 +24,7 @@ from wm_ros.sim.scene import BLOCK_RADIUS, Block, COLOURS, Scene, SHAPES
 
 FAMILIES = ('block_to_region', 'block_to_block', 'separate', 'group_by_colour', 'make_line')
 LONG_HORIZON = ('group_by_colour', 'make_line')
+UNKNOWN = 'unknown'   # family of episodes imported from a robot bag without a task spec
 
 # Region name -> centre as a fraction of the board half-width.
 REGIONS: dict[str, tuple[float, float]] = {
@@ -80,7 +81,8 @@ class Task:
     region: str = ''
 
     def __post_init__(self):
-        check_family(self.family)
+        if self.family != UNKNOWN:
+            check_family(self.family)
         if self.region and self.region not in REGIONS:
             raise TaskError(f'unknown region {self.region!r}; choose one of {list(REGIONS)}')
 
@@ -95,6 +97,9 @@ class Task:
 
     def success(self, scene: Scene, xy: np.ndarray, board_half: float) -> bool:
         """Return True when block centres ``xy: float[N, 2]`` (scene order) satisfy the task."""
+        if self.family == UNKNOWN:
+            raise TaskError(f'cannot judge success of a task of unknown family '
+                            f'({self.instruction!r}); use a reward model instead')
         xy = np.asarray(xy, np.float64)
         idx = [scene.index(n) for n in self.blocks]
         if self.family == 'block_to_region':

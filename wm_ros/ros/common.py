@@ -1,0 +1,174 @@
+"""
+Shared pieces of the wm_ros nodes: QoS profiles, parameter declaration, diagnostics, main.
+
+QoS (see ROS_CONVENTIONS.md): image and state publishers are reliable with QoS overrides
+allowed; image subscribers use the sensor-data profile; commands are reliable, depth 1;
+the task instruction is transient-local so late joiners get it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import math
+import time
+from typing import Any, Callable
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                SetParametersResult)
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, qos_profile_sensor_data,
+                       ReliabilityPolicy)
+
+SENSOR_QOS = qos_profile_sensor_data
+STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         history=HistoryPolicy.KEEP_LAST)
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
+                          DiagnosticStatus.STALE)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A node parameter: default, description, optional range/choices, read-only flag."""
+
+    default: Any
+    description: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    read_only: bool = False
+
+    def check(self, name: str, value: Any) -> str | None:
+        """Return an error message for ``value``, or None when it is valid."""
+        if self.choices and value not in self.choices:
+            return f'{name} must be one of {list(self.choices)}, got {value!r}'
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                return f'{name} must be finite, got {value}'
+            if self.low is not None and value < self.low:
+                return f'{name} must be >= {self.low}, got {value}'
+            if self.high is not None and value > self.high:
+                return f'{name} must be <= {self.high}, got {value}'
+        return None
+
+
+def declare(node: Node, params: dict[str, Param], on_change: Callable[[dict], None] | None = None
+            ) -> dict[str, Any]:
+    """
+    Declare ``params`` with descriptors, validate them, and return their current values.
+
+    Start-up values that fail validation raise ``ValueError`` (the node exits with the
+    message). Later changes are validated in the set-parameters callback (no side effects)
+    and applied through ``on_change`` in the post-set callback.
+    """
+    values = {}
+    for name, p in params.items():
+        desc = ParameterDescriptor(description=p.description, read_only=p.read_only)
+        if p.choices:
+            desc.additional_constraints = f'one of {list(p.choices)}'
+        if p.low is not None and p.high is not None:
+            if isinstance(p.default, float):
+                desc.floating_point_range = [FloatingPointRange(
+                    from_value=float(p.low), to_value=float(p.high), step=0.0)]
+            elif isinstance(p.default, int) and not isinstance(p.default, bool):
+                desc.integer_range = [IntegerRange(from_value=int(p.low), to_value=int(p.high),
+                                                   step=1)]
+        values[name] = node.declare_parameter(name, p.default, desc).value
+        error = p.check(name, values[name])
+        if error:
+            raise ValueError(f'{node.get_name()}: {error}')
+
+    def validate(changes):
+        for change in changes:
+            spec = params.get(change.name)
+            if spec is not None:
+                error = spec.check(change.name, change.value)
+                if error:
+                    return SetParametersResult(successful=False, reason=error)
+        return SetParametersResult(successful=True)
+
+    def apply(changes):
+        update = {c.name: c.value for c in changes if c.name in params}
+        values.update(update)
+        if on_change and update:
+            on_change(update)
+
+    node.add_on_set_parameters_callback(validate)
+    node.add_post_set_parameters_callback(apply)
+    return values
+
+
+class Diagnostics:
+    """Publishes one ``DiagnosticStatus`` for a node on ``/diagnostics``."""
+
+    def __init__(self, node: Node, name: str | None = None, hardware_id: str = 'wm_ros'):
+        self.node = node
+        self.name = name or f'{node.get_name()}'
+        self.hardware_id = hardware_id
+        self.pub = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.level, self.message, self.values = OK, 'starting', {}
+
+    def set(self, level: bytes, message: str, **values):
+        """Set the status (and key/values) and publish it now."""
+        self.level, self.message = level, message
+        self.values.update(values)
+        self.publish()
+
+    def publish(self):
+        """Publish the current status."""
+        status = DiagnosticStatus(level=self.level, name=self.name, message=self.message,
+                                  hardware_id=self.hardware_id)
+        status.values = [KeyValue(key=k, value=str(v)) for k, v in self.values.items()]
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        self.pub.publish(msg)
+
+
+def stamp_age(node: Node, stamp) -> float:
+    """Return how old a header ``stamp`` is, in seconds (0 for an unset stamp)."""
+    if stamp.sec == 0 and stamp.nanosec == 0:
+        return 0.0
+    now = node.get_clock().now().nanoseconds
+    return (now - (stamp.sec * 10**9 + stamp.nanosec)) / 1e9
+
+
+def run(node_factory: Callable[[], Node], args=None) -> int:
+    """Create the node, spin until Ctrl-C or shutdown; exit 1 with a message on bad setup."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = node_factory()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, FileNotFoundError) as exc:
+        print(f'[FATAL] {exc}', flush=True)
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+    return 0
+
+
+class RateMeter:
+    """Exponentially averaged event rate (Hz), for diagnostics."""
+
+    def __init__(self):
+        self.last, self.rate = None, 0.0
+
+    def tick(self) -> float:
+        """Record an event; return the current rate estimate."""
+        now = time.monotonic()
+        if self.last is not None:
+            dt = max(now - self.last, 1e-6)
+            self.rate = 1.0 / dt if self.rate == 0 else 0.9 * self.rate + 0.1 / dt
+        self.last = now
+        return self.rate

@@ -1,0 +1,92 @@
+"""
+``expert_driver``: drives the tabletop with the scripted expert over ROS topics.
+
+The expert needs the simulation's ground truth, which ``sim_robot`` publishes on
+``task/spec`` (scene + task, transient local) and ``sim/block_poses``; it reads the pusher
+on ``ee_pose`` and publishes ``ee_twist_cmd`` at ``rate`` with fresh stamps. When its
+inputs are older than ``input_timeout`` it publishes zero velocity and says so on
+``/diagnostics``. It is the stand-in driver of the reference robot; learned policies
+that see only the camera run in the ``policy`` node.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from geometry_msgs.msg import PoseArray, PoseStamped, TwistStamped
+import numpy as np
+from rclpy.node import Node
+from std_msgs.msg import String
+
+from wm_ros.policy.expert import ExpertController
+from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, LATCHED_QOS, OK, Param, run,
+                               STATE_QOS, WARN)
+from wm_ros.sim.scene import Scene
+from wm_ros.sim.tasks import Task
+
+PARAMS = {
+    'rate': Param(10.0, 'command rate, Hz', 1.0, 100.0, read_only=True),
+    'max_speed': Param(0.2, 'per-axis speed limit, m/s', 0.01, 1.0),
+    'input_timeout': Param(0.5, 'command zero velocity when inputs are older, s', 0.01, 10.0),
+    'frame_id': Param('board', 'frame of the published commands', read_only=True),
+}
+
+
+class ExpertDriverNode(Node):
+    """Thin ROS wrapper around :class:`ExpertController`."""
+
+    def __init__(self):
+        super().__init__('expert_driver')
+        self.p = declare(self, PARAMS)
+        self.pub = self.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
+        self.create_subscription(String, 'task/spec', self._on_spec, LATCHED_QOS)
+        self.create_subscription(PoseStamped, 'ee_pose', self._on_pose, STATE_QOS)
+        self.create_subscription(PoseArray, 'sim/block_poses', self._on_blocks, STATE_QOS)
+        self.diag = Diagnostics(self)
+        self.controller = None
+        self.ee = self.blocks = None
+        self.ee_time = self.blocks_time = -np.inf
+        self.create_timer(1.0 / self.p['rate'], self._tick)
+
+    def _on_spec(self, msg: String):
+        spec = json.loads(msg.data)
+        self.controller = ExpertController(
+            Scene.from_dict(spec['scene']), Task.from_dict(spec['task']),
+            spec.get('board_half', 0.25), self.p['max_speed'], self.p['rate'])
+        self.get_logger().info(f'new task: "{spec["task"]["instruction"]}"')
+
+    def _on_pose(self, msg: PoseStamped):
+        self.ee = np.array([msg.pose.position.x, msg.pose.position.y])
+        self.ee_time = time.monotonic()
+
+    def _on_blocks(self, msg: PoseArray):
+        self.blocks = np.array([[p.position.x, p.position.y] for p in msg.poses])
+        self.blocks_time = time.monotonic()
+
+    def _tick(self):
+        now = time.monotonic()
+        stale = now - min(self.ee_time, self.blocks_time) > self.p['input_timeout']
+        v = np.zeros(2)
+        if self.controller is None or stale:
+            self.diag.set(WARN, 'waiting for task/spec' if self.controller is None else
+                          'inputs stale: commanding zero velocity')
+        elif len(self.blocks) != len(self.controller.scene.blocks):
+            self.diag.set(WARN, 'block poses do not match the task scene: zero velocity')
+        else:
+            v = self.controller.act(self.ee, self.blocks)
+            self.diag.set(OK, 'driving', subgoals_left=len(self.controller.plan))
+        msg = TwistStamped()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.p['frame_id']
+        msg.twist.linear.x, msg.twist.linear.y = float(v[0]), float(v[1])
+        self.pub.publish(msg)
+
+
+def main(args=None) -> int:
+    """Entry point of the ``expert_driver`` executable."""
+    return run(ExpertDriverNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,40 @@
+"""
+The ROS graphs of wm_ros, defined once.
+
+Both the ``launch/*.launch.py`` files (robot hosts with ``ros2 launch``) and the bring-up
+runner :mod:`wm_ros.ros.bringup` (``wm-ros up``, the demo and the tests, on machines with
+only the PyPI ROS wheels) read these specs, so they start the same processes with the same
+names, parameter files and remappings. This module imports nothing from ROS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node: its name, console-script executable, Python module and remappings."""
+
+    name: str
+    executable: str
+    module: str
+    remappings: tuple[tuple[str, str], ...] = ()
+    parameters: dict = field(default_factory=dict)
+
+
+SIM_ROBOT = NodeSpec('sim_robot', 'sim_robot', 'wm_ros.ros.sim_robot_node')
+EXPERT_DRIVER = NodeSpec('expert_driver', 'expert_driver', 'wm_ros.ros.expert_driver_node')
+
+# graph name -> (parameter file in config/, nodes)
+GRAPHS: dict[str, tuple[str, tuple[NodeSpec, ...]]] = {
+    'sim': ('sim.yaml', (SIM_ROBOT, EXPERT_DRIVER)),
+    'robot': ('sim.yaml', (SIM_ROBOT,)),
+}
+
+
+def get_graph(name: str) -> tuple[str, tuple[NodeSpec, ...]]:
+    """Return ``(params file name, nodes)`` of graph ``name`` or raise a clear error."""
+    if name not in GRAPHS:
+        raise ValueError(f'unknown graph {name!r}; choose one of {sorted(GRAPHS)}')
+    return GRAPHS[name]

@@ -1,0 +1,187 @@
+"""
+``sim_robot``: the MuJoCo tabletop published exactly as a real robot driver would be.
+
+Publishes ``camera/image_raw`` (rgb8) and ``camera/camera_info``, ``ee_pose``
+(PoseStamped, frame ``board``), ``joint_states`` (pusher_x, pusher_y), ``task/instruction``
+(String, transient local), ``task/success`` (Bool), and the simulation-only ground truth
+``sim/block_poses`` (PoseArray, scene order) and ``task/spec`` (JSON, transient local),
+which the scripted expert uses. Subscribes to ``ee_twist_cmd`` (TwistStamped, m/s).
+Service ``~/reset`` (std_srvs/Trigger) starts the next episode.
+
+Safety: a command older than ``command_timeout`` (by receipt time or header stamp) is
+dropped and the pusher is stopped; a command with NaN/inf is rejected, the pusher is
+stopped and the error is reported on ``/diagnostics``; speeds beyond the limit are
+clipped and reported as a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from geometry_msgs.msg import Pose, PoseArray, PoseStamped, TwistStamped
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Bool, String
+from std_srvs.srv import Trigger
+
+from wm_ros.ros import image_codec
+from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, LATCHED_QOS, OK, Param,
+                               RateMeter, run, stamp_age, STATE_QOS, WARN)
+from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
+from wm_ros.sim.tasks import FAMILIES
+
+FAULT_HOLD_S = 2.0
+
+PARAMS = {
+    'rate': Param(10.0, 'control and camera rate, Hz', 1.0, 100.0, read_only=True),
+    'image_size': Param(64, 'square camera image size, pixels', 16, 512, read_only=True),
+    'task': Param('block_to_region', 'task family, or random', choices=FAMILIES + ('random',)),
+    'seed': Param(0, 'seed of the first episode (next resets use seed+1, ...)', 0, 2**31 - 1),
+    'n_blocks': Param(4, 'blocks per scene', 4, 8),
+    'max_speed': Param(0.2, 'per-axis end-effector speed limit, m/s', 0.01, 1.0,
+                       read_only=True),
+    'command_timeout': Param(0.5, 'stop the pusher when no fresh command for this long, s',
+                             0.01, 10.0),
+    'shadows': Param(False, 'render shadows (about 8x slower)', read_only=True),
+    'frame_id': Param('board', 'frame of ee_pose, block poses and commands', read_only=True),
+    'camera_frame_id': Param('camera', 'frame of the camera images', read_only=True),
+}
+
+
+def pose_msg(x: float, y: float, yaw: float = 0.0) -> Pose:
+    """Return a planar ``Pose`` (z = 0) at ``x, y`` with heading ``yaw``."""
+    pose = Pose()
+    pose.position.x, pose.position.y = float(x), float(y)
+    pose.orientation.z, pose.orientation.w = float(np.sin(yaw / 2)), float(np.cos(yaw / 2))
+    return pose
+
+
+class SimRobotNode(Node):
+    """Thin ROS wrapper around :class:`TabletopEnv`."""
+
+    def __init__(self):
+        super().__init__('sim_robot')
+        self.p = declare(self, PARAMS)
+        p = self.p
+        self.env = TabletopEnv(TabletopConfig(
+            image_size=p['image_size'], control_hz=p['rate'], max_speed=p['max_speed'],
+            n_blocks=p['n_blocks'], task=p['task'], shadows=p['shadows']))
+        overrides = QoSOverridingOptions.with_default_policies()
+        self.pub_image = self.create_publisher(Image, 'camera/image_raw', STATE_QOS,
+                                               qos_overriding_options=overrides)
+        self.pub_info = self.create_publisher(CameraInfo, 'camera/camera_info', STATE_QOS)
+        self.pub_pose = self.create_publisher(PoseStamped, 'ee_pose', STATE_QOS)
+        self.pub_joints = self.create_publisher(JointState, 'joint_states', STATE_QOS)
+        self.pub_blocks = self.create_publisher(PoseArray, 'sim/block_poses', STATE_QOS)
+        self.pub_success = self.create_publisher(Bool, 'task/success', STATE_QOS)
+        self.pub_instruction = self.create_publisher(String, 'task/instruction', LATCHED_QOS)
+        self.pub_spec = self.create_publisher(String, 'task/spec', LATCHED_QOS)
+        self.create_subscription(TwistStamped, 'ee_twist_cmd', self._on_cmd, COMMAND_QOS)
+        self.create_service(Trigger, '~/reset', self._on_reset)
+        self.diag = Diagnostics(self)
+        self.rate = RateMeter()
+        self.cmd = np.zeros(2)
+        self.cmd_time = -np.inf
+        self.last_fault = (OK, '', -np.inf)
+        self.episode = 0
+        self._reset_env()
+        self.create_timer(1.0 / p['rate'], self._tick)
+        self.get_logger().info(
+            f'sim_robot up: {p["image_size"]}x{p["image_size"]} camera at {p["rate"]} Hz, '
+            f'codec {image_codec.backend()}, task "{self.env.task.instruction}"')
+
+    # ---------------------------------------------------------------- callbacks
+    def _on_cmd(self, msg: TwistStamped):
+        v = np.array([msg.twist.linear.x, msg.twist.linear.y])
+        if not np.all(np.isfinite(v)):
+            self.cmd, self.cmd_time = np.zeros(2), -np.inf
+            self._fault(ERROR, f'rejected ee_twist_cmd with non-finite velocity {v.tolist()}; '
+                        'pusher stopped')
+            self.get_logger().error(f'non-finite ee_twist_cmd {v.tolist()}: pusher stopped')
+            return
+        age = stamp_age(self, msg.header.stamp)
+        if age > self.p['command_timeout']:
+            self._fault(WARN, f'dropped ee_twist_cmd {age:.3f} s old '
+                        f'(command_timeout {self.p["command_timeout"]} s)')
+            return
+        limit = self.p['max_speed']
+        if np.any(np.abs(v) > limit):
+            self._fault(WARN, f'ee_twist_cmd {v.round(3).tolist()} m/s clipped to +-{limit}')
+        self.cmd, self.cmd_time = np.clip(v, -limit, limit), time.monotonic()
+
+    def _fault(self, level: bytes, message: str):
+        """Report a command problem on /diagnostics now and for the next FAULT_HOLD_S."""
+        self.last_fault = (level, message, time.monotonic())
+        self.diag.set(level, message)
+
+    def _on_reset(self, request, response):
+        self.episode += 1
+        self._reset_env()
+        response.success, response.message = True, self.env.task.instruction
+        return response
+
+    # ---------------------------------------------------------------- loop
+    def _reset_env(self):
+        self.cmd, self.cmd_time = np.zeros(2), -np.inf
+        self.obs, self.info = self.env.reset(seed=self.p['seed'] + self.episode)
+        self.pub_instruction.publish(String(data=self.env.task.instruction))
+        self.pub_spec.publish(String(data=json.dumps({
+            'scene': self.env.scene.to_dict(), 'task': self.env.task.to_dict(),
+            'board_half': self.env.config.board_half, 'episode': self.episode})))
+        self._publish()
+
+    def _tick(self):
+        fresh = time.monotonic() - self.cmd_time <= self.p['command_timeout']
+        action = self.cmd if fresh else np.zeros(2)
+        self.obs, _, _, _, self.info = self.env.step(action)
+        self._publish()
+        rate = self.rate.tick()
+        level, message = OK, 'commanded' if fresh else 'no fresh command: pusher stopped'
+        if time.monotonic() - self.last_fault[2] < FAULT_HOLD_S:
+            level, message = self.last_fault[0], self.last_fault[1]
+        self.diag.set(level, message, rate_hz=f'{rate:.1f}', step=self.env.t,
+                      success=self.info['success'])
+
+    def _publish(self):
+        stamp = self.get_clock().now().to_msg()
+        frame = self.p['frame_id']
+        image = image_codec.to_msg(self.obs['image'], stamp, self.p['camera_frame_id'])
+        self.pub_image.publish(image)
+        self.pub_info.publish(self._camera_info(stamp))
+        ee = self.obs['ee_xy']
+        pose = PoseStamped(pose=pose_msg(*ee))
+        pose.header.stamp, pose.header.frame_id = stamp, frame
+        self.pub_pose.publish(pose)
+        joints = JointState(name=['pusher_x', 'pusher_y'], position=[float(ee[0]), float(ee[1])],
+                            velocity=[float(v) for v in self.env.ee_velocity()])
+        joints.header.stamp = stamp
+        self.pub_joints.publish(joints)
+        blocks = PoseArray(poses=[pose_msg(*s) for s in self.env.block_states()])
+        blocks.header.stamp, blocks.header.frame_id = stamp, frame
+        self.pub_blocks.publish(blocks)
+        self.pub_success.publish(Bool(data=bool(self.info['success'])))
+
+    def _camera_info(self, stamp) -> CameraInfo:
+        """Orthographic top-down camera: pixel = (x, y) / metres_per_pixel about the centre."""
+        s = self.env.config.image_size
+        metres_per_px = 2 * self.env.config.board_half / s
+        info = CameraInfo(height=s, width=s, distortion_model='plumb_bob')
+        info.header.stamp, info.header.frame_id = stamp, self.p['camera_frame_id']
+        f = 1.0 / metres_per_px      # at unit depth an orthographic camera has this scale
+        info.k = [f, 0.0, s / 2, 0.0, f, s / 2, 0.0, 0.0, 1.0]
+        info.p = [f, 0.0, s / 2, 0.0, 0.0, f, s / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
+        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+        info.d = [0.0] * 5
+        return info
+
+
+def main(args=None) -> int:
+    """Entry point of the ``sim_robot`` executable."""
+    return run(SimRobotNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
