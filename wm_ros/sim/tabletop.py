@@ -24,7 +24,7 @@ import numpy as np
 
 from wm_ros.config import ConfigError
 from wm_ros.sim.scene import COLOURS, Scene, build_mjcf
-from wm_ros.sim.tasks import FAMILIES, Task, check_family, sample_episode
+from wm_ros.sim.tasks import FAMILIES, Task, sample_episode
 
 os.environ.setdefault('MUJOCO_GL', 'egl')
 import mujoco  # noqa: E402  (MUJOCO_GL must be set before the import)
@@ -56,8 +56,9 @@ class TabletopConfig:
         if self.physics_dt * self.control_hz > 1.0:
             raise ConfigError(f'physics_dt {self.physics_dt} s is longer than one control '
                               f'period {1 / self.control_hz} s')
-        if self.task != 'random':
-            check_family(self.task)
+        if self.task != 'random' and self.task not in FAMILIES:
+            raise ConfigError(f'unknown task {self.task!r}; choose random or one of '
+                              f'{list(FAMILIES)}')
         if not 4 <= self.n_blocks <= 8:
             raise ConfigError(f'n_blocks must be in [4, 8], got {self.n_blocks}')
 
@@ -114,6 +115,14 @@ class TabletopEnv(gym.Env):
 
     def step(self, action):
         """Apply ``action`` (m/s) for one control period; see the module docstring."""
+        self.advance(action)
+        info = self._info()
+        limit = self.config.max_steps_long if self.task.long_horizon else self.config.max_steps
+        return (self._observe(), float(info['success']), info['success'], self.t >= limit,
+                info)
+
+    def advance(self, action) -> None:
+        """Run the physics for one control period without rendering (``step`` minus camera)."""
         if self._data is None:
             raise RuntimeError('call reset() before step()')
         a = np.asarray(action, dtype=np.float64)
@@ -124,10 +133,6 @@ class TabletopEnv(gym.Env):
         self._data.ctrl[:] = np.clip(a, -self.config.max_speed, self.config.max_speed)
         mujoco.mj_step(self._model, self._data, self.config.substeps)
         self.t += 1
-        info = self._info()
-        limit = self.config.max_steps_long if self.task.long_horizon else self.config.max_steps
-        return (self._observe(), float(info['success']), info['success'], self.t >= limit,
-                info)
 
     def render(self) -> np.ndarray:
         """Return the camera image ``uint8[S, S, 3]``."""
