@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 Pure-numpy conversion between raw ROS image buffers and rgb8 arrays.
 
@@ -36,7 +50,7 @@ def decode(data: bytes | np.ndarray, height: int, width: int, encoding: str,
     if step < row or buf.size < step * height:
         raise ImageEncodingError(
             f'image buffer holds {buf.size} bytes but {height}x{width} {encoding} with step '
-            f'{step} needs {step * height}; check the publisher\'s height/width/step fields')
+            f"{step} needs {step * height}; check the publisher's height/width/step fields")
     pixels = buf[:step * height].reshape(height, step)[:, :row].reshape(height, width, channels)
     if encoding == 'mono8':
         return np.repeat(pixels, 3, axis=2)

@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 Bring-up runner: start a graph from :mod:`wm_ros.ros.graph` as separate processes.
 
@@ -84,7 +98,8 @@ class Bringup:
             out = None
             if self.log_dir is not None:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
-                out = self._logs[spec.name] = open(self.log_dir / f'{spec.name}.log', 'w')
+                log = self.log_dir / f'{spec.name}.log'
+                out = self._logs[spec.name] = log.open('w')  # noqa: SIM115 (closed in stop)
             self.procs[spec.name] = subprocess.Popen(cmd, env=self.env, stdout=out,
                                                      stderr=subprocess.STDOUT)
         return self

@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 Shared pieces of the wm_ros nodes: QoS profiles, parameter declaration, diagnostics, main.
 
@@ -8,10 +22,11 @@ the task instruction is transient-local so late joiners get it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 import math
 import time
-from typing import Any, Callable
+from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
@@ -19,7 +34,7 @@ from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescr
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, qos_profile_sensor_data,
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 
 SENSOR_QOS = qos_profile_sensor_data
@@ -114,7 +129,7 @@ class Diagnostics:
         self.pub = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.level, self.message, self.values = OK, 'starting', {}
 
-    def set(self, level: bytes, message: str, **values):
+    def report(self, level: bytes, message: str, **values):
         """Set the status (and key/values) and publish it now."""
         self.level, self.message = level, message
         self.values.update(values)

@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 ``expert_driver``: drives the tabletop with the scripted expert over ROS topics.
 
@@ -69,13 +83,13 @@ class ExpertDriverNode(Node):
         stale = now - min(self.ee_time, self.blocks_time) > self.p['input_timeout']
         v = np.zeros(2)
         if self.controller is None or stale:
-            self.diag.set(WARN, 'waiting for task/spec' if self.controller is None else
-                          'inputs stale: commanding zero velocity')
+            self.diag.report(WARN, 'waiting for task/spec' if self.controller is None else
+                             'inputs stale: commanding zero velocity')
         elif len(self.blocks) != len(self.controller.scene.blocks):
-            self.diag.set(WARN, 'block poses do not match the task scene: zero velocity')
+            self.diag.report(WARN, 'block poses do not match the task scene: zero velocity')
         else:
             v = self.controller.act(self.ee, self.blocks)
-            self.diag.set(OK, 'driving', subgoals_left=len(self.controller.plan))
+            self.diag.report(OK, 'driving', subgoals_left=len(self.controller.plan))
         msg = TwistStamped()
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.p['frame_id']

@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 ``sim_robot``: the MuJoCo tabletop published exactly as a real robot driver would be.
 
@@ -115,7 +129,7 @@ class SimRobotNode(Node):
     def _fault(self, level: bytes, message: str):
         """Report a command problem on /diagnostics now and for the next FAULT_HOLD_S."""
         self.last_fault = (level, message, time.monotonic())
-        self.diag.set(level, message)
+        self.diag.report(level, message)
 
     def _on_reset(self, request, response):
         self.episode += 1
@@ -142,8 +156,8 @@ class SimRobotNode(Node):
         level, message = OK, 'commanded' if fresh else 'no fresh command: pusher stopped'
         if time.monotonic() - self.last_fault[2] < FAULT_HOLD_S:
             level, message = self.last_fault[0], self.last_fault[1]
-        self.diag.set(level, message, rate_hz=f'{rate:.1f}', step=self.env.t,
-                      success=self.info['success'])
+        self.diag.report(level, message, rate_hz=f'{rate:.1f}', step=self.env.t,
+                         success=self.info['success'])
 
     def _publish(self):
         stamp = self.get_clock().now().to_msg()

@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 Typed description of a tabletop scene and its MuJoCo (MJCF) model.
 
@@ -132,7 +146,8 @@ def _outline(shape: str) -> tuple[np.ndarray, np.ndarray]:
     if shape == 'star':
         ang = np.pi / 2 + np.arange(10) * np.pi / 5
         rad = np.where(np.arange(10) % 2 == 0, 1.2 * r, 0.55 * r)
-        pts = np.concatenate([[[0.0, 0.0]], rad[:, None] * np.stack([np.cos(ang), np.sin(ang)], 1)])
+        ring = rad[:, None] * np.stack([np.cos(ang), np.sin(ang)], 1)
+        pts = np.concatenate([[[0.0, 0.0]], ring])
         tris = np.array([[0, 1 + i, 1 + (i + 1) % 10] for i in range(10)])
         return pts, tris
     if shape == 'moon':

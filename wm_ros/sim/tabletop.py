@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 The reference "real robot": a Language-Table-like MuJoCo tabletop with a gymnasium API.
 
@@ -17,17 +31,14 @@ from the seed. The same seed always gives the same episode and the same frames.
 from __future__ import annotations
 
 from dataclasses import dataclass
-import os
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 
 from wm_ros.config import ConfigError
-from wm_ros.sim.scene import COLOURS, Scene, build_mjcf
-from wm_ros.sim.tasks import FAMILIES, Task, sample_episode
-
-os.environ.setdefault('MUJOCO_GL', 'egl')
-import mujoco  # noqa: E402  (MUJOCO_GL must be set before the import)
+from wm_ros.sim.scene import build_mjcf, COLOURS, Scene
+from wm_ros.sim.tasks import FAMILIES, sample_episode, Task
 
 MAX_IMAGE_SIZE = 512
 

@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 Language tasks on the tabletop: families, phrasings, sampling and success checks.
 
@@ -20,7 +34,7 @@ import itertools
 
 import numpy as np
 
-from wm_ros.sim.scene import BLOCK_RADIUS, Block, COLOURS, Scene, SHAPES
+from wm_ros.sim.scene import Block, BLOCK_RADIUS, COLOURS, Scene, SHAPES
 
 FAMILIES = ('block_to_region', 'block_to_block', 'separate', 'group_by_colour', 'make_line')
 LONG_HORIZON = ('group_by_colour', 'make_line')
