@@ -1,0 +1,116 @@
+"""
+Model files: ``model.safetensors`` (weights) + ``model.json`` (versioned metadata).
+
+The metadata carries everything needed to use the weights correctly and to refuse them
+when they do not fit: format and version, the full config (image size, control rate,
+action scale, board size, slots), the kind vocabulary, normalisation, the training data
+hash and training statistics. Loading never unpickles anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from wm_ros.config import ConfigError, from_dict
+from wm_ros.model.config import KINDS, WorldModelConfig
+from wm_ros.model.network import WorldModel
+
+FORMAT = 'wm_ros.world_model'
+FORMAT_VERSION = 1
+WEIGHTS, META = 'model.safetensors', 'model.json'
+
+
+class ModelFileError(ValueError):
+    """A model file that is missing, corrupt, of another version or of another shape."""
+
+
+def metadata(cfg: WorldModelConfig, data_hash: str = '', train: dict | None = None) -> dict:
+    """Return the metadata dict written beside the weights (and the ONNX graphs)."""
+    return {
+        'format': FORMAT, 'format_version': FORMAT_VERSION, 'config': cfg.to_dict(),
+        'kinds': list(KINDS), 'image_size': cfg.image_size, 'control_hz': cfg.control_hz,
+        'action_scale': {'max_speed_m_s': cfg.max_speed, 'units': 'm/s, clipped per axis'},
+        'normalisation': {'images': 'uint8 RGB, /255 inside the graph',
+                          'positions': 'metres in the board frame (+x right, +y up)'},
+        'board_half': cfg.board_half, 'data_hash': data_hash, 'train': train or {}}
+
+
+def save(model: WorldModel, out_dir: str | Path, data_hash: str = '',
+         train: dict | None = None) -> Path:
+    """Write weights and metadata into ``out_dir``; returns the directory."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
+              str(out / WEIGHTS))
+    (out / META).write_text(json.dumps(metadata(model.cfg, data_hash, train), indent=2))
+    return out
+
+
+def read_metadata(model_dir: str | Path) -> dict:
+    """Read and check ``model.json``; raise :class:`ModelFileError` naming the problem."""
+    path = Path(model_dir) / META
+    if not path.is_file():
+        raise ModelFileError(f'model metadata {path} does not exist; train a model with '
+                             '`wm-ros train world-model` or pass the directory that has it')
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f'model metadata {path} is not valid JSON: {exc}') from None
+    if meta.get('format') != FORMAT:
+        raise ModelFileError(f'{path} is not a wm_ros world model (format {meta.get("format")!r})')
+    if meta.get('format_version') != FORMAT_VERSION:
+        raise ModelFileError(f'{path} has format_version {meta.get("format_version")}, this '
+                             f'wm_ros reads {FORMAT_VERSION}: re-export or retrain the model')
+    if meta.get('kinds') != list(KINDS):
+        raise ModelFileError(f'{path} was trained on another block vocabulary; retrain it')
+    return meta
+
+
+def config_of(meta: dict) -> WorldModelConfig:
+    """Return the config stored in metadata, with a clear error if it does not parse."""
+    try:
+        return from_dict(WorldModelConfig, meta['config'], source='model.json config')
+    except (ConfigError, KeyError, TypeError) as exc:
+        raise ModelFileError(f'model.json config does not match this wm_ros: {exc}') from None
+
+
+def load(model_dir: str | Path, expect_image_size: int | None = None) -> WorldModel:
+    """Load a model directory; check version, shapes and (optionally) the image size."""
+    model_dir = Path(model_dir)
+    meta = read_metadata(model_dir)
+    cfg = config_of(meta)
+    if expect_image_size is not None and cfg.image_size != expect_image_size:
+        raise ModelFileError(f'model in {model_dir} expects {cfg.image_size}x{cfg.image_size} '
+                             f'images, the camera gives {expect_image_size}x{expect_image_size}')
+    weights = model_dir / WEIGHTS
+    if not weights.is_file():
+        raise ModelFileError(f'model weights {weights} do not exist')
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f'model weights {weights} are corrupt: {exc}') from None
+    model = WorldModel(cfg)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    wrong = sorted(k for k in set(expected) & set(state) if expected[k].shape != state[k].shape)
+    if missing or wrong:
+        detail = missing[:3] or [f'{k}: file {tuple(state[k].shape)} vs config '
+                                 f'{tuple(expected[k].shape)}' for k in wrong[:3]]
+        raise ModelFileError(f'weights in {weights} do not fit the config in model.json '
+                             f'(missing {len(missing)}, wrong shape {len(wrong)}): {detail}')
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def data_hash(paths: list[Path]) -> str:
+    """Return a short sha256 over the training data files (names and bytes)."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,178 @@
+"""
+``wm-ros train world-model``: train the encoder, decoder and dynamics in three stages.
+
+1. **encoder**: per-kind heatmaps supervised with the recorded block states (presence
+   BCE, position L1 in cm, symmetry-aware yaw).
+2. **decoder**: background and sprites, rendering the recorded states, L1 + L2 on pixels.
+3. **dynamics**: open-loop rollouts of ``unroll`` steps from a recorded state with the
+   recorded actions (every step's error counts, so compounding error is trained away);
+   ``contact_fraction`` of the windows contain block motion; blocks that move in a window
+   weigh 5x; each ensemble head sees its own bootstrap weights.
+
+Deterministic for a seed on one machine. A checkpoint (weights, optimizer, stage, step) is
+written every ``checkpoint_every`` steps; ``resume=True`` continues from it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import time
+
+import numpy as np
+from safetensors.torch import load_file, save_file
+import torch
+from tqdm import tqdm
+
+from wm_ros.model import checkpoint
+from wm_ros.model.config import KIND_SYMMETRY, WorldModelConfig
+from wm_ros.model.data import load_episodes, previous, sample_windows, Tensors, to_tensors
+from wm_ros.model.network import WorldModel
+
+STAGES = ('encoder', 'decoder', 'dynamics')
+
+
+def _encoder_loss(model: WorldModel, data: Tensors, f: torch.Tensor) -> torch.Tensor:
+    presence, pos, yaw = model.encoder.maps(data.images[f])
+    target = data.presence[f]
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(presence, target)
+    kind, present = data.kind[f], data.present[f]
+    pos_k = torch.gather(pos, 1, kind.unsqueeze(-1).expand(-1, -1, 2))
+    yaw_k = torch.gather(yaw, 1, kind)
+    pos_err = (pos_k - data.pos[f]).abs().sum(-1) * 100.0          # cm
+    sym = torch.tensor(KIND_SYMMETRY, dtype=torch.float32)[kind]
+    yaw_err = (1 - torch.cos(sym * (yaw_k - data.yaw[f]))) * (sym > 1)
+    n = present.sum().clamp(min=1)
+    return loss + ((pos_err + 0.5 * yaw_err) * present).sum() / n
+
+
+def _decoder_loss(model: WorldModel, data: Tensors, f: torch.Tensor) -> torch.Tensor:
+    image = model.decoder.render(data.kind[f], data.present[f], data.pos[f], data.yaw[f],
+                                 data.ee[f])
+    real = data.images[f].permute(0, 3, 1, 2).to(torch.float32) / 255.0
+    diff = image - real
+    return diff.abs().mean() + 10.0 * diff.pow(2).mean()
+
+
+def _dynamics_loss(model: WorldModel, data: Tensors, f: torch.Tensor,
+                   weights: torch.Tensor) -> torch.Tensor:
+    """Open-loop rollout per ensemble head; ``weights`` [E, B] are bootstrap weights."""
+    dyn, e = model.dynamics, model.cfg.ensemble
+    p = previous(data, f)
+
+    def per_head(x):
+        return x.unsqueeze(0).expand(e, *x.shape)
+    kind, present = per_head(data.kind[f]), per_head(data.present[f])
+    pos, prev_pos = per_head(data.pos[f]), per_head(data.pos[p])
+    yaw, ee, prev_ee = per_head(data.yaw[f]), per_head(data.ee[f]), per_head(data.ee[p])
+    sym = torch.tensor(KIND_SYMMETRY, dtype=torch.float32)[data.kind[f]]
+    moving = (data.pos[f + model.cfg.unroll] - data.pos[f]).norm(dim=-1) > 0.005
+    block_w = data.present[f] * (1.0 + 4.0 * moving)                 # [B, M]
+    total = 0.0
+    for k in range(model.cfg.unroll):
+        action = per_head(data.actions[f + k])
+        dpos, dyaw, ee_next = dyn.heads(kind, present, pos, yaw, prev_pos, ee, prev_ee, action)
+        prev_pos, prev_ee = pos, ee
+        pos, yaw, ee = pos + dpos, yaw + dyaw, ee_next
+        g = f + k + 1
+        pos_err = (pos - data.pos[g]).abs().sum(-1) * 100.0                 # cm [E, B, M]
+        yaw_err = (1 - torch.cos(sym * (yaw - data.yaw[g]))) * (sym > 1)
+        ee_err = (ee - data.ee[g]).abs().sum(-1) * 100.0                    # [E, B]
+        per_sample = ((pos_err + 0.2 * yaw_err) * block_w).sum(-1) / block_w.sum(-1) + ee_err
+        total = total + (per_sample * weights).sum() / weights.sum()
+    return total / model.cfg.unroll
+
+
+def _save_state(path: Path, model, optimizer, stage: str, step: int, meta: dict):
+    tensors = {f'model.{k}': v.detach().contiguous() for k, v in model.state_dict().items()}
+    opt = optimizer.state_dict()
+    for i, st in opt['state'].items():
+        for name, value in st.items():
+            tensors[f'opt.{i}.{name}'] = torch.as_tensor(value).detach().contiguous()
+    save_file(tensors, str(path / 'checkpoint.safetensors'))
+    (path / 'checkpoint.json').write_text(json.dumps({**meta, 'stage': stage, 'step': step}))
+
+
+def _load_state(path: Path, model, meta: dict):
+    info_path = path / 'checkpoint.json'
+    if not info_path.is_file():
+        return None
+    info = json.loads(info_path.read_text())
+    if info.get('config') != meta['config'] or info.get('data_hash') != meta['data_hash']:
+        raise ValueError(f'checkpoint in {path} was made with another config or data; '
+                         'delete it or train into another directory')
+    tensors = load_file(str(path / 'checkpoint.safetensors'))
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith('model.')})
+    opt_state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith('opt.'):
+            _, i, name = key.split('.', 2)
+            opt_state.setdefault(int(i), {})[name] = value
+    return info, opt_state
+
+
+def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
+          resume: bool = False, checkpoint_every: int = 500, progress: bool = True) -> dict:
+    """Train on ``sources`` and write ``model.safetensors`` + ``model.json`` to ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    episodes, files = load_episodes(sources)
+    data = to_tensors(episodes, cfg)
+    meta = {'config': cfg.to_dict(), 'data_hash': checkpoint.data_hash(files)}
+    model = WorldModel(cfg)
+    start_stage, start_step, opt_state = 0, 0, None
+    if resume:
+        loaded = _load_state(out, model, meta)
+        if loaded:
+            info, opt_state = loaded
+            start_stage, start_step = STAGES.index(info['stage']), info['step']
+    steps = {'encoder': cfg.encoder_steps, 'decoder': cfg.decoder_steps,
+             'dynamics': cfg.dynamics_steps}
+    params = {'encoder': model.encoder.parameters, 'decoder': model.decoder.parameters,
+              'dynamics': model.dynamics.parameters}
+    history: dict[str, list[float]] = {}
+    t0 = time.time()
+    for si in range(start_stage, len(STAGES)):
+        stage = STAGES[si]
+        optimizer = torch.optim.Adam(params[stage](), lr=cfg.lr)
+        first = start_step if si == start_stage else 0
+        if opt_state and si == start_stage:
+            state = optimizer.state_dict()
+            state['state'] = opt_state
+            optimizer.load_state_dict(state)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda i, n=steps[stage]: 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * i / n)))
+        for _ in range(first):
+            schedule.step()
+        rng = np.random.default_rng(cfg.seed * 1000 + si * 100 + first)
+        losses = history.setdefault(stage, [])
+        bar = tqdm(range(first, steps[stage]), desc=f'train {stage}', disable=not progress)
+        for step in bar:
+            if stage == 'dynamics':
+                f = sample_windows(data, cfg.batch_size, rng, cfg.contact_fraction)
+                w = torch.from_numpy(rng.poisson(1.0, (cfg.ensemble, len(f))).astype(np.float32))
+                loss = _dynamics_loss(model, data, f, w)
+            else:
+                f = torch.from_numpy(rng.integers(len(data.images), size=cfg.batch_size))
+                loss = (_encoder_loss if stage == 'encoder' else _decoder_loss)(model, data, f)
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            optimizer.step()
+            schedule.step()
+            losses.append(float(loss))
+            if step % 20 == 0:
+                bar.set_postfix(loss=f'{np.mean(losses[-20:]):.4f}')
+            if checkpoint_every and (step + 1) % checkpoint_every == 0:
+                _save_state(out, model, optimizer, stage, step + 1, meta)
+    stats = {'seconds': round(time.time() - t0, 1), 'episodes': len(episodes),
+             'frames': len(data.images), 'windows': len(data.windows),
+             'final_loss': {k: float(np.mean(v[-50:])) for k, v in history.items() if v},
+             'first_loss': {k: float(np.mean(v[:20])) for k, v in history.items() if v}}
+    checkpoint.save(model, out, meta['data_hash'], stats)
+    for name in ('checkpoint.safetensors', 'checkpoint.json'):
+        (out / name).unlink(missing_ok=True)
+    return stats

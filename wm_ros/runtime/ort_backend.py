@@ -1,0 +1,151 @@
+"""
+The ``onnxruntime`` backend: the exported encoder / step / decoder graphs.
+
+Providers are chosen from what is present, in the order TensorRT (engine cache directory,
+batch shape profiles 1 / 64 / 256, optional FP16) -> CUDA (IO binding) -> CPU, and a
+provider is only requested when its libraries load (a CPU machine never asks for CUDA, so
+ONNX Runtime logs no CUDA errors). Graph signatures are checked against ``model.json`` at
+start-up; a missing or corrupt ``.onnx`` raises :class:`ModelFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+from wm_ros.model import checkpoint
+from wm_ros.model.checkpoint import ModelFileError
+from wm_ros.model.export import DECODER_INPUTS, GRAPHS, STEP_INPUTS
+from wm_ros.model.network import STATE_KEYS
+from wm_ros.runtime.base import CheckedRuntime, State
+
+PROFILE_BATCHES = (1, 64, 256)
+
+
+def _loads(*names: str) -> bool:
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def usable_providers() -> list[str]:
+    """Return the providers that are compiled in *and* whose libraries load here."""
+    available = ort.get_available_providers()
+    gpu = _loads('libcuda.so.1', 'libcuda.so')
+    if gpu and hasattr(ort, 'preload_dlls'):
+        try:
+            ort.preload_dlls()          # CUDA/cuDNN from the nvidia-* wheels, when installed
+        except Exception:  # noqa: BLE001 - absent wheels: the system libraries may still do
+            pass
+    out = []
+    if gpu and 'TensorrtExecutionProvider' in available and _loads(
+            'libnvinfer.so.10', 'libnvinfer.so.8', 'libnvinfer.so'):
+        out.append('TensorrtExecutionProvider')
+    if gpu and 'CUDAExecutionProvider' in available and _loads(
+            'libcudart.so.12', 'libcudart.so.13', 'libcudart.so'):
+        out.append('CUDAExecutionProvider')
+    return out + ['CPUExecutionProvider']
+
+
+def _profile(names, shapes: dict[str, tuple], batch: int) -> str:
+    return ','.join(f'{n}:' + 'x'.join(str(d) for d in (batch,) + shapes[n][1:]) for n in names)
+
+
+class OrtRuntime(CheckedRuntime):
+    """Run an exported model directory with ONNX Runtime (see the module docstring)."""
+
+    backend = 'onnxruntime'
+
+    def __init__(self, model_dir: str | Path, providers: str | list[str] = 'auto',
+                 engine_cache_dir: str | Path | None = None, fp16: bool = False,
+                 threads: int = 0, force_engine_update: bool = False):
+        model_dir = Path(model_dir)
+        meta = checkpoint.read_metadata(model_dir)
+        cfg = checkpoint.config_of(meta)
+        self.image_size, self.control_hz, self.max_speed = (cfg.image_size, cfg.control_hz,
+                                                            cfg.max_speed)
+        self.cfg = cfg
+        wanted = usable_providers() if providers == 'auto' else list(providers)
+        missing = [p for p in wanted if p not in ort.get_available_providers()]
+        if missing:
+            raise ValueError(f'provider(s) {missing} are not in this onnxruntime build; it has '
+                             f'{ort.get_available_providers()}')
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        if threads:
+            options.intra_op_num_threads = threads
+        self.sessions, self.build_seconds = {}, {}
+        for name, (inputs, outputs) in GRAPHS.items():
+            path = model_dir / f'{name}.onnx'
+            if not path.is_file():
+                raise ModelFileError(f'{path} does not exist; run `wm-ros export` first')
+            chain = [self._provider(p, name, inputs, engine_cache_dir, fp16,
+                                    force_engine_update) for p in wanted]
+            start = time.perf_counter()
+            try:
+                session = ort.InferenceSession(str(path), options, providers=chain)
+            except Exception as exc:  # noqa: BLE001 - ORT raises several exception types
+                raise ModelFileError(f'{path} is not a loadable ONNX graph: {exc}') from None
+            self.build_seconds[name] = time.perf_counter() - start
+            got_in = [i.name for i in session.get_inputs()]
+            got_out = [o.name for o in session.get_outputs()]
+            if got_in != list(inputs) or got_out != list(outputs):
+                raise ModelFileError(f'{path} has inputs {got_in} / outputs {got_out}; this '
+                                     f'wm_ros expects {list(inputs)} / {list(outputs)}')
+            self.sessions[name] = session
+        image = self.sessions['encoder'].get_inputs()[0].shape
+        if list(image[1:]) != [cfg.image_size, cfg.image_size, 3]:
+            raise ModelFileError(f'encoder.onnx takes images {image}, model.json says '
+                                 f'{cfg.image_size}x{cfg.image_size}: re-export the model')
+        self.providers = self.sessions['step'].get_providers()
+        self.io_binding = self.providers[0] == 'CUDAExecutionProvider'
+
+    def _provider(self, name, graph, inputs, cache_dir, fp16, force):
+        if name == 'TensorrtExecutionProvider':
+            s, m = self.image_size, self.cfg.max_blocks
+            shapes = {'images': (0, s, s, 3), 'ee_xy': (0, 2), 'ee': (0, 2), 'kind': (0, m), 'present': (0, m),
+                      'pos': (0, m, 2), 'yaw': (0, m), 'prev_pos': (0, m, 2), 'prev_ee': (0, 2),
+                      'uncertainty': (0,), 'action': (0, 2)}
+            cache = Path(cache_dir or Path.home() / '.cache' / 'wm_ros' / 'trt')
+            cache.mkdir(parents=True, exist_ok=True)
+            if force:
+                for old in cache.glob('*.engine'):
+                    old.unlink()
+            lo, mid, hi = (_profile(inputs, shapes, b) for b in PROFILE_BATCHES)
+            return (name, {'trt_engine_cache_enable': True,
+                           'trt_engine_cache_path': str(cache), 'trt_fp16_enable': fp16,
+                           'trt_profile_min_shapes': lo, 'trt_profile_opt_shapes': mid,
+                           'trt_profile_max_shapes': hi})
+        return name
+
+    def _run(self, name: str, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        session = self.sessions[name]
+        if not self.io_binding:
+            return session.run(None, feeds)
+        binding = session.io_binding()
+        for key, value in feeds.items():
+            binding.bind_cpu_input(key, value)
+        for out in session.get_outputs():
+            binding.bind_output(out.name, 'cuda')
+        session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()
+
+    def _encode(self, images, ee) -> State:
+        return State.from_tuple(self._run('encoder', {'images': images, 'ee_xy': ee}))
+
+    def _step(self, state: State, action) -> State:
+        named = dict(zip(STATE_KEYS, state.as_tuple()), action=action)
+        return State.from_tuple(self._run('step', {k: named[k] for k in STEP_INPUTS}))
+
+    def _decode(self, state: State):
+        named = dict(zip(STATE_KEYS, state.as_tuple()))
+        images, ee = self._run('decoder', {k: named[k] for k in DECODER_INPUTS})
+        return images, ee

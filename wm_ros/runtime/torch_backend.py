@@ -1,0 +1,45 @@
+"""The ``torch`` backend: the trained :class:`WorldModel` run eagerly (CPU or CUDA)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from wm_ros.model import checkpoint
+from wm_ros.model.network import WorldModel
+from wm_ros.runtime.base import CheckedRuntime, State
+
+
+class TorchRuntime(CheckedRuntime):
+    """Run a model directory (``model.safetensors`` + ``model.json``) with torch."""
+
+    backend = 'torch'
+
+    def __init__(self, model: str | Path | WorldModel, device: str = 'cpu',
+                 threads: int | None = None):
+        self.model = checkpoint.load(model) if not isinstance(model, WorldModel) else model
+        self.model = self.model.to(device).eval()
+        self.device = torch.device(device)
+        if threads:
+            torch.set_num_threads(threads)
+        cfg = self.model.cfg
+        self.image_size, self.control_hz, self.max_speed = (cfg.image_size, cfg.control_hz,
+                                                            cfg.max_speed)
+
+    def _tensors(self, arrays):
+        return tuple(torch.as_tensor(np.asarray(a), device=self.device) for a in arrays)
+
+    @torch.inference_mode()
+    def _encode(self, images, ee) -> State:
+        return State.from_tuple(self.model.encoder(*self._tensors((images, ee))))
+
+    @torch.inference_mode()
+    def _step(self, state: State, action) -> State:
+        return State.from_tuple(self.model.dynamics(*self._tensors(state.as_tuple() + (action,))))
+
+    @torch.inference_mode()
+    def _decode(self, state: State):
+        images, ee = self.model.decoder(*self._tensors(state.as_tuple()))
+        return images.cpu().numpy(), ee.cpu().numpy()
