@@ -19,7 +19,10 @@
   wm-ros up sim                    start a graph like ``ros2 launch`` (Ctrl-C stops it)
   wm-ros collect --episodes 200    write episode shards (expert / noisy / explore mix)
   wm-ros bag export|import         episodes <-> rosbag2 MCAP
-  wm-ros bench sim                 step / render timings of the tabletop
+  wm-ros train world-model --data data/train1 --out models/world_model
+  wm-ros export --model models/world_model --out models/world_model/onnx
+  wm-ros eval fidelity --model models/world_model --data data/heldout
+  wm-ros bench sim | world-model   benchmarks printing side-by-side ratios
 
 Heavy modules are imported inside each subcommand so ``wm-ros --help`` stays fast.
 """
@@ -29,7 +32,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 import sys
+
+DEFAULT_MODEL = str(Path(__file__).resolve().parent / 'models' / 'world_model')
 
 
 def _mix(text: str) -> dict[str, float]:
@@ -100,8 +106,57 @@ def _bench(args) -> int:
     if args.what == 'sim':
         from wm_ros.bench.sim import main
         rows = main(args.n)
-        if args.json:
-            print(json.dumps(rows))
+    else:
+        from wm_ros.bench.world_model import main
+        rows = main(args.model, args.onnx)
+    if args.json:
+        print(json.dumps(rows))
+    return 0
+
+
+def _train(args) -> int:
+    from wm_ros.model.config import load_config
+    from wm_ros.model.train import train
+    overrides = dict(kv.split('=', 1) for kv in args.set)
+    cfg = load_config(args.config, args.config_file)
+    if overrides:
+        from wm_ros.config import from_dict
+        cfg = from_dict(type(cfg), {**cfg.to_dict(), **{k: _number(v) for k, v in
+                                                        overrides.items()}})
+    stats = train(args.data, args.out, cfg, resume=args.resume)
+    print(json.dumps(stats, indent=2))
+    print(f'model written to {args.out}')
+    return 0
+
+
+def _number(text: str):
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {'true': True, 'false': False}.get(text.lower(), text)
+
+
+def _export(args) -> int:
+    from wm_ros.model.export import export
+    print(f'ONNX graphs written to {export(args.model, args.out or f"{args.model}/onnx")}')
+    return 0
+
+
+def _eval(args) -> int:
+    from wm_ros.evaluate import fidelity
+    from wm_ros.model.data import load_episodes
+    from wm_ros.runtime import load_runtime
+    runtime = load_runtime(args.model, args.backend)
+    episodes, _ = load_episodes(args.data)
+    if args.episodes:
+        episodes = episodes[:args.episodes]
+    report = fidelity.evaluate(runtime, episodes, stride=args.stride)
+    paths = fidelity.write(report, episodes, args.out)
+    print(fidelity.table(report))
+    print(json.dumps(report['acceptance'], indent=2))
+    print(f'wrote {paths[0]} and {paths[1]}')
     return 0
 
 
@@ -150,10 +205,37 @@ def parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_bag)
 
     n = sub.add_parser('bench', help='benchmarks that print side-by-side ratios')
-    n.add_argument('what', choices=['sim'])
+    n.add_argument('what', choices=['sim', 'world-model'])
     n.add_argument('-n', type=int, default=300)
+    n.add_argument('--model', default=DEFAULT_MODEL)
+    n.add_argument('--onnx', default=None, help='exported graphs (default <model>/onnx)')
     n.add_argument('--json', action='store_true')
     n.set_defaults(func=_bench)
+
+    t = sub.add_parser('train', help='train a model')
+    t.add_argument('what', choices=['world-model'])
+    t.add_argument('--data', nargs='+', required=True, help='shard dirs and/or MCAP bag dirs')
+    t.add_argument('--out', required=True)
+    t.add_argument('--config', default='default', help='section of config/world_model.yaml')
+    t.add_argument('--config-file', default=None)
+    t.add_argument('--set', nargs='*', default=[], help='config overrides key=value')
+    t.add_argument('--resume', action='store_true')
+    t.set_defaults(func=_train)
+
+    x = sub.add_parser('export', help='export a world model to ONNX')
+    x.add_argument('--model', default=DEFAULT_MODEL)
+    x.add_argument('--out', default=None)
+    x.set_defaults(func=_export)
+
+    v = sub.add_parser('eval', help='evaluate a world model')
+    v.add_argument('what', choices=['fidelity'])
+    v.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
+    v.add_argument('--backend', default='torch', choices=['torch', 'onnxruntime'])
+    v.add_argument('--data', nargs='+', required=True)
+    v.add_argument('--episodes', type=int, default=0, help='use only the first N (0: all)')
+    v.add_argument('--stride', type=int, default=8)
+    v.add_argument('--out', default='out/fidelity')
+    v.set_defaults(func=_eval)
     return p
 
 

@@ -54,13 +54,13 @@ class Encoder(nn.Module):
         c, k = cfg.enc_channels, len(KINDS)
         self.cfg = cfg
         self.net = nn.Sequential(
-            nn.Conv2d(5, c, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(5, c, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.ReLU(),
             nn.Conv2d(2 * c, 2 * c, 3, padding=2, dilation=2), nn.ReLU(),
-            nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(2 * c, 3 * k, 1))
-        s, h = cfg.image_size, cfg.image_size // 2
+            nn.Conv2d(2 * c, 5 * k, 1))
+        s, h = cfg.image_size, cfg.image_size // 4
+        self.cell = 2 * cfg.board_half / h
         lin = (torch.arange(s, dtype=torch.float32) + 0.5) / s * 2 - 1
         self.register_buffer('coords', torch.stack(torch.meshgrid(lin, lin, indexing='ij'))[None],
                              persistent=False)
@@ -72,16 +72,23 @@ class Encoder(nn.Module):
                              persistent=False)
 
     def maps(self, images: torch.Tensor):
-        """Return per-kind ``presence`` logits [B,K], ``pos`` [B,K,2] (m), ``yaw`` [B,K]."""
+        """
+        Return per-kind ``presence`` logits [B,K], ``pos`` [B,K,2] (m), ``yaw`` [B,K].
+
+        Heatmaps are at 1/4 resolution; position = softmax-weighted cell centres plus
+        softmax-weighted per-cell offsets (CenterNet-style), so it is sub-cell accurate.
+        """
         x = images.permute(0, 3, 1, 2).to(torch.float32) / 255.0
         x = torch.cat([x, self.coords.expand(x.shape[0], -1, -1, -1)], 1)
-        out = self.net(x).flatten(2)                       # [B, 3K, h*w]
+        out = self.net(x).flatten(2)                       # [B, 5K, h*w]
         k = len(KINDS)
         heat = out[:, :k]
         weights = torch.softmax(heat, -1)
-        pos = weights @ self.grid_xy                       # [B, K, 2]
+        offset = torch.stack([(weights * out[:, 3 * k:4 * k]).sum(-1),
+                              (weights * out[:, 4 * k:]).sum(-1)], -1) * self.cell
+        pos = weights @ self.grid_xy + offset              # [B, K, 2]
         cos = (weights * out[:, k:2 * k]).sum(-1)
-        sin = (weights * out[:, 2 * k:]).sum(-1)
+        sin = (weights * out[:, 2 * k:3 * k]).sum(-1)
         yaw = torch.atan2(sin, cos) / self.symmetry
         return heat.amax(-1), pos, yaw
 

@@ -1,0 +1,225 @@
+"""
+``wm-ros eval fidelity``: how well a world model predicts held-out real episodes.
+
+Protocol: from every ``stride``-th frame of every held-out episode, encode the real frame
+(and pusher position), roll the model out open-loop with the recorded actions, and compare
+its decoded frames with the real ones at horizons 1, 4, 8, 16, 32 steps. Next to it, the
+copy-last-frame baseline (predict that nothing changes). Reported per horizon:
+
+* PSNR, SSIM (whole frame);
+* end-effector error (% of board width);
+* object position error: each block located by colour centroid in the real and the
+  predicted frame (% of board width), median and mean, for all blocks and separately for
+  blocks that moved more than 1 cm (the static background flatters whole-frame PSNR);
+* vanish rate: a block whose colour area in the prediction is under 25 % of the real one;
+* uncertainty vs error: Spearman between the accumulated ensemble spread and the actual
+  block-position error (state space) and the image MSE.
+
+Writes ``fidelity.json`` and ``fidelity_grid.png`` (real above predicted).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from wm_ros.evaluate.metrics import classify, locate, psnr, spearman, ssim
+from wm_ros.model.config import KINDS
+from wm_ros.runtime.base import WorldModelRuntime
+from wm_ros.sim.dataset import Episode
+
+HORIZONS = (1, 4, 8, 16, 32)
+MOVED = 0.01          # m: a block "moved" when it is displaced more than this
+VANISH = 0.25         # predicted colour area below this fraction of the real one
+
+
+def _starts(episodes: list[Episode], stride: int) -> list[tuple[int, int]]:
+    return [(e, t) for e, ep in enumerate(episodes) for t in range(0, len(ep), stride)]
+
+
+def rollouts(runtime: WorldModelRuntime, episodes: list[Episode], horizons=HORIZONS,
+             stride: int = 8, chunk: int = 256) -> dict:
+    """Run the open-loop predictions; return per-horizon predicted frames and states."""
+    h_max = max(horizons)
+    starts = _starts(episodes, stride)
+    out: dict = {h: {'pred': [], 'ee': [], 'unc': [], 'kind': [], 'pos': []} for h in horizons}
+    for i in range(0, len(starts), chunk):
+        part = starts[i:i + chunk]
+        images = np.stack([episodes[e].images[t] for e, t in part])
+        ee = np.stack([episodes[e].ee_xy[t] for e, t in part])
+        actions = np.zeros((len(part), h_max, 2), np.float32)
+        for b, (e, t) in enumerate(part):
+            a = episodes[e].actions[t:t + h_max]
+            actions[b, :len(a)] = a
+        state = runtime.encode(images, ee)
+        unc = np.zeros(len(part))
+        for k, state in enumerate(runtime.rollout(state, actions), start=1):
+            unc += state.uncertainty
+            if k in out:
+                frames, _ = runtime.decode(state)
+                for key, value in (('pred', frames), ('ee', state.ee), ('unc', unc.copy()),
+                                   ('kind', state.kind), ('pos', state.pos)):
+                    out[k][key].append(value)
+    return {'starts': starts, **{h: {k: np.concatenate(v) for k, v in d.items()}
+                                 for h, d in out.items()}}
+
+
+def _state_error(kind, pos, ep: Episode, t: int) -> float:
+    """Max over blocks of |predicted slot - true position| (m); a missing kind counts 0.5 m."""
+    errs = []
+    for j, block in enumerate(ep.scene.blocks):
+        match = np.flatnonzero(kind == KINDS.index(block.name))
+        errs.append(np.linalg.norm(pos[match[0]] - ep.block_states[t, j, :2]) if len(match)
+                    else 0.5)
+    return float(max(errs)) if errs else 0.0
+
+
+def evaluate(runtime: WorldModelRuntime, episodes: list[Episode], horizons=HORIZONS,
+             stride: int = 8, board_half: float = 0.25) -> dict:
+    """Return the per-horizon fidelity report (see the module docstring)."""
+    run = rollouts(runtime, episodes, horizons, stride)
+    width = 2 * board_half
+    report = {'episodes': len(episodes), 'starts': len(run['starts']), 'horizons': {}}
+    for h in horizons:
+        valid = [b for b, (e, t) in enumerate(run['starts']) if t + h <= len(episodes[e])]
+        if not valid:
+            continue
+        pairs = [run['starts'][b] for b in valid]
+        pred = run[h]['pred'][valid]
+        real = np.stack([episodes[e].images[t + h] for e, t in pairs])
+        last = np.stack([episodes[e].images[t] for e, t in pairs])
+        true_ee = np.stack([episodes[e].ee_xy[t + h] for e, t in pairs])
+        ee0 = np.stack([episodes[e].ee_xy[t] for e, t in pairs])
+        objects = _object_errors(pred, real, last, pairs, episodes, h, board_half)
+        state_err = [_state_error(run[h]['kind'][b], run[h]['pos'][b], episodes[e], t + h)
+                     for b, (e, t) in zip(valid, pairs)]
+        mse = ((pred.astype(float) - real.astype(float)) ** 2).mean(axis=(1, 2, 3))
+        report['horizons'][h] = {
+            'samples': len(valid),
+            'psnr': float(psnr(pred, real).mean()),
+            'psnr_copy_last': float(psnr(last, real).mean()),
+            'ssim': float(ssim(pred, real).mean()),
+            'ssim_copy_last': float(ssim(last, real).mean()),
+            'ee_error_pct': float(np.linalg.norm(run[h]['ee'][valid] - true_ee, axis=1).mean()
+                                  / width * 100),
+            'ee_error_copy_last_pct': float(np.linalg.norm(ee0 - true_ee, axis=1).mean()
+                                            / width * 100),
+            **objects,
+            'uncertainty_spearman_state_error': spearman(run[h]['unc'][valid], state_err),
+            'uncertainty_spearman_image_mse': spearman(run[h]['unc'][valid], mse),
+            'state_error_median_pct': float(np.median(state_err) / width * 100),
+        }
+    report['acceptance'] = acceptance(report)
+    report['_run'] = run
+    return report
+
+
+def _object_errors(pred, real, last, pairs, episodes, h, board_half) -> dict:
+    width = 2 * board_half
+    cls = {'pred': classify(pred), 'real': classify(real), 'last': classify(last)}
+    rows = {'model': [], 'copy': [], 'vanished': [], 'moved': []}
+    for colour in {b.colour for e, _ in pairs for b in episodes[e].scene.blocks}:
+        found = {k: locate(v, colour, board_half) for k, v in cls.items()}
+        for b, (e, t) in enumerate(pairs):
+            blocks = episodes[e].scene.blocks
+            idx = [j for j, blk in enumerate(blocks) if blk.colour == colour]
+            if len(idx) != 1 or found['real'][1][b] == 0:
+                continue                    # colour absent or shared: not locatable
+            j = idx[0]
+            states = episodes[e].block_states
+            rows['moved'].append(np.linalg.norm(states[t + h, j, :2] - states[t, j, :2]) > MOVED)
+            real_c = found['real'][0][b]
+            vanished = found['pred'][1][b] < VANISH * found['real'][1][b]
+            rows['vanished'].append(vanished)
+            rows['model'].append(np.linalg.norm(found['pred'][0][b] - real_c) / width * 100
+                                 if not vanished else np.nan)
+            rows['copy'].append(np.linalg.norm(found['last'][0][b] - real_c) / width * 100)
+    model, copy = np.array(rows['model']), np.array(rows['copy'])
+    moved, vanished = np.array(rows['moved'], bool), np.array(rows['vanished'], bool)
+
+    def med(x):
+        x = x[np.isfinite(x)]
+        return float(np.median(x)) if len(x) else float('nan')
+    return {
+        'blocks': int(len(model)), 'moved_blocks': int(moved.sum()),
+        'object_error_median_pct': med(model), 'object_error_copy_last_median_pct': med(copy),
+        'moved_error_median_pct': med(model[moved]),
+        'moved_error_copy_last_median_pct': med(copy[moved]),
+        'moved_error_mean_pct': float(np.nanmean(model[moved])) if moved.any() else float('nan'),
+        'vanish_rate': float(vanished.mean()) if len(vanished) else float('nan'),
+        'vanish_rate_moved': float(vanished[moved].mean()) if moved.any() else float('nan'),
+    }
+
+
+def acceptance(report: dict) -> dict:
+    """Return the issue's acceptance checks on a report (True/False per criterion)."""
+    hz = report['horizons']
+
+    def get(h, key):
+        return hz.get(h, {}).get(key, float('nan'))
+    return {
+        'psnr_gain_h8_ge_3db': get(8, 'psnr') - get(8, 'psnr_copy_last') >= 3.0,
+        'ee_error_h16_lt_5pct': get(16, 'ee_error_pct') < 5.0,
+        'vanish_h16_le_2pct': get(16, 'vanish_rate') <= 0.02,
+        'moved_ratio_h8_le_0.7': get(8, 'moved_error_median_pct')
+        <= 0.7 * get(8, 'moved_error_copy_last_median_pct'),
+        'moved_ratio_h16_le_0.7': get(16, 'moved_error_median_pct')
+        <= 0.7 * get(16, 'moved_error_copy_last_median_pct'),
+        'target_moved_h16_lt_5pct': get(16, 'moved_error_median_pct') < 5.0,
+    }
+
+
+def grid_png(run: dict, episodes: list[Episode], path: str | Path, rows: int = 4,
+             scale: int = 3) -> Path:
+    """Write real (top) vs predicted (bottom) frames per horizon for a few long rollouts."""
+    horizons = [h for h in HORIZONS if h in run]
+    longest = [b for b, (e, t) in enumerate(run['starts'])
+               if t + max(horizons) <= len(episodes[e])]
+    longest = longest or list(range(len(run['starts'])))
+    pick = [longest[i] for i in np.linspace(0, len(longest) - 1, min(rows, len(longest)),
+                                            dtype=int)]
+    blank = np.full_like(episodes[0].images[0], 255)
+    lines = []
+    for b in pick:
+        e, t = run['starts'][b]
+        ep = episodes[e]
+        top, bottom = [ep.images[t]], [blank]
+        for h in horizons:
+            ok = t + h <= len(ep)
+            top.append(ep.images[t + h] if ok else blank)
+            bottom.append(run[h]['pred'][b] if ok else blank)
+        lines += [np.concatenate(top, 1), np.concatenate(bottom, 1)]
+    image = np.concatenate(lines, 0)
+    image = np.kron(image, np.ones((scale, scale, 1), np.uint8))
+    Image.fromarray(image).save(path)
+    return Path(path)
+
+
+def write(report: dict, episodes: list[Episode], out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``fidelity.json`` and ``fidelity_grid.png`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run = report.get('_run')
+    public = {k: v for k, v in report.items() if not k.startswith('_')}
+    (out / 'fidelity.json').write_text(json.dumps(public, indent=2))
+    png = grid_png(run, episodes, out / 'fidelity_grid.png') if run else None
+    return out / 'fidelity.json', png
+
+
+def table(report: dict) -> str:
+    """Return a Markdown table of the report (model vs copy-last) for the README."""
+    lines = ['| horizon | PSNR (copy-last) dB | SSIM (copy-last) | ee err % | moved-block err '
+             'median % (copy-last) | all-block err median % | vanished % | unc. Spearman |',
+             '|---|---|---|---|---|---|---|---|']
+    for h, r in report['horizons'].items():
+        lines.append(
+            f"| {h} | {r['psnr']:.1f} ({r['psnr_copy_last']:.1f}) | {r['ssim']:.3f} "
+            f"({r['ssim_copy_last']:.3f}) | {r['ee_error_pct']:.2f} | "
+            f"{r['moved_error_median_pct']:.2f} ({r['moved_error_copy_last_median_pct']:.2f}) | "
+            f"{r['object_error_median_pct']:.2f} | {100 * r['vanish_rate']:.1f} | "
+            f"{r['uncertainty_spearman_state_error']:.2f} |")
+    return '\n'.join(lines)
+
