@@ -35,8 +35,11 @@ setup(
         ('share/' + PACKAGE + '/config', glob('config/*.yaml')),
         ('share/' + PACKAGE + '/rviz', glob('rviz/*.rviz')),
     ],
+    # the shipped reference world model (``make model``) travels inside the package
+    package_data={PACKAGE: ['models/*/*.json', 'models/*/*.safetensors',
+                            'models/*/onnx/*.onnx', 'models/*/onnx/*.json']},
     install_requires=['setuptools'],
-    zip_safe=True,
+    zip_safe=False,
     maintainer='wm_ros developers',
     maintainer_email='wm-ros@example.com',
     description='A learned world model beside a ROS 2 robot: imagine, shadow, evaluate, plan.',

@@ -78,7 +78,8 @@ def _collect(args) -> int:
     from wm_ros.sim.dataset import collect
     from wm_ros.sim.tabletop import TabletopConfig
     from wm_ros.sim.tasks import FAMILIES
-    cfg = config.load(TabletopConfig, args.config, image_size=args.image_size)
+    cfg = config.load(TabletopConfig, args.config, image_size=args.image_size,
+                      control_hz=args.control_hz)
     families = tuple(args.tasks.split(',')) if args.tasks else FAMILIES
     paths = collect(args.out, args.episodes, args.seed, args.mix, families, cfg,
                     args.shard_size, args.max_steps)
@@ -189,6 +190,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--tasks', default='', help='comma-separated task families (default all)')
     c.add_argument('--config', default=None, help='TabletopConfig YAML (config/tabletop.yaml)')
     c.add_argument('--image-size', type=int, default=None)
+    c.add_argument('--control-hz', type=float, default=None)
     c.add_argument('--shard-size', type=int, default=50)
     c.add_argument('--max-steps', type=int, default=None)
     c.set_defaults(func=_collect)

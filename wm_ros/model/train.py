@@ -111,6 +111,15 @@ def _load_state(path: Path, model, meta: dict):
     return info, opt_state
 
 
+def _window(losses: list[float]) -> int:
+    """Steps averaged for the first/final loss: a fifth of the run, at most 50."""
+    return max(1, min(50, len(losses) // 5))
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values))
+
+
 def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
           resume: bool = False, checkpoint_every: int = 500, progress: bool = True) -> dict:
     """Train on ``sources`` and write ``model.safetensors`` + ``model.json`` to ``out_dir``."""
@@ -123,12 +132,13 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
     data = to_tensors(episodes, cfg)
     meta = {'config': cfg.to_dict(), 'data_hash': checkpoint.data_hash(files)}
     model = WorldModel(cfg)
-    start_stage, start_step, opt_state = 0, 0, None
+    start_stage, start_step, opt_state, resumed = 0, 0, None, None
     if resume:
         loaded = _load_state(out, model, meta)
         if loaded:
             info, opt_state = loaded
             start_stage, start_step = STAGES.index(info['stage']), info['step']
+            resumed = {'stage': info['stage'], 'step': info['step']}
     steps = {'encoder': cfg.encoder_steps, 'decoder': cfg.decoder_steps,
              'dynamics': cfg.dynamics_steps}
     params = {'encoder': model.encoder.parameters, 'decoder': model.decoder.parameters,
@@ -143,14 +153,12 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
             state = optimizer.state_dict()
             state['state'] = opt_state
             optimizer.load_state_dict(state)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda i, n=steps[stage]: 0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * i / n)))
-        for _ in range(first):
-            schedule.step()
         rng = np.random.default_rng(cfg.seed * 1000 + si * 100 + first)
         losses = history.setdefault(stage, [])
         bar = tqdm(range(first, steps[stage]), desc=f'train {stage}', disable=not progress)
         for step in bar:
+            for group in optimizer.param_groups:       # cosine decay to 10 % of lr
+                group['lr'] = cfg.lr * (0.1 + 0.45 * (1 + np.cos(np.pi * step / steps[stage])))
             if stage == 'dynamics':
                 f = sample_windows(data, cfg.batch_size, rng, cfg.contact_fraction)
                 w = torch.from_numpy(rng.poisson(1.0, (cfg.ensemble, len(f))).astype(np.float32))
@@ -160,18 +168,17 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
                 loss = (_encoder_loss if stage == 'encoder' else _decoder_loss)(model, data, f)
             optimizer.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
+            torch.nn.utils.clip_grad_norm_(params[stage](), 10.0)
             optimizer.step()
-            schedule.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if step % 20 == 0:
                 bar.set_postfix(loss=f'{np.mean(losses[-20:]):.4f}')
             if checkpoint_every and (step + 1) % checkpoint_every == 0:
                 _save_state(out, model, optimizer, stage, step + 1, meta)
-    stats = {'seconds': round(time.time() - t0, 1), 'episodes': len(episodes),
+    stats = {'seconds': round(time.time() - t0, 1), 'resumed_from': resumed, 'episodes': len(episodes),
              'frames': len(data.images), 'windows': len(data.windows),
-             'final_loss': {k: float(np.mean(v[-50:])) for k, v in history.items() if v},
-             'first_loss': {k: float(np.mean(v[:20])) for k, v in history.items() if v}}
+             'first_loss': {k: _mean(v[:_window(v)]) for k, v in history.items() if v},
+             'final_loss': {k: _mean(v[-_window(v):]) for k, v in history.items() if v}}
     checkpoint.save(model, out, meta['data_hash'], stats)
     for name in ('checkpoint.safetensors', 'checkpoint.json'):
         (out / name).unlink(missing_ok=True)
