@@ -213,7 +213,7 @@ def test_imagined_env_follows_the_gymnasium_api(trained, data_dir):
     assert obs['image'].shape == (64, 64, 3) and info['instruction'] == episode.instruction
     np.testing.assert_allclose(obs['ee_xy'], episode.ee_xy[0], atol=1e-5)
     assert 'success' in info and info['uncertainty'] == 0.0
-    for t in range(5):
+    for _ in range(5):
         obs, reward, terminated, truncated, info = env.step(np.array([0.0, 0.2], np.float32))
     assert truncated and info['t'] == 5 and info['uncertainty'] >= 0.0
     assert obs['ee_xy'][1] > episode.ee_xy[0][1] + 0.05           # it went up the board

@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 ``wm-ros eval fidelity``: how well a world model predicts held-out real episodes.
 
@@ -54,9 +68,9 @@ def rollouts(runtime: WorldModelRuntime, episodes: list[Episode], horizons=HORIZ
         for b, (e, t) in enumerate(part):
             a = episodes[e].actions[t:t + h_max]
             actions[b, :len(a)] = a
-        state = runtime.encode(images, ee)
+        start = runtime.encode(images, ee)
         unc = np.zeros(len(part))
-        for k, state in enumerate(runtime.rollout(state, actions), start=1):
+        for k, state in enumerate(runtime.rollout(start, actions), start=1):
             unc += state.uncertainty
             if k in out:
                 frames, _ = runtime.decode(state)
@@ -222,4 +236,3 @@ def table(report: dict) -> str:
             f"{r['object_error_median_pct']:.2f} | {100 * r['vanish_rate']:.1f} | "
             f"{r['uncertainty_spearman_state_error']:.2f} |")
     return '\n'.join(lines)
-

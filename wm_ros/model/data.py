@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 Training data for the world model: episodes flattened into tensors, and batch samplers.
 
@@ -64,8 +78,8 @@ def to_tensors(episodes: list[Episode], cfg: WorldModelConfig) -> Tensors:
     if not episodes:
         raise ValueError('no training episodes')
     m, t = cfg.max_blocks, cfg.unroll
-    cols: dict[str, list] = {k: [] for k in ('images', 'ee', 'actions', 'kind', 'present',
-                                              'pos', 'yaw', 'first')}
+    names = ('images', 'ee', 'actions', 'kind', 'present', 'pos', 'yaw', 'first')
+    cols: dict[str, list] = {k: [] for k in names}
     windows, moved, offset = [], [], 0
     for ep in episodes:
         if ep.images.shape[1] != cfg.image_size:
@@ -99,7 +113,7 @@ def to_tensors(episodes: list[Episode], cfg: WorldModelConfig) -> Tensors:
                            ('present', np.repeat(present[None], frames, 0)), ('pos', pos),
                            ('yaw', yaw), ('first', first)):
             cols[key].append(value)
-        for s in range(0, len(ep) - t + 1):
+        for s in range(len(ep) - t + 1):
             windows.append(offset + s)
             disp = np.linalg.norm(pos[s:s + t + 1] - pos[s], axis=-1).max()
             moved.append(disp > 0.005)

@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 ``wm-ros export``: the world model as three ONNX graphs plus its metadata.
 
@@ -34,6 +48,8 @@ GRAPHS = {
 
 
 class _Encoder(torch.nn.Module):
+    """The encoder graph: (images, ee_xy) -> state."""
+
     def __init__(self, model):
         super().__init__()
         self.m = model.encoder
@@ -43,6 +59,8 @@ class _Encoder(torch.nn.Module):
 
 
 class _Step(torch.nn.Module):
+    """The step graph: state + action -> next state (uncertainty is recomputed)."""
+
     def __init__(self, model):
         super().__init__()
         self.m = model.dynamics
@@ -52,6 +70,8 @@ class _Step(torch.nn.Module):
 
 
 class _Decoder(torch.nn.Module):
+    """The decoder graph: slots + pusher -> (images, ee)."""
+
     def __init__(self, model):
         super().__init__()
         self.m = model.decoder

@@ -1,6 +1,19 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
-The world model: an object-centric latent state, a relational dynamics ensemble, a sprite
-decoder.
+The world model: object-slot state, relational dynamics ensemble, sprite decoder.
 
 Why this shape (measured on the tabletop, see README): whole-frame conv models blur and
 drop the small pushed block first; here the latent *is* a set of object slots, so a block
@@ -35,7 +48,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from wm_ros.model.config import KIND_SYMMETRY, KINDS, WorldModelConfig
-from wm_ros.sim.scene import BOARD_RGB, BLOCK_RADIUS, COLOURS, PUSHER_RADIUS, PUSHER_RGB
+from wm_ros.sim.scene import BLOCK_RADIUS, BOARD_RGB, COLOURS, PUSHER_RADIUS, PUSHER_RGB
 
 STATE_KEYS = ('kind', 'present', 'pos', 'yaw', 'prev_pos', 'ee', 'prev_ee', 'uncertainty')
 POS_SCALE = 0.1    # metres: scale of relative positions fed to the dynamics

@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 ``wm-ros train world-model``: train the encoder, decoder and dynamics in three stages.
 
@@ -112,7 +126,7 @@ def _load_state(path: Path, model, meta: dict):
 
 
 def _window(losses: list[float]) -> int:
-    """Steps averaged for the first/final loss: a fifth of the run, at most 50."""
+    """Return how many steps the first/final loss average: a fifth of the run, <= 50."""
     return max(1, min(50, len(losses) // 5))
 
 
@@ -175,8 +189,8 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
                 bar.set_postfix(loss=f'{np.mean(losses[-20:]):.4f}')
             if checkpoint_every and (step + 1) % checkpoint_every == 0:
                 _save_state(out, model, optimizer, stage, step + 1, meta)
-    stats = {'seconds': round(time.time() - t0, 1), 'resumed_from': resumed, 'episodes': len(episodes),
-             'frames': len(data.images), 'windows': len(data.windows),
+    stats = {'seconds': round(time.time() - t0, 1), 'resumed_from': resumed,
+             'episodes': len(episodes), 'frames': len(data.images), 'windows': len(data.windows),
              'first_loss': {k: _mean(v[:_window(v)]) for k, v in history.items() if v},
              'final_loss': {k: _mean(v[-_window(v):]) for k, v in history.items() if v}}
     checkpoint.save(model, out, meta['data_hash'], stats)

@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 The one interface the planner, evaluator and ROS nodes use to run a world model.
 
@@ -82,8 +96,11 @@ class WorldModelRuntime(Protocol):
 
 
 class CheckedRuntime:
-    """Input checks and the T-step loop shared by the backends; they implement ``_encode``,
-    ``_step`` (one action [B, 2]) and ``_decode``."""
+    """
+    Input checks and the T-step loop shared by the backends.
+
+    Backends implement ``_encode``, ``_step`` (one action [B, 2]) and ``_decode``.
+    """
 
     image_size: int
     control_hz: float
@@ -109,9 +126,8 @@ class CheckedRuntime:
 
     def step(self, state: State, actions: np.ndarray) -> State:
         """Advance ``state`` by ``actions`` [B, T, 2] ([B, 2] means T = 1)."""
-        for state in self.rollout(state, actions):
-            pass
-        return state
+        states = list(self.rollout(state, actions))
+        return states[-1] if states else state
 
     def rollout(self, state: State, actions: np.ndarray):
         """Yield the state after each of the T actions ``[B, T, 2]``."""

@@ -1,3 +1,17 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
 """
 The ``onnxruntime`` backend: the exported encoder / step / decoder graphs.
 
@@ -10,6 +24,7 @@ start-up; a missing or corrupt ``.onnx`` raises :class:`ModelFileError` naming t
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 from pathlib import Path
 import time
@@ -41,10 +56,9 @@ def usable_providers() -> list[str]:
     available = ort.get_available_providers()
     gpu = _loads('libcuda.so.1', 'libcuda.so')
     if gpu and hasattr(ort, 'preload_dlls'):
-        try:
-            ort.preload_dlls()          # CUDA/cuDNN from the nvidia-* wheels, when installed
-        except Exception:  # noqa: BLE001 - absent wheels: the system libraries may still do
-            pass
+        # CUDA/cuDNN from the nvidia-* wheels when installed; else the system libraries
+        with contextlib.suppress(Exception):
+            ort.preload_dlls()
     out = []
     if gpu and 'TensorrtExecutionProvider' in available and _loads(
             'libnvinfer.so.10', 'libnvinfer.so.8', 'libnvinfer.so'):
@@ -111,7 +125,8 @@ class OrtRuntime(CheckedRuntime):
     def _provider(self, name, graph, inputs, cache_dir, fp16, force):
         if name == 'TensorrtExecutionProvider':
             s, m = self.image_size, self.cfg.max_blocks
-            shapes = {'images': (0, s, s, 3), 'ee_xy': (0, 2), 'ee': (0, 2), 'kind': (0, m), 'present': (0, m),
+            shapes = {'images': (0, s, s, 3), 'ee_xy': (0, 2), 'ee': (0, 2), 'kind': (0, m),
+                      'present': (0, m),
                       'pos': (0, m, 2), 'yaw': (0, m), 'prev_pos': (0, m, 2), 'prev_ee': (0, 2),
                       'uncertainty': (0,), 'action': (0, 2)}
             cache = Path(cache_dir or Path.home() / '.cache' / 'wm_ros' / 'trt')
