@@ -22,6 +22,9 @@ PACKAGE = 'wm_ros'
 NODES = {
     'sim_robot': 'wm_ros.ros.sim_robot_node:main',
     'expert_driver': 'wm_ros.ros.expert_driver_node:main',
+    'world_model': 'wm_ros.ros.world_model_node:main',
+    'policy': 'wm_ros.ros.policy_node:main',
+    'comparator': 'wm_ros.ros.comparator_node:main',
 }
 
 setup(

@@ -48,15 +48,24 @@ def test_colcon_installs_package_index_and_data_files(installed):
     share = installed / 'share'
     assert (share / 'ament_index' / 'resource_index' / 'packages' / 'wm_ros').is_file()
     assert (share / 'wm_ros' / 'package.xml').is_file()
-    for sub in ('launch', 'config'):
+    for sub in ('launch', 'config', 'rviz'):
         source = sorted(p.name for p in (ROOT / sub).iterdir() if p.is_file())
         assert sorted(p.name for p in (share / 'wm_ros' / sub).iterdir()) == source
 
 
 def test_colcon_installs_node_executables(installed):
-    for exe in ('sim_robot', 'expert_driver', 'wm-ros'):
+    for exe in ('sim_robot', 'expert_driver', 'world_model', 'policy', 'comparator', 'wm-ros'):
         path = installed / 'lib' / 'wm_ros' / exe
         assert path.is_file() and os.access(path, os.X_OK), f'{exe} not installed in lib/wm_ros'
+
+
+def test_colcon_installs_the_shipped_world_model(installed):
+    site = next(installed.glob('lib/python3*/site-packages'))
+    model = site / 'wm_ros' / 'models' / 'world_model'
+    shipped = ROOT / 'wm_ros' / 'models' / 'world_model'
+    expected = sorted(str(p.relative_to(shipped)) for p in shipped.rglob('*') if p.is_file())
+    assert expected, 'no shipped model in wm_ros/models/world_model: run make model'
+    assert sorted(str(p.relative_to(model)) for p in model.rglob('*') if p.is_file()) == expected
 
 
 def test_installed_cli_runs(installed):

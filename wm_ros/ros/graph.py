@@ -39,11 +39,22 @@ class NodeSpec:
 
 SIM_ROBOT = NodeSpec('sim_robot', 'sim_robot', 'wm_ros.ros.sim_robot_node')
 EXPERT_DRIVER = NodeSpec('expert_driver', 'expert_driver', 'wm_ros.ros.expert_driver_node')
+WORLD_MODEL = NodeSpec('world_model', 'world_model', 'wm_ros.ros.world_model_node')
+POLICY = NodeSpec('policy', 'policy', 'wm_ros.ros.policy_node')
+COMPARATOR = NodeSpec('comparator', 'comparator', 'wm_ros.ros.comparator_node')
 
-# graph name -> (parameter file in config/, nodes)
+# graph name -> (parameter file in config/, nodes). The launch files of the same names
+# start exactly these nodes with these parameter files.
 GRAPHS: dict[str, tuple[str, tuple[NodeSpec, ...]]] = {
+    # the reference robot driven by its scripted expert
     'sim': ('sim.yaml', (SIM_ROBOT, EXPERT_DRIVER)),
     'robot': ('sim.yaml', (SIM_ROBOT,)),
+    # the world model follows the robot, predicting ahead from the same commands
+    'shadow': ('shadow.yaml', (SIM_ROBOT, EXPERT_DRIVER, WORLD_MODEL, COMPARATOR)),
+    # a policy driving the world model's imagination; no robot
+    'imagine': ('imagine.yaml', (WORLD_MODEL, POLICY)),
+    # a policy on the robot with the world model beside it; `source` flips real/imagined
+    'sim_to_real': ('sim_to_real.yaml', (SIM_ROBOT, WORLD_MODEL, POLICY, COMPARATOR)),
 }
 
 
