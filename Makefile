@@ -12,7 +12,7 @@ export ROS_DOMAIN_ID ?= $(shell $(PYTHON) -c 'import random; print(random.randin
 export MUJOCO_GL ?= egl
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: venv demo test lint bench-sim bench-world-model model data fidelity clean
+.PHONY: venv demo test lint bench-sim bench-world-model bench-nodes model data fidelity study clean
 
 venv: $(STAMP)
 
@@ -57,6 +57,25 @@ model: data
 
 fidelity: venv
 	$(VENV)/bin/wm-ros eval fidelity --model $(WM) --data data/heldout --out out/fidelity
+
+bench-nodes: venv
+	$(VENV)/bin/wm-ros bench nodes
+
+# Resolution study (README): 64x64 @ 10 Hz, 128x128 @ 10 Hz, 64x64 @ 5 Hz, same recipe and
+# budget; the 128x128 model is shipped as wm_ros/models/world_model_128 (bench nodes).
+STUDY := out/study
+study: data
+	@test -d data/res128 || $(VENV)/bin/wm-ros collect --out data/res128 --episodes 600 --seed 3 --max-steps 150 --image-size 128
+	@test -d data/heldout128 || $(VENV)/bin/wm-ros collect --out data/heldout128 --episodes 120 --seed 99 --max-steps 150 --image-size 128
+	@test -d data/hz5 || $(VENV)/bin/wm-ros collect --out data/hz5 --episodes 1000 --seed 4 --max-steps 75 --control-hz 5
+	@test -d data/heldout_hz5 || $(VENV)/bin/wm-ros collect --out data/heldout_hz5 --episodes 120 --seed 99 --max-steps 75 --control-hz 5
+	$(VENV)/bin/wm-ros train world-model --config study64 --data data/train1 --out $(STUDY)/study64 --set threads=1 & \
+	$(VENV)/bin/wm-ros train world-model --config hz5 --data data/hz5 --out $(STUDY)/hz5 --set threads=1; wait
+	$(VENV)/bin/wm-ros train world-model --config res128 --data data/res128 --out wm_ros/models/world_model_128 --set threads=2
+	$(VENV)/bin/wm-ros export --model wm_ros/models/world_model_128
+	$(VENV)/bin/wm-ros eval fidelity --model $(STUDY)/study64 --data data/heldout --out $(STUDY)/study64/fidelity
+	$(VENV)/bin/wm-ros eval fidelity --model $(STUDY)/hz5 --data data/heldout_hz5 --out $(STUDY)/hz5/fidelity
+	$(VENV)/bin/wm-ros eval fidelity --model wm_ros/models/world_model_128 --data data/heldout128 --out $(STUDY)/res128/fidelity
 
 clean:
 	rm -rf build install log out .pytest_cache

@@ -17,11 +17,11 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
 from wm_ros.ros.bringup import node_command
 from wm_ros.ros.graph import get_graph, GRAPHS
 from wm_ros.ros.launch_description import ARGUMENTS, overrides_for
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -60,7 +60,6 @@ def test_sim_launch_solves_task():
         rclpy.shutdown()
 
 
-
 def _launch(graph: str, **arguments):
     return LaunchDescription([
         IncludeLaunchDescription(

@@ -253,27 +253,3 @@ def test_fidelity_report_has_every_horizon_and_a_grid(trained, data_dir, tmp_pat
     assert h1['ee_error_pct'] < 5                     # one step: the pusher is where it went
     assert png.stat().st_size > 1000 and set(saved['acceptance']) >= {'psnr_gain_h8_ge_3db'}
     assert '| 8 |' in fidelity.table(report)
-
-
-def _cuda_providers():
-    from wm_ros.runtime.ort_backend import usable_providers
-    return [p for p in usable_providers() if p != 'CPUExecutionProvider']
-
-
-@pytest.mark.skipif(not _cuda_providers(), reason='no CUDA GPU with the CUDA/TensorRT '
-                    'libraries here; this runs on a GPU host')
-@pytest.mark.parametrize('provider', ['CUDAExecutionProvider', 'TensorrtExecutionProvider'])
-def test_gpu_providers_match_cpu(provider, tmp_path):
-    if provider not in _cuda_providers():
-        pytest.skip(f'{provider} libraries are not loadable on this host')
-    cpu = load_runtime(GOLDEN, 'onnxruntime', providers=['CPUExecutionProvider'])
-    gpu = load_runtime(GOLDEN, 'onnxruntime', providers=[provider, 'CPUExecutionProvider'],
-                       engine_cache_dir=tmp_path)
-    assert gpu.providers[0] == provider
-    expected = np.load(GOLDEN / 'expected.npz')
-    states = [rt.step(rt.encode(expected['images'], expected['ee']), expected['actions'])
-              for rt in (cpu, gpu)]
-    np.testing.assert_allclose(states[0].pos, states[1].pos, atol=1e-3)
-    np.testing.assert_allclose(states[0].ee, states[1].ee, atol=1e-4)
-    if provider == 'TensorrtExecutionProvider':
-        assert list(tmp_path.glob('*')), 'TensorRT wrote no engine cache'

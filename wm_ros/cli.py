@@ -15,14 +15,14 @@
 """
 ``wm-ros``: one command with subcommands.
 
-  wm-ros demo                      sim_robot + expert over DDS, prints success, writes a video
+  wm-ros demo                      the shadow graph over DDS: video, trajectories, errors, bag
   wm-ros up sim                    start a graph like ``ros2 launch`` (Ctrl-C stops it)
   wm-ros collect --episodes 200    write episode shards (expert / noisy / explore mix)
   wm-ros bag export|import         episodes <-> rosbag2 MCAP
   wm-ros train world-model --data data/train1 --out models/world_model
   wm-ros export --model models/world_model --out models/world_model/onnx
   wm-ros eval fidelity --model models/world_model --data data/heldout
-  wm-ros bench sim | world-model   benchmarks printing side-by-side ratios
+  wm-ros bench sim | world-model | nodes   benchmarks printing side-by-side ratios
 
 Heavy modules are imported inside each subcommand so ``wm-ros --help`` stays fast.
 """
@@ -52,12 +52,16 @@ def _mix(text: str) -> dict[str, float]:
 
 def _demo(args) -> int:
     from wm_ros.ros.demo import run_demo
-    summary = run_demo(args.out, args.task, args.seed, args.timeout, args.image_size)
-    print(f'instruction: "{summary["instruction"]}"')
-    print(f'success: {summary["success"]} after {summary["time_to_success_s"]} s '
-          f'({summary["frames"]} frames received over DDS)')
-    print(f'video: {summary["video"]}')
-    return 0 if summary['success'] else 1
+    summary = run_demo(args.out, args.task, args.seed, args.duration, args.backend)
+    for text in summary['instructions']:
+        print(f'instruction: "{text}"')
+    print(f'{summary["tasks_solved"]} task(s) solved by the expert in {summary["seconds"]} s; '
+          f'{summary["comparison_frames"]} real/imagined pairs, {summary["resyncs"]} re-syncs')
+    print('world-model prediction error by horizon (comparator, over DDS):')
+    print(summary['horizon_table'])
+    for key in ('video', 'trajectories', 'bag'):
+        print(f'{key}: {summary[key]}')
+    return 0 if summary['comparison_frames'] and summary['recorder_exit_code'] == 0 else 1
 
 
 def _up(args) -> int:
@@ -107,6 +111,9 @@ def _bench(args) -> int:
     if args.what == 'sim':
         from wm_ros.bench.sim import main
         rows = main(args.n)
+    elif args.what == 'nodes':
+        from wm_ros.bench.nodes import main
+        rows = main(args.backend, min(args.n, 300))
     else:
         from wm_ros.bench.world_model import main
         rows = main(args.model, args.onnx)
@@ -124,7 +131,7 @@ def _train(args) -> int:
         from wm_ros.config import from_dict
         cfg = from_dict(type(cfg), {**cfg.to_dict(), **{k: _number(v) for k, v in
                                                         overrides.items()}})
-    stats = train(args.data, args.out, cfg, resume=args.resume)
+    stats = train(args.data, args.out, cfg, resume=args.resume, init_from=args.init_from)
     print(json.dumps(stats, indent=2))
     print(f'model written to {args.out}')
     return 0
@@ -161,6 +168,12 @@ def _eval(args) -> int:
     return 0
 
 
+def _record(args) -> int:
+    from wm_ros.ros.record import DEFAULT_TOPICS, record
+    record(args.out, args.topics or DEFAULT_TOPICS, args.duration)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``wm-ros``."""
     p = argparse.ArgumentParser(prog='wm-ros', description=__doc__,
@@ -171,8 +184,8 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument('--out', default='out/demo')
     d.add_argument('--task', default='block_to_region')
     d.add_argument('--seed', type=int, default=0)
-    d.add_argument('--timeout', type=float, default=60.0)
-    d.add_argument('--image-size', type=int, default=128)
+    d.add_argument('--duration', type=float, default=30.0, help='seconds to run the graph')
+    d.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
     d.set_defaults(func=_demo)
 
     u = sub.add_parser('up', help='start a graph from wm_ros.ros.graph')
@@ -206,11 +219,21 @@ def parser() -> argparse.ArgumentParser:
     bi.add_argument('--out', required=True, help='shard path to write')
     b.set_defaults(func=_bag)
 
+    r = sub.add_parser('record', help='record topics into a rosbag2 MCAP bag (Ctrl-C stops)')
+    r.add_argument('--out', required=True, help='new bag directory')
+    r.add_argument('--topics', nargs='+', default=None,
+                   help='topics to record (default: camera, pose, command, imagined, '
+                   'comparison and instruction topics)')
+    r.add_argument('--duration', type=float, default=0.0, help='stop after N s (0: Ctrl-C)')
+    r.set_defaults(func=_record)
+
     n = sub.add_parser('bench', help='benchmarks that print side-by-side ratios')
-    n.add_argument('what', choices=['sim', 'world-model'])
+    n.add_argument('what', choices=['sim', 'world-model', 'nodes'])
     n.add_argument('-n', type=int, default=300)
     n.add_argument('--model', default=DEFAULT_MODEL)
     n.add_argument('--onnx', default=None, help='exported graphs (default <model>/onnx)')
+    n.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'],
+                   help='runtime of the nodes benchmark')
     n.add_argument('--json', action='store_true')
     n.set_defaults(func=_bench)
 
@@ -222,6 +245,8 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--config-file', default=None)
     t.add_argument('--set', nargs='*', default=[], help='config overrides key=value')
     t.add_argument('--resume', action='store_true')
+    t.add_argument('--init-from', default=None,
+                   help='start from this model where weights match (e.g. retrain one stage)')
     t.set_defaults(func=_train)
 
     x = sub.add_parser('export', help='export a world model to ONNX')

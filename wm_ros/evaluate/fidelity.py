@@ -59,7 +59,8 @@ def rollouts(runtime: WorldModelRuntime, episodes: list[Episode], horizons=HORIZ
     """Run the open-loop predictions; return per-horizon predicted frames and states."""
     h_max = max(horizons)
     starts = _starts(episodes, stride)
-    out: dict = {h: {'pred': [], 'ee': [], 'unc': [], 'kind': [], 'pos': []} for h in horizons}
+    out: dict = {h: {'pred': [], 'ee': [], 'unc': [], 'kind': [], 'present': [], 'pos': []}
+                 for h in horizons}
     for i in range(0, len(starts), chunk):
         part = starts[i:i + chunk]
         images = np.stack([episodes[e].images[t] for e, t in part])
@@ -75,17 +76,18 @@ def rollouts(runtime: WorldModelRuntime, episodes: list[Episode], horizons=HORIZ
             if k in out:
                 frames, _ = runtime.decode(state)
                 for key, value in (('pred', frames), ('ee', state.ee), ('unc', unc.copy()),
-                                   ('kind', state.kind), ('pos', state.pos)):
+                                   ('kind', state.kind), ('present', state.present),
+                                   ('pos', state.pos)):
                     out[k][key].append(value)
     return {'starts': starts, **{h: {k: np.concatenate(v) for k, v in d.items()}
                                  for h, d in out.items()}}
 
 
-def _state_error(kind, pos, ep: Episode, t: int) -> float:
+def _state_error(kind, present, pos, ep: Episode, t: int) -> float:
     """Max over blocks of |predicted slot - true position| (m); a missing kind counts 0.5 m."""
     errs = []
     for j, block in enumerate(ep.scene.blocks):
-        match = np.flatnonzero(kind == KINDS.index(block.name))
+        match = np.flatnonzero((kind == KINDS.index(block.name)) & (present > 0.5))
         errs.append(np.linalg.norm(pos[match[0]] - ep.block_states[t, j, :2]) if len(match)
                     else 0.5)
     return float(max(errs)) if errs else 0.0
@@ -108,7 +110,8 @@ def evaluate(runtime: WorldModelRuntime, episodes: list[Episode], horizons=HORIZ
         true_ee = np.stack([episodes[e].ee_xy[t + h] for e, t in pairs])
         ee0 = np.stack([episodes[e].ee_xy[t] for e, t in pairs])
         objects = _object_errors(pred, real, last, pairs, episodes, h, board_half)
-        state_err = [_state_error(run[h]['kind'][b], run[h]['pos'][b], episodes[e], t + h)
+        state_err = [_state_error(run[h]['kind'][b], run[h]['present'][b], run[h]['pos'][b],
+                                  episodes[e], t + h)
                      for b, (e, t) in zip(valid, pairs)]
         mse = ((pred.astype(float) - real.astype(float)) ** 2).mean(axis=(1, 2, 3))
         report['horizons'][h] = {

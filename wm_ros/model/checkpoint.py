@@ -35,7 +35,7 @@ from wm_ros.model.config import KINDS, WorldModelConfig
 from wm_ros.model.network import WorldModel
 
 FORMAT = 'wm_ros.world_model'
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # 2: factorised colour/shape encoder heatmaps
 WEIGHTS, META = 'model.safetensors', 'model.json'
 
 
@@ -119,6 +119,20 @@ def load(model_dir: str | Path, expect_image_size: int | None = None) -> WorldMo
                              f'(missing {len(missing)}, wrong shape {len(wrong)}): {detail}')
     model.load_state_dict(state)
     return model.eval()
+
+
+def load_matching(model: WorldModel, model_dir: str | Path) -> dict:
+    """Copy the weights of ``model_dir`` whose names and shapes match into ``model``."""
+    path = Path(model_dir) / META
+    if not path.is_file():
+        raise ModelFileError(f'{path} does not exist: --init-from needs a model directory')
+    meta = json.loads(path.read_text())        # any format version: only matching tensors
+    state = load_file(str(Path(model_dir) / WEIGHTS))
+    own = model.state_dict()
+    taken = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(taken, strict=False)
+    return {'model': str(model_dir), 'data_hash': meta.get('data_hash'),
+            'train': meta.get('train', {}), 'tensors': sorted(taken)}
 
 
 def data_hash(paths: list[Path]) -> str:

@@ -30,8 +30,11 @@ State (explicit, passed in and returned; ``M = max_blocks``), ``STATE_KEYS`` ord
 * ``ee``, ``prev_ee`` float32[B, 2] pusher now and one step earlier, metres
 * ``uncertainty`` float32[B]  ensemble spread of the last step, metres (0 after encode)
 
-Encoder: ``uint8[B, H, W, 3]`` frame + ``ee`` -> per-kind heatmaps (presence = peak logit,
-position = soft-argmax, yaw from symmetry-aware cos/sin maps) -> top-M kinds as slots.
+Encoder (CenterNet-style, at 1/4 resolution): ``uint8[B, H, W, 3]`` frame -> an objectness
+heatmap whose local maxima above 0 are the blocks (top ``M`` become slots), and per cell
+the block's kind (colour logits + shape logits, so 30 kinds are learned from 11 maps),
+its sub-cell centre offset and symmetry-aware yaw (cos/sin per shape). Every visible blob
+gets a slot even when its shape is ambiguous, so blocks do not vanish at encoding.
 Dynamics: per block, features of itself, the pusher's motion relative to it, the action and
 a sum over the other blocks; ``ensemble`` MLP heads predict its displacement and rotation;
 the pusher follows the clipped command kinematically plus a learned residual. Decoder:
@@ -48,7 +51,8 @@ from torch import nn
 import torch.nn.functional as F
 
 from wm_ros.model.config import KIND_SYMMETRY, KINDS, WorldModelConfig
-from wm_ros.sim.scene import BLOCK_RADIUS, BOARD_RGB, COLOURS, PUSHER_RADIUS, PUSHER_RGB
+from wm_ros.sim.scene import (BLOCK_RADIUS, BOARD_RGB, COLOURS, PUSHER_RADIUS, PUSHER_RGB,
+                              SHAPES)
 
 STATE_KEYS = ('kind', 'present', 'pos', 'yaw', 'prev_pos', 'ee', 'prev_ee', 'uncertainty')
 POS_SCALE = 0.1    # metres: scale of relative positions fed to the dynamics
@@ -65,13 +69,14 @@ class Encoder(nn.Module):
     def __init__(self, cfg: WorldModelConfig):
         super().__init__()
         c, k = cfg.enc_channels, len(KINDS)
+        nc, ns = len(COLOURS), len(SHAPES)
         self.cfg = cfg
         self.net = nn.Sequential(
             nn.Conv2d(5, c, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.ReLU(),
             nn.Conv2d(2 * c, 2 * c, 3, padding=2, dilation=2), nn.ReLU(),
-            nn.Conv2d(2 * c, 5 * k, 1))
+            nn.Conv2d(2 * c, 1 + nc + 3 * ns + 2, 1))
         s, h = cfg.image_size, cfg.image_size // 4
         self.cell = 2 * cfg.board_half / h
         lin = (torch.arange(s, dtype=torch.float32) + 0.5) / s * 2 - 1
@@ -83,35 +88,51 @@ class Encoder(nn.Module):
                              persistent=False)
         self.register_buffer('symmetry', torch.tensor(KIND_SYMMETRY, dtype=torch.float32),
                              persistent=False)
+        self.register_buffer('kind_colour', torch.arange(k) // ns, persistent=False)
+        self.register_buffer('kind_shape', torch.arange(k) % ns, persistent=False)
+        self.kind_bias = nn.Parameter(torch.zeros(k, 1))
 
-    def maps(self, images: torch.Tensor):
+    def maps(self, images: torch.Tensor) -> torch.Tensor:
         """
-        Return per-kind ``presence`` logits [B,K], ``pos`` [B,K,2] (m), ``yaw`` [B,K].
+        Return the raw per-cell outputs [B, C, h*w] (``h = image_size / 4``).
 
-        Heatmaps are at 1/4 resolution; position = softmax-weighted cell centres plus
-        softmax-weighted per-cell offsets (CenterNet-style), so it is sub-cell accurate.
+        Channels: objectness logit (1), colour logits, shape logits, per-shape cos and sin
+        of ``symmetry * yaw``, and the sub-cell offset of the block centre (x, y, in cells).
         """
         x = images.permute(0, 3, 1, 2).to(torch.float32) / 255.0
         x = torch.cat([x, self.coords.expand(x.shape[0], -1, -1, -1)], 1)
-        out = self.net(x).flatten(2)                       # [B, 5K, h*w]
-        k = len(KINDS)
-        heat = out[:, :k]
-        weights = torch.softmax(heat, -1)
-        offset = torch.stack([(weights * out[:, 3 * k:4 * k]).sum(-1),
-                              (weights * out[:, 4 * k:]).sum(-1)], -1) * self.cell
-        pos = weights @ self.grid_xy + offset              # [B, K, 2]
-        cos = (weights * out[:, k:2 * k]).sum(-1)
-        sin = (weights * out[:, 2 * k:3 * k]).sum(-1)
-        yaw = torch.atan2(sin, cos) / self.symmetry
-        return heat.amax(-1), pos, yaw
+        return self.net(x).flatten(2)
+
+    def kind_logits(self, out: torch.Tensor) -> torch.Tensor:
+        """Return kind logits [B, K, ...] = colour + shape (+ bias) from outputs [B, C, ...]."""
+        nc, ns = len(COLOURS), len(SHAPES)
+        colour, shape = out[:, 1:1 + nc], out[:, 1 + nc:1 + nc + ns]
+        return colour[:, self.kind_colour] + shape[:, self.kind_shape] + self.kind_bias
+
+    def read(self, out: torch.Tensor, cell: torch.Tensor, kind: torch.Tensor):
+        """Return ``pos`` [B,M,2] (m) and ``yaw`` [B,M] of ``kind`` at cells ``cell`` [B,M]."""
+        nc, ns = len(COLOURS), len(SHAPES)
+        at = torch.gather(out, 2, cell.unsqueeze(1).expand(-1, out.shape[1], -1))  # [B, C, M]
+        base = 1 + nc + ns
+        pos = self.grid_xy[cell] + at[:, base + 2 * ns:base + 2 * ns + 2].transpose(1, 2) \
+            * self.cell
+        shape = (kind % ns).unsqueeze(1)
+        cos = torch.gather(at[:, base:base + ns], 1, shape).squeeze(1)
+        sin = torch.gather(at[:, base + ns:base + 2 * ns], 1, shape).squeeze(1)
+        return pos, torch.atan2(sin, cos) / self.symmetry[kind]
 
     def forward(self, images: torch.Tensor, ee: torch.Tensor):
         """Return the state tuple (``STATE_KEYS`` order) for ``images`` and pusher ``ee``."""
-        presence, pos, yaw = self.maps(images)
-        score, kind = torch.topk(presence, self.cfg.max_blocks, dim=1)
+        out = self.maps(images)
+        h = self.cfg.image_size // 4
+        obj = out[:, :1].reshape(-1, 1, h, h)
+        peak = obj >= F.max_pool2d(obj, 3, stride=1, padding=1)        # local maxima only
+        score = torch.where(peak, obj, obj - 1e4).flatten(1)
+        score, cell = torch.topk(score, self.cfg.max_blocks, dim=1)
         present = (score > 0).to(torch.float32)
-        pos = torch.gather(pos, 1, kind.unsqueeze(-1).expand(-1, -1, 2))
-        yaw = torch.gather(yaw, 1, kind)
+        at = torch.gather(out, 2, cell.unsqueeze(1).expand(-1, out.shape[1], -1))
+        kind = self.kind_logits(at).argmax(1)                          # [B, M]
+        pos, yaw = self.read(out, cell, kind)
         return (kind, present, pos, yaw, pos, ee, ee, torch.zeros_like(ee[:, 0]))
 
 
@@ -265,6 +286,12 @@ class WorldModel(nn.Module):
     def __init__(self, cfg: WorldModelConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = Encoder(cfg)
-        self.dynamics = Dynamics(cfg)
-        self.decoder = Decoder(cfg)
+        # each part is initialised from its own seed, so changing one part's architecture
+        # leaves the others' initial weights (and their training) unchanged
+        with torch.random.fork_rng():
+            torch.manual_seed(cfg.seed * 10 + 1)
+            self.encoder = Encoder(cfg)
+            torch.manual_seed(cfg.seed * 10 + 2)
+            self.dynamics = Dynamics(cfg)
+            torch.manual_seed(cfg.seed * 10 + 3)
+            self.decoder = Decoder(cfg)

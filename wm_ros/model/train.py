@@ -46,18 +46,72 @@ from wm_ros.model.network import WorldModel
 STAGES = ('encoder', 'decoder', 'dynamics')
 
 
+def _focal(obj: torch.Tensor, grid: torch.Tensor, cell: float, present: torch.Tensor,
+           pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """
+    Return CenterNet's penalty-reduced focal loss of objectness logits ``obj`` [B,N].
+
+    Targets are Gaussians (sigma = one cell) at each present block's centre, 1 at the
+    nearest cell; also returns that nearest cell per block [B, M].
+    """
+    d2 = ((grid[None, None] - pos.unsqueeze(2)) ** 2).sum(-1)             # [B, M, N]
+    nearest = d2.argmin(-1)                                                 # [B, M]
+    g = torch.exp(-d2 / (2 * cell ** 2)) * present.unsqueeze(-1)
+    target = g.amax(1)                                                      # [B, N]
+    peak = torch.zeros_like(target).scatter_reduce(1, nearest, present, reduce='amax') > 0
+    target = torch.where(peak, torch.ones_like(target), target)
+    log_p = torch.nn.functional.logsigmoid(obj)
+    log_q = torch.nn.functional.logsigmoid(-obj)
+    p = torch.sigmoid(obj)
+    loss = torch.where(peak, (1 - p) ** 2 * log_p, (1 - target) ** 4 * p ** 2 * log_q)
+    return -loss.sum() / peak.sum().clamp(min=1), nearest
+
+
+def _shape_centroids() -> torch.Tensor:
+    """Return each shape's area centroid in its body frame [S, 2] (m): non-zero for the moon."""
+    from wm_ros.sim.scene import _outline, SHAPES
+    out = torch.zeros(len(SHAPES), 2)
+    for i, shape in enumerate(SHAPES):
+        if shape in ('cube', 'cylinder'):
+            continue
+        pts, tris = _outline(shape)
+        a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+        area = 0.5 * np.abs((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
+        out[i] = torch.from_numpy((area[:, None] * (a + b + c) / 3).sum(0) / area.sum())
+    return out
+
+
+SHAPE_CENTROIDS = _shape_centroids()
+
+
+def _visual_centres(kind: torch.Tensor, pos: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
+    """Return where each block's pixels are centred (the moon's body origin is off it)."""
+    c = SHAPE_CENTROIDS[kind % len(SHAPE_CENTROIDS)]                        # [B, M, 2]
+    cos, sin = torch.cos(yaw), torch.sin(yaw)
+    return pos + torch.stack([cos * c[..., 0] - sin * c[..., 1],
+                              sin * c[..., 0] + cos * c[..., 1]], -1)
+
+
 def _encoder_loss(model: WorldModel, data: Tensors, f: torch.Tensor) -> torch.Tensor:
-    presence, pos, yaw = model.encoder.maps(data.images[f])
-    target = data.presence[f]
-    loss = torch.nn.functional.binary_cross_entropy_with_logits(presence, target)
-    kind, present = data.kind[f], data.present[f]
-    pos_k = torch.gather(pos, 1, kind.unsqueeze(-1).expand(-1, -1, 2))
-    yaw_k = torch.gather(yaw, 1, kind)
-    pos_err = (pos_k - data.pos[f]).abs().sum(-1) * 100.0          # cm
+    """
+    Return the encoder loss: objectness focal loss + kind cross-entropy, centre and yaw.
+
+    The objectness target is each block's visual centre; kind, centre (cm, the body
+    origin) and yaw are read at that cell.
+    """
+    enc = model.encoder
+    out = enc.maps(data.images[f])                                          # [B, C, N]
+    kind, present, true_pos = data.kind[f], data.present[f], data.pos[f]
+    focal, cell = _focal(out[:, 0], enc.grid_xy, enc.cell, present,
+                         _visual_centres(kind, true_pos, data.yaw[f]))
+    at = torch.gather(out, 2, cell.unsqueeze(1).expand(-1, out.shape[1], -1))  # [B, C, M]
+    ce = torch.nn.functional.cross_entropy(enc.kind_logits(at), kind, reduction='none')
+    pos, yaw = enc.read(out, cell, kind)
+    pos_err = (pos - true_pos).abs().sum(-1) * 100.0                        # cm
     sym = torch.tensor(KIND_SYMMETRY, dtype=torch.float32)[kind]
-    yaw_err = (1 - torch.cos(sym * (yaw_k - data.yaw[f]))) * (sym > 1)
+    yaw_err = (1 - torch.cos(sym * (yaw - data.yaw[f]))) * (sym > 1)
     n = present.sum().clamp(min=1)
-    return loss + ((pos_err + 0.5 * yaw_err) * present).sum() / n
+    return focal + ((ce + pos_err + 0.5 * yaw_err) * present).sum() / n
 
 
 def _decoder_loss(model: WorldModel, data: Tensors, f: torch.Tensor) -> torch.Tensor:
@@ -135,8 +189,14 @@ def _mean(values: list[float]) -> float:
 
 
 def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
-          resume: bool = False, checkpoint_every: int = 500, progress: bool = True) -> dict:
-    """Train on ``sources`` and write ``model.safetensors`` + ``model.json`` to ``out_dir``."""
+          resume: bool = False, checkpoint_every: int = 500, progress: bool = True,
+          init_from: str | Path | None = None) -> dict:
+    """
+    Train on ``sources`` and write ``model.safetensors`` + ``model.json`` to ``out_dir``.
+
+    ``init_from`` starts from another model's weights where names and shapes match (e.g.
+    retrain only the encoder with ``decoder_steps=0 dynamics_steps=0``).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
@@ -146,6 +206,10 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
     data = to_tensors(episodes, cfg)
     meta = {'config': cfg.to_dict(), 'data_hash': checkpoint.data_hash(files)}
     model = WorldModel(cfg)
+    initial = None
+    if init_from:
+        initial = checkpoint.load_matching(model, init_from)
+        meta['init_from'] = initial
     start_stage, start_step, opt_state, resumed = 0, 0, None, None
     if resume:
         loaded = _load_state(out, model, meta)
@@ -190,6 +254,7 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
             if checkpoint_every and (step + 1) % checkpoint_every == 0:
                 _save_state(out, model, optimizer, stage, step + 1, meta)
     stats = {'seconds': round(time.time() - t0, 1), 'resumed_from': resumed,
+             'init_from': initial,
              'episodes': len(episodes), 'frames': len(data.images), 'windows': len(data.windows),
              'first_loss': {k: _mean(v[:_window(v)]) for k, v in history.items() if v},
              'final_loss': {k: _mean(v[-_window(v):]) for k, v in history.items() if v}}

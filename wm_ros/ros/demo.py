@@ -13,12 +13,18 @@
 # limitations under the License.
 
 """
-``wm-ros demo``: the reference robot driven by the expert, across processes over DDS.
+``wm-ros demo``: the world model shadowing the reference robot, across processes over DDS.
 
-Starts the ``sim`` graph (``sim_robot`` + ``expert_driver``, each its own process), watches
-``camera/image_raw``, ``task/instruction`` and ``task/success`` from this process like any
-ROS tool would, stops when the task is solved (plus a short settle) or on timeout, and
-writes the camera stream to ``<out>/camera.mp4`` (and a GIF preview) and a ``summary.json``.
+Starts the ``shadow`` graph (``sim_robot`` + ``expert_driver`` + ``world_model`` in shadow
+mode + ``comparator``, each its own process) and ``wm-ros record`` (a fifth process),
+watches the comparison topics from this process like any ROS tool would, resets the robot
+to the next episode whenever a task is solved, and after ``duration`` seconds writes to
+``out``:
+
+* ``compare.mp4`` (+ ``compare.gif``): real | imagined | difference, side by side;
+* ``trajectories.png``: real vs predicted end-effector paths;
+* ``horizon_errors.md`` / ``.json``: per-horizon prediction error from ``compare/metrics``;
+* ``bag/``: the MCAP bag of real and imagined topics; ``summary.json``; node logs.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+import signal
+import subprocess
+import sys
 import time
 
 import imageio.v2 as imageio
@@ -33,64 +42,141 @@ import numpy as np
 
 from wm_ros.ros.bringup import Bringup
 
+RECORD_TOPICS = ('camera/image_raw', 'ee_pose', 'ee_twist_cmd', 'imagined/camera/image_raw',
+                 'imagined/ee_pose', 'imagined/uncertainty', 'imagined/resync',
+                 'compare/metrics', 'task/instruction', 'task/success')
+
+
+def _plot(real: list, predicted: list, resyncs: list, path: Path, board_half: float = 0.25):
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(5, 5))
+    if real:
+        r = np.array(real)
+        ax.plot(r[:, 0], r[:, 1], '-', color='tab:green', lw=1.5, label='real (sim_robot)')
+    if predicted:
+        p = np.array(predicted)
+        ax.plot(p[:, 0], p[:, 1], '--', color='tab:red', lw=1.2, label='predicted (world model)')
+    if resyncs:
+        s = np.array(resyncs)
+        ax.plot(s[:, 0], s[:, 1], 'k.', ms=4, label='re-sync to the camera')
+    ax.set_xlim(-board_half, board_half)
+    ax.set_ylim(-board_half, board_half)
+    ax.set_aspect('equal')
+    ax.set_xlabel('x (m)')
+    ax.set_ylabel('y (m)')
+    ax.set_title('end-effector: real vs predicted')
+    ax.legend(loc='lower left', fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def horizon_table(metrics: dict) -> str:
+    """Return a Markdown table of the comparator's per-horizon metrics."""
+    lines = ['| horizon (steps) | pairs | ee error (mm) | PSNR (dB) |', '|---|---|---|---|']
+    for h, row in sorted(metrics.get('horizons', {}).items(), key=lambda kv: int(kv[0])):
+        ee_mm = 1000 * row.get('ee_error_m', float('nan'))
+        lines.append(f"| {h} | {row.get('n', 0)} | {ee_mm:.1f} | "
+                     f"{row.get('psnr_db', float('nan')):.1f} |")
+    return '\n'.join(lines)
+
 
 def run_demo(out: str | Path = 'out/demo', task: str = 'block_to_region', seed: int = 0,
-             timeout: float = 60.0, image_size: int = 128, settle: float = 1.0) -> dict:
-    """Run the demo and return its summary (see the module docstring)."""
+             duration: float = 30.0, backend: str = 'onnxruntime', scale: int = 4) -> dict:
+    """Run the demo for ``duration`` seconds and return its summary."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    overrides = {'sim_robot': {'task': task, 'seed': seed, 'image_size': image_size}}
-    bringup = Bringup('sim', overrides, log_dir=out / 'logs')
+    overrides = {'sim_robot': {'task': task, 'seed': seed},
+                 'world_model': {'backend': backend}}
+    bringup = Bringup('shadow', overrides, log_dir=out / 'logs')
     for key in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE'):
         os.environ[key] = bringup.env[key]
     import rclpy
+    from nav_msgs.msg import Path as PathMsg
     from sensor_msgs.msg import Image
-    from std_msgs.msg import Bool, String
+    from std_msgs.msg import Bool, Header, String
+    from std_srvs.srv import Trigger
 
     from wm_ros.ros import image_codec
     from wm_ros.ros.common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
 
     frames: list[np.ndarray] = []
-    state = {'instruction': None, 'success': False, 'solved_at': None}
+    state = {'instructions': [], 'solved': 0, 'metrics': {}, 'real': [], 'predicted': [],
+             'resyncs': 0, 'success': False}
     rclpy.init()
     node = rclpy.create_node('wm_ros_demo')
+    reset = node.create_client(Trigger, 'sim_robot/reset')
 
     def on_success(msg):
-        if msg.data and state['solved_at'] is None:
-            state['solved_at'] = time.monotonic()
-        state['success'] = state['success'] or msg.data
+        if msg.data and not state['success']:
+            state['solved'] += 1
+            if reset.service_is_ready():
+                reset.call_async(Trigger.Request())
+        state['success'] = msg.data
 
-    node.create_subscription(Image, 'camera/image_raw',
+    def path_xy(msg):
+        return [(p.pose.position.x, p.pose.position.y) for p in msg.poses]
+
+    node.create_subscription(Image, 'compare/image',
                              lambda m: frames.append(image_codec.from_msg(m)), SENSOR_QOS)
     node.create_subscription(String, 'task/instruction',
-                             lambda m: state.__setitem__('instruction', m.data), LATCHED_QOS)
+                             lambda m: state['instructions'].append(m.data), LATCHED_QOS)
     node.create_subscription(Bool, 'task/success', on_success, STATE_QOS)
+    node.create_subscription(String, 'compare/metrics',
+                             lambda m: state.__setitem__('metrics', json.loads(m.data)),
+                             STATE_QOS)
+    node.create_subscription(PathMsg, 'compare/real_path',
+                             lambda m: state.__setitem__('real', path_xy(m)), STATE_QOS)
+    node.create_subscription(PathMsg, 'compare/predicted_path',
+                             lambda m: state.__setitem__('predicted', path_xy(m)), STATE_QOS)
+    node.create_subscription(Header, 'imagined/resync',
+                             lambda m: state.__setitem__('resyncs', state['resyncs'] + 1),
+                             STATE_QOS)
+    bag = out / 'bag'
+    if bag.exists():
+        import shutil
+        shutil.rmtree(bag)
+    recorder = subprocess.Popen(
+        [sys.executable, '-m', 'wm_ros.cli', 'record', '--out', str(bag), '--topics',
+         *RECORD_TOPICS], env=bringup.env, stdout=(out / 'logs' / 'record.log').open('w'),
+        stderr=subprocess.STDOUT)
     start = time.monotonic()
     bringup.start()
     try:
-        while time.monotonic() - start < timeout:
+        while time.monotonic() - start < duration:
             rclpy.spin_once(node, timeout_sec=0.05)
-            if state['solved_at'] and time.monotonic() - state['solved_at'] > settle:
-                break
             if not all(bringup.alive().values()):
                 break
     finally:
         alive = bringup.alive()
+        recorder.send_signal(signal.SIGINT)
         bringup.stop()
+        try:
+            recorder.wait(15)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
         node.destroy_node()
         rclpy.try_shutdown()
     if not all(alive.values()):
         dead = [n for n, ok in alive.items() if not ok]
         raise RuntimeError(f'node(s) {dead} died; see {out / "logs"}')
     if not frames:
-        raise RuntimeError(f'no camera frames arrived; see {out / "logs"}')
-    video = out / 'camera.mp4'
-    imageio.mimsave(video, frames, fps=10, macro_block_size=1)
-    imageio.mimsave(out / 'camera.gif', frames[::2], duration=0.2, loop=0)
-    summary = {'instruction': state['instruction'], 'success': state['success'],
-               'frames': len(frames), 'seconds': round(time.monotonic() - start, 2),
-               'time_to_success_s': (round(state['solved_at'] - start, 2)
-                                     if state['solved_at'] else None),
-               'video': str(video), 'ros_domain_id': bringup.env['ROS_DOMAIN_ID']}
+        raise RuntimeError(f'no comparison frames arrived; see {out / "logs"}')
+    big = [np.kron(f, np.ones((scale, scale, 1), np.uint8)) for f in frames]
+    video = out / 'compare.mp4'
+    imageio.mimsave(video, big, fps=10, macro_block_size=1)
+    imageio.mimsave(out / 'compare.gif', big[::2], duration=0.2, loop=0)
+    _plot(state['real'], state['predicted'], [], out / 'trajectories.png')
+    table = horizon_table(state['metrics'])
+    (out / 'horizon_errors.md').write_text(table + '\n')
+    (out / 'horizon_errors.json').write_text(json.dumps(state['metrics'], indent=2))
+    summary = {'instructions': state['instructions'], 'tasks_solved': state['solved'],
+               'comparison_frames': len(frames), 'resyncs': state['resyncs'],
+               'seconds': round(time.monotonic() - start, 2), 'video': str(video),
+               'trajectories': str(out / 'trajectories.png'), 'bag': str(bag),
+               'recorder_exit_code': recorder.returncode, 'horizon_table': table,
+               'ros_domain_id': bringup.env['ROS_DOMAIN_ID']}
     (out / 'summary.json').write_text(json.dumps(summary, indent=2))
     return summary

@@ -129,6 +129,9 @@ class ImaginedEnv(gym.Env):
                 'uncertainty': float(self.state.uncertainty[0])}
         if self.task.family != UNKNOWN:
             scene = self.imagined_scene()
+            if not scene.blocks:
+                info.update(success=False, hallucination='the model sees no blocks')
+                return info
             try:
                 xy = np.array([[b.x, b.y] for b in scene.blocks]).reshape(-1, 2)
                 info['success'] = self.task.success(scene, xy, self.board_half)

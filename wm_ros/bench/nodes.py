@@ -1,0 +1,150 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``wm-ros bench nodes``: what the ROS wrapping adds on top of the world model's own step.
+
+Starts the ``world_model`` node in its own process (imagine mode, ``step_on_command``: it
+steps and publishes as soon as a command arrives), and from this process, over DDS,
+publishes a twist and waits for the imagined image it causes, ``n`` times. Prints, at
+64x64 and 128x128 (when a 128x128 model is available):
+
+* end-to-end latency twist -> imagined image (median, p95);
+* the runtime's own step+decode time at batch 1, measured in this process with the same
+  backend and model;
+* node overhead = end-to-end - runtime (goal <= 2 ms at 64x64): message conversion, DDS
+  transport both ways, executor wake-ups;
+* the sustained closed-loop rate (next twist as soon as the image arrives).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from wm_ros.bench.sim import stats
+from wm_ros.ros.bringup import local_ros_env
+
+MODELS = {64: Path(__file__).resolve().parents[1] / 'models' / 'world_model',
+          128: Path(__file__).resolve().parents[1] / 'models' / 'world_model_128'}
+
+
+def _runtime_ms(model: Path, backend: str, n: int) -> np.ndarray:
+    from wm_ros.runtime import load_runtime
+    from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
+    runtime = load_runtime(model, backend, threads=1)
+    env = TabletopEnv(TabletopConfig(image_size=runtime.image_size))
+    obs, _ = env.reset(seed=0)
+    env.close()
+    state = runtime.encode(obs['image'], obs['ee_xy'])
+    action = np.array([[0.1, 0.0]], np.float32)
+    out = []
+    for _ in range(n + 10):
+        t = time.perf_counter()
+        state = runtime.step(state, action)
+        runtime.decode(state)
+        out.append(time.perf_counter() - t)
+    return np.array(out[10:]) * 1e3
+
+
+def measure(model: Path, backend: str = 'onnxruntime', n: int = 200) -> dict:
+    """Return end-to-end and runtime milliseconds and the closed-loop rate for ``model``."""
+    env = local_ros_env()
+    os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE')})
+    cmd = [sys.executable, '-m', 'wm_ros.ros.world_model_node', '--ros-args',
+           '-p', 'mode:=imagine', '-p', 'step_on_command:=true', '-p', f'backend:={backend}',
+           '-p', f'model_file_path:={model}', '-p', 'start_timeout:=0.1',
+           '-p', 'command_timeout:=5.0']
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    import rclpy
+    from geometry_msgs.msg import TwistStamped
+    from sensor_msgs.msg import Image
+
+    from wm_ros.ros.common import COMMAND_QOS, SENSOR_QOS
+    rclpy.init()
+    node = rclpy.create_node('wm_ros_bench_nodes')
+    got: list[float] = []
+    node.create_subscription(Image, 'imagined/camera/image_raw',
+                             lambda m: got.append(time.perf_counter()), SENSOR_QOS)
+    pub = node.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
+
+    def send(sign: float) -> float:
+        msg = TwistStamped()
+        msg.header.stamp = node.get_clock().now().to_msg()
+        msg.header.frame_id = 'board'
+        msg.twist.linear.x = 0.05 * sign
+        t = time.perf_counter()
+        pub.publish(msg)
+        return t
+
+    def wait(count: int, timeout: float) -> bool:
+        end = time.perf_counter() + timeout
+        while len(got) < count and time.perf_counter() < end:
+            rclpy.spin_once(node, timeout_sec=0.0005)
+        return len(got) >= count
+
+    try:
+        start = time.perf_counter()
+        while not got:                              # node up and matched: first image
+            if proc.poll() is not None or time.perf_counter() - start > 60:
+                raise RuntimeError(f'world_model node did not come up (exit {proc.poll()})')
+            send(1.0)
+            wait(1, 0.5)
+        latency = []
+        for i in range(n + 10):
+            before = len(got)
+            sent = send(1.0 if (i // 10) % 2 else -1.0)
+            if not wait(before + 1, 2.0):
+                raise RuntimeError('an imagined image did not arrive within 2 s of a twist')
+            latency.append(got[before] - sent)
+            time.sleep(0.002)
+        latency_ms = np.array(latency[10:]) * 1e3
+        count, t0 = len(got), time.perf_counter()
+        while time.perf_counter() - t0 < 3.0:
+            before = len(got)
+            send(1.0)
+            wait(before + 1, 2.0)
+        rate = (len(got) - count) / (time.perf_counter() - t0)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+        proc.terminate()
+        proc.wait(10)
+    return {'e2e_ms': latency_ms, 'runtime_ms': _runtime_ms(model, backend, n),
+            'rate_hz': rate}
+
+
+def main(backend: str = 'onnxruntime', n: int = 200) -> dict:
+    """Run the benchmark at every image size with a model; print and return the medians."""
+    rows = {}
+    print(f'node benchmark ({backend}), CPU cores: {os.cpu_count()}, {n} twists per size')
+    for size, model in MODELS.items():
+        if not (model / 'model.json').is_file():
+            print(f'{size}x{size}: no model at {model} (make model-128); skipped')
+            continue
+        res = measure(model, backend, n)
+        e2e, rt = float(np.median(res['e2e_ms'])), float(np.median(res['runtime_ms']))
+        print(f'{size}x{size} twist -> imagined image: {stats(res["e2e_ms"])}')
+        print(f'{size}x{size} runtime step+decode b1:   {stats(res["runtime_ms"])}')
+        print(f'{size}x{size} node overhead (median):   {e2e - rt:7.3f} ms (goal <= 2 ms at '
+              f'64x64); sustained closed-loop rate {res["rate_hz"]:.0f} Hz')
+        rows[size] = {'e2e_ms': e2e, 'runtime_ms': rt, 'overhead_ms': e2e - rt,
+                      'e2e_p95_ms': float(np.percentile(res['e2e_ms'], 95)),
+                      'rate_hz': res['rate_hz']}
+    return rows

@@ -1,0 +1,250 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``policy``: a policy acting on camera images, fed by the real or the imagined stream.
+
+Subscribes to both streams, ``camera/image_raw`` + ``ee_pose`` (real) and
+``imagined/camera/image_raw`` + ``imagined/ee_pose`` (the world model), and to
+``task/spec`` (JSON scene + task, transient local). Each new image of the stream named by
+the ``source`` parameter, with that stream's latest pose, gives one ``ee_twist_cmd``
+(TwistStamped, fresh stamp, frame ``board``); an image stamped after the latest pose waits
+up to ``POSE_WAIT_S`` for its pose (``sim_robot`` publishes the image first). ``source``
+switches at run time (``ros2 param set /policy source imagined``); the current one is
+latched on ``policy/source``.
+
+Safety: a 50 Hz watchdog publishes zero velocity (and keeps doing so at ``rate``) while the
+selected stream's latest image is older than ``input_timeout`` by receipt time. Images of
+the wrong size or encoding are reported as ERROR on ``/diagnostics`` and produce no action.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import time
+
+from geometry_msgs.msg import PoseStamped, TwistStamped
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import Image
+from std_msgs.msg import String
+
+from wm_ros.cli import DEFAULT_MODEL
+from wm_ros.interfaces import Observation
+from wm_ros.policy.perception_expert import PerceptionExpert
+from wm_ros.ros import image_codec
+from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, LATCHED_QOS, OK, Param,
+                               RateMeter, run, SENSOR_QOS, STATE_QOS, WARN)
+from wm_ros.runtime import load_runtime
+from wm_ros.sim.scene import Scene
+from wm_ros.sim.tasks import Task
+
+SOURCES = ('real', 'imagined')
+TOPICS = {'real': ('camera/image_raw', 'ee_pose'),
+          'imagined': ('imagined/camera/image_raw', 'imagined/ee_pose')}
+COLOUR_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8')
+WATCHDOG_HZ = 50.0
+POSE_WAIT_S = 0.03           # an image waits this long for the ee pose with its stamp
+FAULT_HOLD_S = 2.0
+FRAME_ID = 'board'
+
+PARAMS = {
+    'source': Param('real', 'image stream the policy acts on (switchable at run time)',
+                    choices=SOURCES),
+    'policy': Param('expert', 'the policy: the scripted expert on perceived block positions',
+                    choices=('expert',)),
+    'model_file_path': Param('', "world model directory used as perception ('' = shipped "
+                             'model)', read_only=True),
+    'backend': Param('onnxruntime', 'world model runtime', choices=('onnxruntime', 'torch'),
+                     read_only=True),
+    'rate': Param(10.0, 'control rate (expert timing, zero-twist repeat rate), Hz', 1.0, 100.0,
+                  read_only=True),
+    'input_timeout': Param(0.15, 'command zero velocity when the image is older, s', 0.01, 10.0),
+    'max_speed': Param(0.2, 'per-axis speed limit, m/s', 0.01, 1.0),
+}
+
+
+def stamp_ns(stamp) -> int:
+    """Return a header stamp in nanoseconds."""
+    return stamp.sec * 10**9 + stamp.nanosec
+
+
+def load_perception(model_file_path: str, backend: str):
+    """Return the world model runtime used as perception, failing fast with a clear message."""
+    path = Path(model_file_path or DEFAULT_MODEL)
+    if not path.exists():
+        raise FileNotFoundError(f'policy: model_file_path {path} does not exist; pass a '
+                                "trained world model directory or '' for the shipped model")
+    return load_runtime(path, backend)
+
+
+class PolicyNode(Node):
+    """Thin ROS wrapper around :class:`PerceptionExpert` with a real/imagined switch."""
+
+    def __init__(self):
+        super().__init__('policy')
+        self.p = declare(self, PARAMS, self._on_params)
+        start = time.perf_counter()
+        self.runtime = load_perception(self.p['model_file_path'], self.p['backend'])
+        self.size = self.runtime.image_size
+        self.policy = PerceptionExpert(self.runtime, max_speed=self.p['max_speed'],
+                                       control_hz=self.p['rate'])
+        self.pub = self.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
+        self.pub_source = self.create_publisher(String, 'policy/source', LATCHED_QOS)
+        self.diag = Diagnostics(self)
+        self.rate = RateMeter()
+        self.image_time = dict.fromkeys(SOURCES, -np.inf)    # monotonic receipt time
+        self.ee: dict[str, np.ndarray | None] = dict.fromkeys(SOURCES)
+        self.ee_stamp = dict.fromkeys(SOURCES, 0)               # ns
+        self.pending: dict[str, tuple | None] = dict.fromkeys(SOURCES)  # (image, monotonic)
+        self.instruction, self.step = '', 0
+        self.last_action = np.zeros(2)
+        self.last_zero = -np.inf
+        self.fault = (OK, '', -np.inf)
+        self.create_subscription(String, 'task/spec', self._on_spec, LATCHED_QOS)
+        for source, (image_topic, pose_topic) in TOPICS.items():
+            self.create_subscription(Image, image_topic,
+                                     lambda m, s=source: self._on_image(s, m), SENSOR_QOS)
+            self.create_subscription(PoseStamped, pose_topic,
+                                     lambda m, s=source: self._on_pose(s, m), STATE_QOS)
+        self.create_timer(1.0 / WATCHDOG_HZ, self._watchdog)
+        self._publish_source()
+        self.get_logger().info(
+            f'policy up: {self.p["policy"]} on {self.p["source"]} images, perception '
+            f'{self.runtime.backend} {self.size}x{self.size} loaded in '
+            f'{time.perf_counter() - start:.2f} s')
+
+    # ---------------------------------------------------------------- parameters
+    def _on_params(self, changes: dict):
+        if 'max_speed' in changes:
+            self.policy.vmax = changes['max_speed']
+            if self.policy.controller is not None:
+                self.policy.controller.vmax = changes['max_speed']
+        if 'source' in changes:
+            self.policy.reset()
+            self._publish_source()
+            self.get_logger().info(f'source switched to {changes["source"]}')
+
+    def _publish_source(self):
+        self.pub_source.publish(String(data=self.p['source']))
+        self._report(OK, f'source {self.p["source"]}')
+
+    # ---------------------------------------------------------------- inputs
+    def _on_spec(self, msg: String):
+        try:
+            spec = json.loads(msg.data)
+            scene, task = Scene.from_dict(spec['scene']), Task.from_dict(spec['task'])
+            self.policy.half = float(spec.get('board_half', self.policy.half))
+            self.policy.set_task(scene, task)
+        except (ValueError, KeyError, TypeError) as exc:
+            self._fault(ERROR, f'bad task/spec ({type(exc).__name__}: {exc}); keeping the '
+                        'previous task')
+            return
+        self.instruction, self.step = task.instruction, 0
+        self.get_logger().info(f'new task: "{task.instruction}"')
+
+    def _on_pose(self, source: str, msg: PoseStamped):
+        self.ee[source] = np.array([msg.pose.position.x, msg.pose.position.y], np.float32)
+        self.ee_stamp[source] = stamp_ns(msg.header.stamp)
+        pending = self.pending[source]
+        if pending is not None and self.ee_stamp[source] >= stamp_ns(pending[0].header.stamp):
+            self.pending[source] = None
+            self._act(source, pending[0])
+
+    def _on_image(self, source: str, msg: Image):
+        self.image_time[source] = time.monotonic()
+        if source != self.p['source']:
+            return
+        topic = TOPICS[source][0]
+        s = self.size
+        if msg.encoding not in COLOUR_ENCODINGS or (msg.height, msg.width) != (s, s):
+            self.image_time[source] = -np.inf       # a bad frame is no fresh input
+            self._fault(ERROR, f'{topic}: got a {msg.width}x{msg.height} {msg.encoding!r} '
+                        f'image, the perception model expects {s}x{s} rgb8 (or bgr8/rgba8/'
+                        'bgra8); resize/convert the camera image. No action from this frame')
+            return
+        if self.ee[source] is None:
+            self._report(WARN, f'waiting for {TOPICS[source][1]}: no action yet')
+            return
+        if 0 < self.ee_stamp[source] < stamp_ns(msg.header.stamp):
+            self.pending[source] = (msg, time.monotonic())    # its pose is on the way
+            return
+        self._act(source, msg)
+
+    def _act(self, source: str, msg: Image):
+        """Compute and publish the action for ``msg`` with the latest pose of ``source``."""
+        topic, s = TOPICS[source][0], self.size
+        try:
+            rgb = image_codec.from_msg(msg, (s, s))
+            obs = Observation(rgb, self.ee[source], self.instruction, self.step)
+            action = np.asarray(self.policy.act(obs), np.float64)
+        except ValueError as exc:       # ImageEncodingError, RuntimeInputError, SceneError
+            self.image_time[source] = -np.inf
+            self._fault(ERROR, f'{topic}: {exc}; no action from this frame')
+            return
+        self.step += 1
+        self._command(action)
+        rate = self.rate.tick()
+        if self.policy.controller is None:
+            self._report(WARN, 'waiting for task/spec: zero twist', rate_hz=f'{rate:.1f}')
+        else:
+            self._report(OK, f'acting on {source} images', rate_hz=f'{rate:.1f}')
+
+    # ---------------------------------------------------------------- outputs
+    def _command(self, v: np.ndarray):
+        msg = TwistStamped()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = FRAME_ID
+        msg.twist.linear.x, msg.twist.linear.y = float(v[0]), float(v[1])
+        self.pub.publish(msg)
+        self.last_action = v
+
+    def _watchdog(self):
+        now = time.monotonic()
+        for source, pending in self.pending.items():
+            if pending is not None and now - pending[1] > POSE_WAIT_S:
+                self.pending[source] = None          # no pose with its stamp: use the latest
+                if source == self.p['source']:
+                    self._act(source, pending[0])
+        if now - self.image_time[self.p['source']] <= self.p['input_timeout']:
+            return
+        if now - self.last_zero >= 1.0 / self.p['rate']:
+            self.last_zero = now
+            self._command(np.zeros(2))
+            self._report(WARN, 'input stale: zero twist')
+
+    def _fault(self, level: bytes, message: str):
+        """Report an input problem now and keep it on /diagnostics for FAULT_HOLD_S."""
+        self.fault = (level, message, time.monotonic())
+        self.get_logger().error(message, throttle_duration_sec=2.0)
+        self._report(level, message)
+
+    def _report(self, level: bytes, message: str, **values):
+        level_held, message_held, since = self.fault
+        if level != level_held and time.monotonic() - since < FAULT_HOLD_S:
+            level, message = level_held, message_held
+        age = time.monotonic() - self.image_time[self.p['source']]
+        self.diag.report(level, message, source=self.p['source'],
+                         last_action=np.round(self.last_action, 4).tolist(),
+                         input_age_s=f'{age:.3f}' if np.isfinite(age) else 'never', **values)
+
+
+def main(args=None) -> int:
+    """Entry point of the ``policy`` executable."""
+    return run(PolicyNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

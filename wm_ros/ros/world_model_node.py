@@ -1,0 +1,393 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``world_model``: the learned world model beside the robot, as a thin ROS node.
+
+Modes (parameter ``mode``, switchable at run time):
+
+* ``shadow``: follows the robot. On every real ``camera/image_raw`` frame (with the
+  ``ee_pose`` of the same stamp) the state is stepped with the command the robot had,
+  decoded, and published on ``imagined/*`` with the *real frame's stamp*, so a comparator
+  pairs them exactly. The state is re-encoded from the real frame (announced on
+  ``imagined/resync``) every ``resync_every`` steps, when the predicted pusher is more than
+  ``drift_threshold`` from the real one, or when the ensemble spread exceeds
+  ``uncertainty_threshold`` (also a WARN on ``/diagnostics``: the model is guessing).
+* ``imagine``: no robot needed. A timer at ``rate`` steps the imagination with the latest
+  fresh ``ee_twist_cmd`` (zero when stale) and publishes it stamped now. It starts from the
+  latest real frame or, after ``start_timeout``, from a sampled tabletop scene (then
+  ``task/instruction`` and ``task/spec`` are published as ``sim_robot`` does).
+
+Publishes ``imagined/camera/image_raw`` (rgb8) + ``imagined/camera/camera_info``,
+``imagined/ee_pose`` (frame ``board``), ``imagined/uncertainty`` (Float32, m, ensemble
+spread of the last step) and ``imagined/resync`` (Header: stamp of the real frame the state
+was re-encoded from; frame_id the reason: start, every, drift, uncertainty, service).
+Service ``~/reset_from_real`` (std_srvs/Trigger). All model work goes through
+:mod:`wm_ros.runtime`; this node only converts messages and schedules.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+import json
+from pathlib import Path
+import time
+
+from geometry_msgs.msg import PoseStamped, TwistStamped
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import Float32, Header, String
+from std_srvs.srv import Trigger
+
+from wm_ros.cli import DEFAULT_MODEL
+from wm_ros.model import checkpoint
+from wm_ros.ros import image_codec
+from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, LATCHED_QOS, OK, Param,
+                               RateMeter, run, SENSOR_QOS, stamp_age, STATE_QOS, WARN)
+from wm_ros.ros.sim_robot_node import pose_msg
+from wm_ros.runtime import load_runtime
+from wm_ros.sim.tasks import FAMILIES
+
+FAULT_HOLD_S = 2.0
+ENCODINGS = ('rgb8', 'bgr8')
+
+PARAMS = {
+    'mode': Param('imagine', 'imagine: run on commands alone; shadow: follow the robot',
+                  choices=('imagine', 'shadow')),
+    'backend': Param('onnxruntime', 'world-model runtime', choices=('onnxruntime', 'torch'),
+                     read_only=True),
+    'model_file_path': Param('', "model directory ('' = the shipped reference model)",
+                             read_only=True),
+    'engine_cache_dir': Param('', "TensorRT engine cache ('' = ~/.cache/wm_ros/trt)",
+                              read_only=True),
+    'force_engine_update': Param(False, 'rebuild cached TensorRT engines at start-up',
+                                 read_only=True),
+    'providers': Param('auto', 'onnxruntime providers (comma separated) or auto; for torch a '
+                       'device such as cuda:0 (auto = cpu)', read_only=True),
+    'rate': Param(10.0, 'imagine: steps per second (match the model control rate), Hz',
+                  1.0, 100.0, read_only=True),
+    'resync_every': Param(16, 'shadow: re-encode from the real frame every N steps (0: never)',
+                          0, 1000000),
+    'drift_threshold': Param(0.05, 'shadow: re-sync when predicted and real pusher differ '
+                             'more than this, m', 0.0, 10.0),
+    'uncertainty_threshold': Param(0.03, 'warn (and in shadow re-sync) when the ensemble '
+                                   'spread exceeds this, m', 0.0, 10.0),
+    'command_timeout': Param(0.5, 'older commands count as zero velocity, s', 0.01, 10.0),
+    'task': Param('block_to_region', 'imagine: task family of the sampled start scene',
+                  choices=FAMILIES + ('random',), read_only=True),
+    'seed': Param(0, 'imagine: seed of the sampled start scene', 0, 2**31 - 1, read_only=True),
+    'step_on_command': Param(False, 'imagine: step on every command, not on the timer '
+                             '(latency benchmarks)'),
+    'start_timeout': Param(1.0, 'imagine: wait this long for a real frame before sampling a '
+                           'scene, s', 0.0, 60.0),
+}
+
+
+def stamp_ns(stamp) -> int:
+    """Return a ``builtin_interfaces/Time`` as integer nanoseconds."""
+    return stamp.sec * 10**9 + stamp.nanosec
+
+
+def board_half_of(model_path: Path) -> float:
+    """Return the board half width (m) from the model's metadata (0.25 if it has none)."""
+    for folder in (model_path, model_path / 'onnx'):
+        if (folder / checkpoint.META).is_file():
+            return float(checkpoint.read_metadata(folder).get('board_half', 0.25))
+    return 0.25
+
+
+class WorldModelNode(Node):
+    """Thin ROS wrapper around a :class:`WorldModelRuntime` (see the module docstring)."""
+
+    def __init__(self):
+        super().__init__('world_model')
+        self.p = declare(self, PARAMS, self._on_params)
+        p = self.p
+        self.model_path = Path(p['model_file_path'] or DEFAULT_MODEL)
+        start = time.perf_counter()
+        self.runtime = load_runtime(self.model_path, p['backend'], **self._runtime_options())
+        load_s = time.perf_counter() - start
+        self.size, self.board_half = self.runtime.image_size, board_half_of(self.model_path)
+        self.provider = (getattr(self.runtime, 'providers', None)
+                         or [str(getattr(self.runtime, 'device', 'cpu'))])[0]
+        overrides = QoSOverridingOptions.with_default_policies()
+        self.pub_image = self.create_publisher(Image, 'imagined/camera/image_raw', STATE_QOS,
+                                               qos_overriding_options=overrides)
+        self.pub_info = self.create_publisher(CameraInfo, 'imagined/camera/camera_info',
+                                              STATE_QOS)
+        self.pub_pose = self.create_publisher(PoseStamped, 'imagined/ee_pose', STATE_QOS)
+        self.pub_uncertainty = self.create_publisher(Float32, 'imagined/uncertainty', STATE_QOS)
+        self.pub_resync = self.create_publisher(Header, 'imagined/resync', LATCHED_QOS)
+        self.pub_instruction = self.create_publisher(String, 'task/instruction', LATCHED_QOS)
+        self.pub_spec = self.create_publisher(String, 'task/spec', LATCHED_QOS)
+        self.create_subscription(TwistStamped, 'ee_twist_cmd', self._on_cmd, COMMAND_QOS)
+        self.create_subscription(Image, 'camera/image_raw', self._on_image, SENSOR_QOS)
+        self.create_subscription(PoseStamped, 'ee_pose', self._on_pose, STATE_QOS)
+        self.create_service(Trigger, '~/reset_from_real', self._on_reset_from_real)
+        self.diag = Diagnostics(self)
+        self.meter = RateMeter()
+        self.state, self.horizon, self.step_ms, self.last_report = None, 0, 0.0, -np.inf
+        self.cmds: deque = deque(maxlen=64)          # (sent time ns, float[2] m/s)
+        self.frame = self.pending = None             # (rgb uint8[S,S,3], Header)
+        self.pose = None                             # (float[2] m, stamp ns)
+        self.fault = (OK, '', -np.inf)
+        self.started = time.monotonic()
+        self.create_timer(1.0 / p['rate'], self._tick)
+        build = getattr(self.runtime, 'build_seconds', None) or {'load': load_s}
+        self.get_logger().info(
+            f'world model {self.model_path}: backend {self.runtime.backend}, providers '
+            f'{getattr(self.runtime, "providers", [self.provider])}, build '
+            f'{sum(build.values()):.2f} s {({k: round(v, 2) for k, v in build.items()})}, '
+            f'loaded in {load_s:.2f} s; {self.size}x{self.size} images at '
+            f'{self.runtime.control_hz} Hz; mode {p["mode"]}')
+        if abs(p['rate'] - self.runtime.control_hz) > 1e-6:
+            self.get_logger().warning(f'rate {p["rate"]} Hz differs from the model control rate '
+                                      f'{self.runtime.control_hz} Hz: imagined time will drift')
+
+    def _runtime_options(self) -> dict:
+        p = self.p
+        chosen = [s.strip() for s in p['providers'].split(',') if s.strip()]
+        auto = chosen in ([], ['auto'])
+        if p['backend'] == 'torch':
+            return {} if auto else {'device': chosen[0]}
+        return {'providers': 'auto' if auto else chosen, 'force_engine_update':
+                p['force_engine_update'], 'engine_cache_dir': p['engine_cache_dir'] or None}
+
+    # ---------------------------------------------------------------- inputs
+    def _on_params(self, changes: dict):
+        if 'mode' in changes:
+            self.pending = None
+            if changes['mode'] == 'shadow':
+                self.state = None                    # re-encode from the next real frame
+            self.get_logger().info(f'mode -> {changes["mode"]}')
+
+    def _on_cmd(self, msg: TwistStamped):
+        v = np.array([msg.twist.linear.x, msg.twist.linear.y])
+        # the stamp (when the driver sent it) says which frames it drove, however late this
+        # process gets to run the callback; unstamped commands count from their receipt
+        sent = stamp_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
+        if not np.all(np.isfinite(v)):
+            self.cmds.append((sent, np.zeros(2)))
+            self._fault(ERROR, f'rejected ee_twist_cmd with non-finite velocity {v.tolist()}; '
+                        'imagining zero velocity')
+            return
+        age = stamp_age(self, msg.header.stamp)
+        if age > self.p['command_timeout']:
+            self._fault(WARN, f'ignored ee_twist_cmd {age:.3f} s old '
+                        f'(command_timeout {self.p["command_timeout"]} s)')
+            return
+        self.cmds.append((sent, v))
+        if (self.p['mode'] == 'imagine' and self.p['step_on_command']
+                and self.state is not None):
+            self._advance(v, self.get_clock().now().to_msg())
+
+    def _on_image(self, msg: Image):
+        s, problem = self.size, 'frame ignored'
+        rgb = None
+        if msg.encoding in ENCODINGS and (msg.height, msg.width) == (s, s):
+            try:
+                rgb = image_codec.from_msg(msg, (s, s))
+            except ValueError as exc:
+                problem = f'frame ignored: {exc}'
+        if rgb is None:
+            self._fault(ERROR, f'camera/image_raw is {msg.width}x{msg.height} {msg.encoding}; '
+                        f'the world model needs {s}x{s} rgb8/bgr8 images (resize/convert the '
+                        f'camera output); {problem}')
+            return
+        self.frame = (rgb, msg.header)
+        if self.p['mode'] == 'shadow':
+            if self.pending is not None and self.pose is not None:
+                frame, self.pending = self.pending, None     # superseded: use the newest pose
+                self._shadow(frame, self.pose[0])
+            self.pending = self.frame
+            self._try_shadow()
+
+    def _on_pose(self, msg: PoseStamped):
+        xy = np.array([msg.pose.position.x, msg.pose.position.y])
+        if np.all(np.isfinite(xy)):
+            self.pose = (xy, stamp_ns(msg.header.stamp))
+            self._try_shadow()
+
+    def _on_reset_from_real(self, request, response):
+        if self.frame is None or self.pose is None:
+            response.success = False
+            response.message = ('no real camera/image_raw and ee_pose received yet; nothing '
+                                'to re-encode from')
+            return response
+        response.success = self._resync(self.frame, self.pose[0], 'service')
+        stamp = self.frame[1].stamp
+        response.message = (f're-encoded from the real frame stamped {stamp.sec}.'
+                            f'{stamp.nanosec:09d}' if response.success else self.fault[1])
+        return response
+
+    # ---------------------------------------------------------------- modes
+    def _try_shadow(self):
+        """Process the pending real frame once a pose at least as new as it is known."""
+        if (self.p['mode'] == 'shadow' and self.pending is not None and self.pose is not None
+                and self.pose[1] >= stamp_ns(self.pending[1].stamp)):
+            frame, self.pending = self.pending, None
+            self._shadow(frame, self.pose[0])
+
+    def _shadow(self, frame, ee_real: np.ndarray):
+        """Predict the real ``frame`` from the previous one, publish it, re-sync if needed."""
+        header = frame[1]
+        if self.state is None:
+            self._resync(frame, ee_real, 'start')
+            return
+        ee = self._advance(self._command(stamp_ns(header.stamp)), header.stamp, header.frame_id)
+        if ee is None:
+            return
+        p, every = self.p, self.p['resync_every']
+        reason = None
+        if every and self.horizon >= every:
+            reason = 'every'
+        elif np.linalg.norm(ee - ee_real) > p['drift_threshold']:
+            reason = 'drift'
+        elif float(self.state.uncertainty[0]) > p['uncertainty_threshold']:
+            reason = 'uncertainty'
+        if reason:
+            self._resync(frame, ee_real, reason)
+
+    def _tick(self):
+        """Imagine mode: start the imagination when possible, then step it on the timer."""
+        if time.monotonic() - self.last_report > 1.0:
+            self._report()                           # at least 1 Hz on /diagnostics
+        if self.p['mode'] != 'imagine':
+            return
+        now = self.get_clock().now().to_msg()
+        if self.state is None:
+            if self.frame is not None and self.pose is not None:
+                started = self._resync(self.frame, self.pose[0], 'start')
+            elif time.monotonic() - self.started >= self.p['start_timeout']:
+                image, ee = self._sample_scene()
+                started = self._resync((image, Header(stamp=now, frame_id='camera')), ee,
+                                       'start')
+            else:
+                return
+            if started:
+                images, ee = self.runtime.decode(self.state)
+                self._publish(images[0], ee[0], now, 'camera')
+        elif not self.p['step_on_command']:
+            self._advance(self._command(stamp_ns(now)), now)
+
+    def _sample_scene(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return the first frame and pusher of a tabletop episode; publish its task."""
+        from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
+        env = TabletopEnv(TabletopConfig(image_size=self.size, task=self.p['task'],
+                                         control_hz=self.runtime.control_hz))
+        try:
+            obs, _ = env.reset(seed=self.p['seed'])
+            self.pub_instruction.publish(String(data=env.task.instruction))
+            self.pub_spec.publish(String(data=json.dumps({
+                'scene': env.scene.to_dict(), 'task': env.task.to_dict(),
+                'board_half': env.config.board_half, 'episode': 0})))
+            self.get_logger().info(f'imagining from a sampled scene (seed {self.p["seed"]}): '
+                                   f'"{env.task.instruction}"')
+            return obs['image'], obs['ee_xy']
+        finally:
+            env.close()
+
+    # ---------------------------------------------------------------- model
+    def _command(self, at_ns: int) -> np.ndarray:
+        """Return the command in force at ``at_ns`` (zero when older than command_timeout)."""
+        sent, v = max(((t, v) for t, v in self.cmds if t <= at_ns), key=lambda c: c[0],
+                      default=(-np.inf, np.zeros(2)))
+        return v if at_ns - sent <= self.p['command_timeout'] * 1e9 else np.zeros(2)
+
+    def _resync(self, frame, ee, reason: str) -> bool:
+        """Encode the state from a real ``frame`` and pusher ``ee``; announce it."""
+        rgb, header = frame
+        try:
+            self.state = self.runtime.encode(rgb[None], np.asarray(ee, np.float32)[None])
+        except ValueError as exc:
+            self._fault(ERROR, f'could not encode the real frame: {exc}')
+            return False
+        self.horizon = 0
+        self.pub_resync.publish(Header(stamp=header.stamp, frame_id=reason))
+        return True
+
+    def _advance(self, v: np.ndarray, stamp, camera_frame: str = 'camera') -> np.ndarray | None:
+        """Step the state by one command ``v`` (m/s); publish the prediction at ``stamp``."""
+        start = time.perf_counter()
+        try:
+            state = self.runtime.step(self.state, np.asarray(v, np.float32)[None])
+            images, ee = self.runtime.decode(state)
+        except ValueError as exc:
+            self._fault(ERROR, f'world model step failed: {exc}')
+            return None
+        self.state, self.horizon = state, self.horizon + 1
+        self.step_ms = 1000 * (time.perf_counter() - start)
+        self._publish(images[0], ee[0], stamp, camera_frame)
+        self.meter.tick()
+        self._report()
+        return ee[0]
+
+    # ---------------------------------------------------------------- outputs
+    def _publish(self, image: np.ndarray, ee: np.ndarray, stamp, camera_frame: str):
+        self.pub_image.publish(image_codec.to_msg(image, stamp, camera_frame or 'camera'))
+        self.pub_info.publish(self._camera_info(stamp, camera_frame or 'camera'))
+        pose = PoseStamped(pose=pose_msg(*ee))
+        pose.header.stamp, pose.header.frame_id = stamp, 'board'
+        self.pub_pose.publish(pose)
+        self.pub_uncertainty.publish(Float32(data=float(self.state.uncertainty[0])))
+
+    def _camera_info(self, stamp, frame_id: str) -> CameraInfo:
+        """Orthographic top-down camera, as ``sim_robot`` describes its own."""
+        s = self.size
+        f = s / (2 * self.board_half)
+        info = CameraInfo(height=s, width=s, distortion_model='plumb_bob')
+        info.header.stamp, info.header.frame_id = stamp, frame_id
+        info.k = [f, 0.0, s / 2, 0.0, f, s / 2, 0.0, 0.0, 1.0]
+        info.p = [f, 0.0, s / 2, 0.0, 0.0, f, s / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
+        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+        info.d = [0.0] * 5
+        return info
+
+    def _fault(self, level: bytes, message: str):
+        """Report a problem on /diagnostics now and for the next FAULT_HOLD_S."""
+        self.fault = (level, message, time.monotonic())
+        self.get_logger().warning(message, throttle_duration_sec=2.0)
+        self._report()
+
+    def _report(self):
+        p, mode = self.p, self.p['mode']
+        u = float(self.state.uncertainty[0]) if self.state is not None else 0.0
+        level = OK
+        if self.state is None:
+            message = (f'{mode}: waiting for camera/image_raw and ee_pose' if mode == 'shadow'
+                       else 'imagine: waiting for a start frame')
+        else:
+            message = f'{mode}: {self.horizon} steps since the last re-sync'
+        if u > p['uncertainty_threshold']:
+            level, message = WARN, (f'model uncertain: ensemble spread {1000 * u:.1f} mm > '
+                                    f'{1000 * p["uncertainty_threshold"]:.1f} mm; its '
+                                    'predictions here are guesses')
+        if time.monotonic() - self.fault[2] < FAULT_HOLD_S and self.fault[0] >= level:
+            level, message = self.fault[:2]
+        self.last_report = time.monotonic()
+        self.diag.report(level, message, mode=mode, backend=self.runtime.backend,
+                         provider=self.provider, horizon=self.horizon,
+                         uncertainty=f'{u:.4f}', step_ms=f'{self.step_ms:.2f}',
+                         rate_hz=f'{self.meter.rate:.1f}')
+
+
+def main(args=None) -> int:
+    """Entry point of the ``world_model`` executable."""
+    return run(WorldModelNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
