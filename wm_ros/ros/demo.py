@@ -77,9 +77,10 @@ def horizon_table(metrics: dict) -> str:
     """Return a Markdown table of the comparator's per-horizon metrics."""
     lines = ['| horizon (steps) | pairs | ee error (mm) | PSNR (dB) |', '|---|---|---|---|']
     for h, row in sorted(metrics.get('horizons', {}).items(), key=lambda kv: int(kv[0])):
-        ee_mm = 1000 * row.get('ee_error_m', float('nan'))
-        lines.append(f"| {h} | {row.get('n', 0)} | {ee_mm:.1f} | "
-                     f"{row.get('psnr_db', float('nan')):.1f} |")
+        ee, psnr = row.get('ee_error_m'), row.get('psnr_db')
+        ee_text = f'{1000 * ee:.1f}' if ee is not None else '-'
+        psnr_text = f'{psnr:.1f}' if psnr is not None else '-'
+        lines.append(f"| {h} | {row.get('n', 0)} | {ee_text} | {psnr_text} |")
     return '\n'.join(lines)
 
 
@@ -104,25 +105,28 @@ def run_demo(out: str | Path = 'out/demo', task: str = 'block_to_region', seed: 
 
     frames: list[np.ndarray] = []
     state = {'instructions': [], 'solved': 0, 'metrics': {}, 'real': [], 'predicted': [],
-             'resyncs': 0, 'success': False}
+             'resyncs': 0, 'armed': False}
     rclpy.init()
     node = rclpy.create_node('wm_ros_demo')
     reset = node.create_client(Trigger, 'sim_robot/reset')
 
     def on_success(msg):
-        if msg.data and not state['success']:
+        # one reset per solved episode: the next instruction re-arms it
+        if msg.data and state['armed'] and reset.service_is_ready():
             state['solved'] += 1
-            if reset.service_is_ready():
-                reset.call_async(Trigger.Request())
-        state['success'] = msg.data
+            state['armed'] = False
+            reset.call_async(Trigger.Request())
+
+    def on_instruction(msg):
+        state['instructions'].append(msg.data)
+        state['armed'] = True
 
     def path_xy(msg):
         return [(p.pose.position.x, p.pose.position.y) for p in msg.poses]
 
     node.create_subscription(Image, 'compare/image',
                              lambda m: frames.append(image_codec.from_msg(m)), SENSOR_QOS)
-    node.create_subscription(String, 'task/instruction',
-                             lambda m: state['instructions'].append(m.data), LATCHED_QOS)
+    node.create_subscription(String, 'task/instruction', on_instruction, LATCHED_QOS)
     node.create_subscription(Bool, 'task/success', on_success, STATE_QOS)
     node.create_subscription(String, 'compare/metrics',
                              lambda m: state.__setitem__('metrics', json.loads(m.data)),
@@ -134,6 +138,7 @@ def run_demo(out: str | Path = 'out/demo', task: str = 'block_to_region', seed: 
     node.create_subscription(Header, 'imagined/resync',
                              lambda m: state.__setitem__('resyncs', state['resyncs'] + 1),
                              STATE_QOS)
+    (out / 'logs').mkdir(exist_ok=True)
     bag = out / 'bag'
     if bag.exists():
         import shutil

@@ -32,7 +32,8 @@ Modes (parameter ``mode``, switchable at run time):
 Publishes ``imagined/camera/image_raw`` (rgb8) + ``imagined/camera/camera_info``,
 ``imagined/ee_pose`` (frame ``board``), ``imagined/uncertainty`` (Float32, m, ensemble
 spread of the last step) and ``imagined/resync`` (Header: stamp of the real frame the state
-was re-encoded from; frame_id the reason: start, every, drift, uncertainty, service).
+was re-encoded from; frame_id the reason: start, every, drift, uncertainty, jump (the
+robot moved further than its speed allows, e.g. an episode reset), service).
 Service ``~/reset_from_real`` (std_srvs/Trigger). All model work goes through
 :mod:`wm_ros.runtime`; this node only converts messages and schedules.
 """
@@ -62,6 +63,7 @@ from wm_ros.runtime import load_runtime
 from wm_ros.sim.tasks import FAMILIES
 
 FAULT_HOLD_S = 2.0
+JUMP_STEPS = 2.5          # real pusher moved > this many steps at full speed: re-sync
 ENCODINGS = ('rgb8', 'bgr8')
 
 PARAMS = {
@@ -145,6 +147,8 @@ class WorldModelNode(Node):
         self.pose = None                             # (float[2] m, stamp ns)
         self.fault = (OK, '', -np.inf)
         self.started = time.monotonic()
+        self.last_real_ee = None
+        self.step_reach = float(np.hypot(1, 1) * self.runtime.max_speed / self.runtime.control_hz)
         self.create_timer(1.0 / p['rate'], self._tick)
         build = getattr(self.runtime, 'build_seconds', None) or {'load': load_s}
         self.get_logger().info(
@@ -244,8 +248,14 @@ class WorldModelNode(Node):
     def _shadow(self, frame, ee_real: np.ndarray):
         """Predict the real ``frame`` from the previous one, publish it, re-sync if needed."""
         header = frame[1]
+        last, self.last_real_ee = self.last_real_ee, np.asarray(ee_real, np.float64)
         if self.state is None:
             self._resync(frame, ee_real, 'start')
+            return
+        if last is not None and np.linalg.norm(ee_real - last) > JUMP_STEPS * self.step_reach:
+            # the robot moved further than its speed limit allows: an episode reset or a
+            # teleport, not something to predict; start over from this frame
+            self._resync(frame, ee_real, 'jump')
             return
         ee = self._advance(self._command(stamp_ns(header.stamp)), header.stamp, header.frame_id)
         if ee is None:
