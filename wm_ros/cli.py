@@ -116,7 +116,7 @@ def _bench(args) -> int:
         rows = main(args.backend, min(args.n, 300))
     else:
         from wm_ros.bench.world_model import main
-        rows = main(args.model, args.onnx)
+        rows = main(args.model, args.onnx, device=args.device)
     if args.json:
         print(json.dumps(rows))
     return 0
@@ -234,6 +234,7 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument('--onnx', default=None, help='exported graphs (default <model>/onnx)')
     n.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'],
                    help='runtime of the nodes benchmark')
+    n.add_argument('--device', default='cpu', help='torch device of the world-model benchmark')
     n.add_argument('--json', action='store_true')
     n.set_defaults(func=_bench)
 

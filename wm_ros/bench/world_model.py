@@ -40,18 +40,23 @@ from wm_ros.runtime import load_runtime
 BATCHES = (1, 16, 64, 256)
 
 
-def _state(runtime, batch: int, seed: int = 0):
-    """Encode a batch of real tabletop frames (so the slots hold real blocks)."""
+def _frames(size: int, n: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``n`` real tabletop first frames and pusher positions at ``size``."""
     from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
-    env = TabletopEnv(TabletopConfig(image_size=runtime.image_size, task='separate'))
+    env = TabletopEnv(TabletopConfig(image_size=size, task='separate'))
     frames, ee = [], []
-    for k in range(min(batch, 8)):
+    for k in range(n):
         obs, _ = env.reset(seed=seed + k)
         frames.append(obs['image'])
         ee.append(obs['ee_xy'])
     env.close()
-    idx = np.arange(batch) % len(frames)
-    return runtime.encode(np.stack(frames)[idx], np.stack(ee)[idx])
+    return np.stack(frames), np.stack(ee)
+
+
+def _state(runtime, batch: int, frames: tuple[np.ndarray, np.ndarray]):
+    """Encode a batch of real frames (so the slots hold real blocks)."""
+    idx = np.arange(batch) % len(frames[0])
+    return runtime.encode(frames[0][idx], frames[1][idx])
 
 
 def _time(fn, seconds: float = 1.0, min_calls: int = 5) -> np.ndarray:
@@ -64,12 +69,12 @@ def _time(fn, seconds: float = 1.0, min_calls: int = 5) -> np.ndarray:
     return np.array(out) * 1e3
 
 
-def measure_backend(runtime, seconds: float = 1.0) -> dict:
+def measure_backend(runtime, frames, seconds: float = 1.0) -> dict:
     """Return latency (ms) and throughput figures of one runtime."""
     rng = np.random.default_rng(0)
     res: dict = {}
     for batch in BATCHES:
-        state = _state(runtime, batch)
+        state = _state(runtime, batch, frames)
         action = rng.uniform(-0.2, 0.2, (batch, 2)).astype(np.float32)
 
         def frame(state=state, action=action):
@@ -85,15 +90,20 @@ def measure_backend(runtime, seconds: float = 1.0) -> dict:
 
 
 def main(model: str | Path, onnx: str | Path | None = None, seconds: float = 1.0,
-         sim_frames: int = 1000) -> dict:
+         sim_frames: int = 1000, device: str = 'cpu') -> dict:
     """Run the benchmark, print the table and return the figures."""
     onnx = Path(onnx) if onnx else Path(model) / 'onnx'
-    print(f'world-model benchmark, CPU cores: {os.cpu_count()}, model {model}')
+    print(f'world-model benchmark, CPU cores: {os.cpu_count()}, model {model}, torch on '
+          f'{device}')
     results = {}
+    size = load_runtime(model, 'torch').image_size
+    frames = _frames(size)
     for backend, path in (('torch', model), ('onnxruntime', onnx)):
-        runtime = load_runtime(path, backend)
-        label = backend if backend == 'torch' else f'onnxruntime {runtime.providers[0]}'
-        results[backend] = measure_backend(runtime, seconds)
+        runtime = load_runtime(path, backend, **({'device': device} if backend == 'torch'
+                                                 else {}))
+        label = (f'torch {device}' if backend == 'torch'
+                 else f'onnxruntime {runtime.providers[0]}')
+        results[backend] = measure_backend(runtime, frames, seconds)
         print(f'-- {label}')
         r = results[backend]
         print(f'   latent step   b1: {stats(r["latent_ms_b1"])}')
@@ -101,7 +111,6 @@ def main(model: str | Path, onnx: str | Path | None = None, seconds: float = 1.0
         for b in BATCHES:
             print(f'   decoded frames/s b{b:<3}: {r[f"fps_b{b}"]:10.0f}')
         print(f'   latent steps/s b256: {r["latent_steps_b256"]:10.0f}')
-    size = load_runtime(model, 'torch').image_size
     sim = measure(size, n=200)
     sim_fps = parallel_fps(size, sim_frames)
     t, o = results['torch'], results['onnxruntime']
