@@ -11,3 +11,13 @@
 # WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
 # See the License for the specific language governing permissions and
 # limitations under the License.
+
+"""Benchmark scripts (``wm-ros bench ...``) and their shared formatting."""
+
+import numpy as np
+
+
+def stats(ms: np.ndarray) -> str:
+    """Format median / p95 ms and rate."""
+    med = float(np.median(ms))
+    return f'{med:7.3f} ms  p95 {np.percentile(ms, 95):7.3f} ms  {1e3 / med:8.0f} /s'

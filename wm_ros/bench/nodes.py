@@ -38,7 +38,7 @@ import time
 
 import numpy as np
 
-from wm_ros.bench.sim import stats
+from wm_ros.bench import stats
 from wm_ros.ros.bringup import local_ros_env
 
 MODELS = {64: Path(__file__).resolve().parents[1] / 'models' / 'world_model',

@@ -31,6 +31,7 @@ import time
 
 import numpy as np
 
+from wm_ros.bench import stats
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 
 
@@ -77,12 +78,6 @@ def parallel_fps(image_size: int = 64, n: int = 1000, workers: int | None = None
         t = time.perf_counter()
         frames = sum(pool.map(_worker, [(image_size, n, k) for k in range(workers)]))
         return frames / (time.perf_counter() - t)
-
-
-def stats(ms: np.ndarray) -> str:
-    """Format median / p95 ms and rate."""
-    med = float(np.median(ms))
-    return f'{med:7.3f} ms  p95 {np.percentile(ms, 95):7.3f} ms  {1e3 / med:8.0f} /s'
 
 
 def main(n: int = 300) -> dict:

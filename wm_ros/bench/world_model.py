@@ -34,7 +34,7 @@ import time
 
 import numpy as np
 
-from wm_ros.bench.sim import measure, parallel_fps, stats
+from wm_ros.bench import stats
 from wm_ros.runtime import load_runtime
 
 BATCHES = (1, 16, 64, 256)
@@ -124,6 +124,7 @@ def main(model: str | Path, onnx: str | Path | None = None, seconds: float = 1.0
             print(f'   batch {b:3d}: torch {tb:9.0f} fps, ORT {ob:9.0f} fps, ORT/torch '
                   f'{ob / tb:.2f}')
         return {f'{k}_{n}': float(np.median(v)) for k, r in results.items() for n, v in r.items()}
+    from wm_ros.bench.sim import measure, parallel_fps
     sim = measure(size, n=200)
     sim_fps = parallel_fps(size, sim_frames)
     rows = {'tabletop_step_render_ms': float(np.median(sim['step'])),

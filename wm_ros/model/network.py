@@ -179,7 +179,7 @@ class Dynamics(nn.Module):
         rel = (pos.unsqueeze(-3) - pos.unsqueeze(-2)) / POS_SCALE     # [..., i, j, 2]
         vel = (pos - prev_pos) / u
         m = pos.shape[-2]
-        other = present.unsqueeze(-2) * (1.0 - torch.eye(m, dtype=pos.dtype))
+        other = present.unsqueeze(-2) * (1.0 - torch.eye(m, dtype=pos.dtype, device=pos.device))
         pair_in = torch.cat([rel, vel.unsqueeze(-3).expand_as(rel),
                              other.unsqueeze(-1)], -1)
         agg = (self.pair(pair_in) * other.unsqueeze(-1)).sum(-2)
@@ -267,7 +267,7 @@ class Decoder(nn.Module):
         index = ((y0 + w).view(n, 1, 1) + self.offsets_i.view(1, w, 1)) * p \
             + (x0 + w).view(n, 1, 1) + self.offsets_i.view(1, 1, w)               # [N, w, w]
         index = index.view(b, 1, (m + 1) * w * w).expand(b, 4, -1)
-        canvas = torch.zeros(b, 4, p * p, dtype=layers.dtype)
+        canvas = torch.zeros(b, 4, p * p, dtype=layers.dtype, device=layers.device)
         canvas = canvas.scatter_add(2, index, layers.reshape(b, 4, (m + 1) * w * w))
         canvas = canvas.view(b, 4, p, p)[:, :, w:w + s, w:w + s]
         background = torch.sigmoid(self.background).unsqueeze(0)
