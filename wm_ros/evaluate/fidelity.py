@@ -27,7 +27,8 @@ copy-last-frame baseline (predict that nothing changes). Reported per horizon:
   blocks that moved more than 1 cm (the static background flatters whole-frame PSNR);
 * vanish rate: a block whose colour area in the prediction is under 25 % of the real one;
 * uncertainty vs error: Spearman between the accumulated ensemble spread and the actual
-  block-position error (state space) and the image MSE.
+  block-position error (state space, over the blocks whose kind the model holds) and the
+  image MSE; ``kind_miss_rate``: blocks the encoder read as another kind (or missed).
 
 Writes ``fidelity.json`` and ``fidelity_grid.png`` (real above predicted).
 """
@@ -83,14 +84,22 @@ def rollouts(runtime: WorldModelRuntime, episodes: list[Episode], horizons=HORIZ
                                  for h, d in out.items()}}
 
 
-def _state_error(kind, present, pos, ep: Episode, t: int) -> float:
-    """Max over blocks of |predicted slot - true position| (m); a missing kind counts 0.5 m."""
-    errs = []
+def _state_error(kind, present, pos, ep: Episode, t: int) -> tuple[float, int]:
+    """
+    Return the max |predicted slot - true position| (m) over the blocks the model holds.
+
+    Also returns how many of the scene's blocks it holds under no slot of their kind
+    (misread at encoding); those are left out of the error, which is what the dynamics
+    ensemble's spread can speak to.
+    """
+    errs, missing = [], 0
     for j, block in enumerate(ep.scene.blocks):
         match = np.flatnonzero((kind == KINDS.index(block.name)) & (present > 0.5))
-        errs.append(np.linalg.norm(pos[match[0]] - ep.block_states[t, j, :2]) if len(match)
-                    else 0.5)
-    return float(max(errs)) if errs else 0.0
+        if len(match):
+            errs.append(np.linalg.norm(pos[match[0]] - ep.block_states[t, j, :2]))
+        else:
+            missing += 1
+    return (float(max(errs)) if errs else float('nan')), missing
 
 
 def evaluate(runtime: WorldModelRuntime, episodes: list[Episode], horizons=HORIZONS,
@@ -110,9 +119,10 @@ def evaluate(runtime: WorldModelRuntime, episodes: list[Episode], horizons=HORIZ
         true_ee = np.stack([episodes[e].ee_xy[t + h] for e, t in pairs])
         ee0 = np.stack([episodes[e].ee_xy[t] for e, t in pairs])
         objects = _object_errors(pred, real, last, pairs, episodes, h, board_half)
-        state_err = [_state_error(run[h]['kind'][b], run[h]['present'][b], run[h]['pos'][b],
-                                  episodes[e], t + h)
-                     for b, (e, t) in zip(valid, pairs)]
+        state = [_state_error(run[h]['kind'][b], run[h]['present'][b], run[h]['pos'][b],
+                              episodes[e], t + h) for b, (e, t) in zip(valid, pairs)]
+        state_err = np.array([err for err, _ in state])
+        n_blocks = sum(len(episodes[e].scene.blocks) for e, _ in pairs)
         mse = ((pred.astype(float) - real.astype(float)) ** 2).mean(axis=(1, 2, 3))
         report['horizons'][h] = {
             'samples': len(valid),
@@ -127,7 +137,8 @@ def evaluate(runtime: WorldModelRuntime, episodes: list[Episode], horizons=HORIZ
             **objects,
             'uncertainty_spearman_state_error': spearman(run[h]['unc'][valid], state_err),
             'uncertainty_spearman_image_mse': spearman(run[h]['unc'][valid], mse),
-            'state_error_median_pct': float(np.median(state_err) / width * 100),
+            'state_error_median_pct': float(np.nanmedian(state_err) / width * 100),
+            'kind_miss_rate': sum(m for _, m in state) / max(n_blocks, 1),
         }
     report['acceptance'] = acceptance(report)
     report['_run'] = run
