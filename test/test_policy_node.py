@@ -235,7 +235,6 @@ def test_stale_camera_gives_zero_twist_within_200ms(tiny):
     assert np.mean([np.linalg.norm(v) > 0.1 for v in before]) > 0.8, before
     # twists the node sent after it got the last frame (not ones still in flight)
     after = tiny.twists_since(t_last, stamped_after_ns=last_ns)
-    assert after and np.linalg.norm(after[0][1]) > 0.1, after      # the last frame's action
     zeros = [t for t, v in after if not v.any()]
     assert zeros, after
     latency = zeros[0] - t_last
