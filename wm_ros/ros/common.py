@@ -145,6 +145,13 @@ class Diagnostics:
         self.pub.publish(msg)
 
 
+def task_spec(scene, task, board_half: float, episode: int) -> str:
+    """Return the ``task/spec`` JSON (scene, task, board size, episode) that nodes share."""
+    import json
+    return json.dumps({'scene': scene.to_dict(), 'task': task.to_dict(),
+                       'board_half': board_half, 'episode': episode})
+
+
 def stamp_age(node: Node, stamp) -> float:
     """Return how old a header ``stamp`` is, in seconds (0 for an unset stamp)."""
     if stamp.sec == 0 and stamp.nanosec == 0:

@@ -30,7 +30,6 @@ clipped and reported as a warning.
 
 from __future__ import annotations
 
-import json
 import time
 
 from geometry_msgs.msg import Pose, PoseArray, PoseStamped, TwistStamped
@@ -43,7 +42,7 @@ from std_srvs.srv import Trigger
 
 from wm_ros.ros import image_codec
 from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, LATCHED_QOS, OK, Param,
-                               RateMeter, run, stamp_age, STATE_QOS, WARN)
+                               RateMeter, run, stamp_age, STATE_QOS, task_spec, WARN)
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 from wm_ros.sim.tasks import FAMILIES
 
@@ -142,9 +141,9 @@ class SimRobotNode(Node):
         self.cmd, self.cmd_time = np.zeros(2), -np.inf
         self.obs, self.info = self.env.reset(seed=self.p['seed'] + self.episode)
         self.pub_instruction.publish(String(data=self.env.task.instruction))
-        self.pub_spec.publish(String(data=json.dumps({
-            'scene': self.env.scene.to_dict(), 'task': self.env.task.to_dict(),
-            'board_half': self.env.config.board_half, 'episode': self.episode})))
+        spec = task_spec(self.env.scene, self.env.task, self.env.config.board_half,
+                         self.episode)
+        self.pub_spec.publish(String(data=spec))
         self._publish()
 
     def _tick(self):

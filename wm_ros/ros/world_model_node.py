@@ -41,7 +41,6 @@ Service ``~/reset_from_real`` (std_srvs/Trigger). All model work goes through
 from __future__ import annotations
 
 from collections import deque
-import json
 from pathlib import Path
 import time
 
@@ -57,7 +56,8 @@ from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.model import checkpoint
 from wm_ros.ros import image_codec
 from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, LATCHED_QOS, OK, Param,
-                               RateMeter, run, SENSOR_QOS, stamp_age, STATE_QOS, WARN)
+                               RateMeter, run, SENSOR_QOS, stamp_age, STATE_QOS, task_spec,
+                               WARN)
 from wm_ros.ros.sim_robot_node import pose_msg
 from wm_ros.runtime import load_runtime
 from wm_ros.sim.tasks import FAMILIES
@@ -301,9 +301,8 @@ class WorldModelNode(Node):
         try:
             obs, _ = env.reset(seed=self.p['seed'])
             self.pub_instruction.publish(String(data=env.task.instruction))
-            self.pub_spec.publish(String(data=json.dumps({
-                'scene': env.scene.to_dict(), 'task': env.task.to_dict(),
-                'board_half': env.config.board_half, 'episode': 0})))
+            spec = task_spec(env.scene, env.task, env.config.board_half, 0)
+            self.pub_spec.publish(String(data=spec))
             self.get_logger().info(f'imagining from a sampled scene (seed {self.p["seed"]}): '
                                    f'"{env.task.instruction}"')
             return obs['image'], obs['ee_xy']
