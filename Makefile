@@ -71,7 +71,7 @@ study: data
 	@test -d data/heldout_hz5 || $(VENV)/bin/wm-ros collect --out data/heldout_hz5 --episodes 120 --seed 99 --max-steps 75 --control-hz 5
 	$(VENV)/bin/wm-ros train world-model --config study64 --data data/train1 --out $(STUDY)/study64 --set threads=1 & \
 	$(VENV)/bin/wm-ros train world-model --config hz5 --data data/hz5 --out $(STUDY)/hz5 --set threads=1; wait
-	$(VENV)/bin/wm-ros train world-model --config res128 --data data/res128 --out wm_ros/models/world_model_128 --set threads=2
+	$(VENV)/bin/wm-ros train world-model --config res128 --data data/res128 --out wm_ros/models/world_model_128 --init-from $(STUDY)/study64 --set threads=2
 	$(VENV)/bin/wm-ros export --model wm_ros/models/world_model_128
 	$(VENV)/bin/wm-ros eval fidelity --model $(STUDY)/study64 --data data/heldout --out $(STUDY)/study64/fidelity
 	$(VENV)/bin/wm-ros eval fidelity --model $(STUDY)/hz5 --data data/heldout_hz5 --out $(STUDY)/hz5/fidelity

@@ -93,6 +93,8 @@ PARAMS = {
     'seed': Param(0, 'imagine: seed of the sampled start scene', 0, 2**31 - 1, read_only=True),
     'step_on_command': Param(False, 'imagine: step on every command, not on the timer '
                              '(latency benchmarks)'),
+    'threads': Param(1, 'CPU threads of the runtime (1 is fastest for one robot at batch 1; '
+                     '0 = library default)', 0, 256, read_only=True),
     'start_timeout': Param(1.0, 'imagine: wait this long for a real frame before sampling a '
                            'scene, s', 0.0, 60.0),
 }
@@ -166,9 +168,10 @@ class WorldModelNode(Node):
         chosen = [s.strip() for s in p['providers'].split(',') if s.strip()]
         auto = chosen in ([], ['auto'])
         if p['backend'] == 'torch':
-            return {} if auto else {'device': chosen[0]}
+            return {'threads': p['threads'] or None, **({} if auto else {'device': chosen[0]})}
         return {'providers': 'auto' if auto else chosen, 'force_engine_update':
-                p['force_engine_update'], 'engine_cache_dir': p['engine_cache_dir'] or None}
+                p['force_engine_update'], 'engine_cache_dir': p['engine_cache_dir'] or None,
+                'threads': p['threads']}
 
     # ---------------------------------------------------------------- inputs
     def _on_params(self, changes: dict):
