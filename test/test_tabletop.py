@@ -143,3 +143,26 @@ def test_gymnasium_checker_accepts_the_env():
     check_env(env, skip_render_check=True)
     assert isinstance(env, gym.Env)
     env.close()
+
+
+def test_mesh_caps_face_up_so_every_shape_stays_visible():
+    """Cap triangles are counter-clockwise (normals up); a moon once sank out of sight."""
+    from wm_ros.evaluate.metrics import classify, locate
+    from wm_ros.sim.scene import _outline
+    for shape in ('triangle', 'moon', 'star'):
+        pts, tris = _outline(shape)
+        a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+        cross = (b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0]
+        assert (cross > 0).all(), f'{shape} has clockwise cap triangles'
+    env = TabletopEnv(TabletopConfig())
+    scene = Scene((Block('red', 'moon', 0.0, 0.0, 0.3), Block('blue', 'star', 0.15, 0.1),
+                   Block('green', 'triangle', -0.15, 0.1), Block('yellow', 'cube', 0.1, -0.1)),
+                  (-0.2, -0.2))
+    obs, _ = env.reset(options={'scene': scene, 'task': Task(
+        'separate', 'separate the red moon and the blue star', ('red moon', 'blue star'))})
+    counts = [locate(classify(obs['image'][None]), 'red', 0.25)[1][0]]
+    for _ in range(20):
+        obs, *_ = env.step(np.zeros(2))
+        counts.append(locate(classify(obs['image'][None]), 'red', 0.25)[1][0])
+    env.close()
+    assert min(counts) >= 0.8 * counts[0] > 10, counts

@@ -162,7 +162,7 @@ def _outline(shape: str) -> tuple[np.ndarray, np.ndarray]:
         pts -= pts.mean(0)
         tris = []
         for i in range(n - 1):
-            tris += [[i, n + i, i + 1], [i + 1, n + i, n + i + 1]]
+            tris += [[i, i + 1, n + i], [i + 1, n + i + 1, n + i]]     # CCW seen from +z
         return pts, np.array(tris)
     raise SceneError(f'shape {shape!r} has no mesh outline')
 
