@@ -46,13 +46,10 @@ MODELS = {64: Path(__file__).resolve().parents[1] / 'models' / 'world_model',
 
 
 def _runtime_ms(model: Path, backend: str, n: int) -> np.ndarray:
+    from wm_ros.bench.world_model import _frames
     from wm_ros.runtime import load_runtime
-    from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
     runtime = load_runtime(model, backend, threads=1)
-    env = TabletopEnv(TabletopConfig(image_size=runtime.image_size))
-    obs, _ = env.reset(seed=0)
-    env.close()
-    state = runtime.encode(obs['image'], obs['ee_xy'])
+    state = runtime.encode(*_frames(runtime.image_size, n=1))
     action = np.array([[0.1, 0.0]], np.float32)
     out = []
     for _ in range(n + 10):

@@ -36,6 +36,7 @@ from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
+from sensor_msgs.msg import CameraInfo
 
 SENSOR_QOS = qos_profile_sensor_data
 STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -43,6 +44,8 @@ COMMAND_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          history=HistoryPolicy.KEEP_LAST)
 LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+FAULT_HOLD_S = 2.0          # s a reported input fault stays on /diagnostics
 
 OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
                           DiagnosticStatus.STALE)
@@ -152,12 +155,28 @@ def task_spec(scene, task, board_half: float, episode: int) -> str:
                        'board_half': board_half, 'episode': episode})
 
 
+def stamp_ns(stamp) -> int:
+    """Return a ``builtin_interfaces/Time`` as integer nanoseconds."""
+    return stamp.sec * 10**9 + stamp.nanosec
+
+
 def stamp_age(node: Node, stamp) -> float:
     """Return how old a header ``stamp`` is, in seconds (0 for an unset stamp)."""
     if stamp.sec == 0 and stamp.nanosec == 0:
         return 0.0
-    now = node.get_clock().now().nanoseconds
-    return (now - (stamp.sec * 10**9 + stamp.nanosec)) / 1e9
+    return (node.get_clock().now().nanoseconds - stamp_ns(stamp)) / 1e9
+
+
+def camera_info(stamp, frame_id: str, size: int, board_half: float) -> CameraInfo:
+    """Return the orthographic top-down camera: pixel = (x, y) / metres-per-pixel + centre."""
+    info = CameraInfo(height=size, width=size, distortion_model='plumb_bob')
+    info.header.stamp, info.header.frame_id = stamp, frame_id
+    f = size / (2 * board_half)     # at unit depth an orthographic camera has this scale
+    info.k = [f, 0.0, size / 2, 0.0, f, size / 2, 0.0, 0.0, 1.0]
+    info.p = [f, 0.0, size / 2, 0.0, 0.0, f, size / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
+    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    info.d = [0.0] * 5
+    return info
 
 
 def run(node_factory: Callable[[], Node], args=None) -> int:

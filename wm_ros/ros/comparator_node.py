@@ -42,10 +42,9 @@ from std_msgs.msg import Header, String
 from visualization_msgs.msg import Marker, MarkerArray
 
 from wm_ros.ros import image_codec
-from wm_ros.ros.common import (declare, Diagnostics, ERROR, LATCHED_QOS, OK, Param, run,
-                               SENSOR_QOS, STATE_QOS, WARN)
+from wm_ros.ros.common import (declare, Diagnostics, ERROR, FAULT_HOLD_S, LATCHED_QOS, OK,
+                               Param, run, SENSOR_QOS, STATE_QOS, WARN)
 
-FAULT_HOLD_S = 2.0
 BUFFER = 32              # unpaired messages kept per stream
 DIFF_GAIN = 4            # amplification of the difference image
 MAX_PSNR_DB = 100.0      # identical frames (JSON has no infinity)

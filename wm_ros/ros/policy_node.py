@@ -45,8 +45,9 @@ from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.interfaces import Observation
 from wm_ros.policy.perception_expert import PerceptionExpert
 from wm_ros.ros import image_codec
-from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, LATCHED_QOS, OK, Param,
-                               RateMeter, run, SENSOR_QOS, STATE_QOS, WARN)
+from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, FAULT_HOLD_S,
+                               LATCHED_QOS, OK, Param, RateMeter, run, SENSOR_QOS, stamp_ns,
+                               STATE_QOS, WARN)
 from wm_ros.runtime import load_runtime
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task
@@ -57,7 +58,6 @@ TOPICS = {'real': ('camera/image_raw', 'ee_pose'),
 COLOUR_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8')
 WATCHDOG_HZ = 50.0
 POSE_WAIT_S = 0.03           # an image waits this long for the ee pose with its stamp
-FAULT_HOLD_S = 2.0
 FRAME_ID = 'board'
 
 PARAMS = {
@@ -74,11 +74,6 @@ PARAMS = {
     'input_timeout': Param(0.15, 'command zero velocity when the image is older, s', 0.01, 10.0),
     'max_speed': Param(0.2, 'per-axis speed limit, m/s', 0.01, 1.0),
 }
-
-
-def stamp_ns(stamp) -> int:
-    """Return a header stamp in nanoseconds."""
-    return stamp.sec * 10**9 + stamp.nanosec
 
 
 def load_perception(model_file_path: str, backend: str):

@@ -41,12 +41,11 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from wm_ros.ros import image_codec
-from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, LATCHED_QOS, OK, Param,
-                               RateMeter, run, stamp_age, STATE_QOS, task_spec, WARN)
+from wm_ros.ros.common import (camera_info, COMMAND_QOS, declare, Diagnostics, ERROR,
+                               FAULT_HOLD_S, LATCHED_QOS, OK, Param, RateMeter, run, stamp_age,
+                               STATE_QOS, task_spec, WARN)
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 from wm_ros.sim.tasks import FAMILIES
-
-FAULT_HOLD_S = 2.0
 
 PARAMS = {
     'rate': Param(10.0, 'control and camera rate, Hz', 1.0, 100.0, read_only=True),
@@ -163,7 +162,9 @@ class SimRobotNode(Node):
         frame = self.p['frame_id']
         image = image_codec.to_msg(self.obs['image'], stamp, self.p['camera_frame_id'])
         self.pub_image.publish(image)
-        self.pub_info.publish(self._camera_info(stamp))
+        self.pub_info.publish(camera_info(stamp, self.p['camera_frame_id'],
+                                          self.env.config.image_size,
+                                          self.env.config.board_half))
         ee = self.obs['ee_xy']
         pose = PoseStamped(pose=pose_msg(*ee))
         pose.header.stamp, pose.header.frame_id = stamp, frame
@@ -176,19 +177,6 @@ class SimRobotNode(Node):
         blocks.header.stamp, blocks.header.frame_id = stamp, frame
         self.pub_blocks.publish(blocks)
         self.pub_success.publish(Bool(data=bool(self.info['success'])))
-
-    def _camera_info(self, stamp) -> CameraInfo:
-        """Orthographic top-down camera: pixel = (x, y) / metres_per_pixel about the centre."""
-        s = self.env.config.image_size
-        metres_per_px = 2 * self.env.config.board_half / s
-        info = CameraInfo(height=s, width=s, distortion_model='plumb_bob')
-        info.header.stamp, info.header.frame_id = stamp, self.p['camera_frame_id']
-        f = 1.0 / metres_per_px      # at unit depth an orthographic camera has this scale
-        info.k = [f, 0.0, s / 2, 0.0, f, s / 2, 0.0, 0.0, 1.0]
-        info.p = [f, 0.0, s / 2, 0.0, 0.0, f, s / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
-        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-        info.d = [0.0] * 5
-        return info
 
 
 def main(args=None) -> int:

@@ -55,14 +55,13 @@ from std_srvs.srv import Trigger
 from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.model import checkpoint
 from wm_ros.ros import image_codec
-from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, LATCHED_QOS, OK, Param,
-                               RateMeter, run, SENSOR_QOS, stamp_age, STATE_QOS, task_spec,
-                               WARN)
+from wm_ros.ros.common import (camera_info, COMMAND_QOS, declare, Diagnostics, ERROR,
+                               FAULT_HOLD_S, LATCHED_QOS, OK, Param, RateMeter, run, SENSOR_QOS,
+                               stamp_age, stamp_ns, STATE_QOS, task_spec, WARN)
 from wm_ros.ros.sim_robot_node import pose_msg
 from wm_ros.runtime import load_runtime
 from wm_ros.sim.tasks import FAMILIES
 
-FAULT_HOLD_S = 2.0
 JUMP_STEPS = 2.5          # real pusher moved > this many steps at full speed: re-sync
 ENCODINGS = ('rgb8', 'bgr8')
 
@@ -98,11 +97,6 @@ PARAMS = {
     'start_timeout': Param(1.0, 'imagine: wait this long for a real frame before sampling a '
                            'scene, s', 0.0, 60.0),
 }
-
-
-def stamp_ns(stamp) -> int:
-    """Return a ``builtin_interfaces/Time`` as integer nanoseconds."""
-    return stamp.sec * 10**9 + stamp.nanosec
 
 
 def board_half_of(model_path: Path) -> float:
@@ -350,23 +344,12 @@ class WorldModelNode(Node):
     # ---------------------------------------------------------------- outputs
     def _publish(self, image: np.ndarray, ee: np.ndarray, stamp, camera_frame: str):
         self.pub_image.publish(image_codec.to_msg(image, stamp, camera_frame or 'camera'))
-        self.pub_info.publish(self._camera_info(stamp, camera_frame or 'camera'))
+        self.pub_info.publish(camera_info(stamp, camera_frame or 'camera', self.size,
+                                          self.board_half))
         pose = PoseStamped(pose=pose_msg(*ee))
         pose.header.stamp, pose.header.frame_id = stamp, 'board'
         self.pub_pose.publish(pose)
         self.pub_uncertainty.publish(Float32(data=float(self.state.uncertainty[0])))
-
-    def _camera_info(self, stamp, frame_id: str) -> CameraInfo:
-        """Orthographic top-down camera, as ``sim_robot`` describes its own."""
-        s = self.size
-        f = s / (2 * self.board_half)
-        info = CameraInfo(height=s, width=s, distortion_model='plumb_bob')
-        info.header.stamp, info.header.frame_id = stamp, frame_id
-        info.k = [f, 0.0, s / 2, 0.0, f, s / 2, 0.0, 0.0, 1.0]
-        info.p = [f, 0.0, s / 2, 0.0, 0.0, f, s / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
-        info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-        info.d = [0.0] * 5
-        return info
 
     def _fault(self, level: bytes, message: str):
         """Report a problem on /diagnostics now and for the next FAULT_HOLD_S."""
