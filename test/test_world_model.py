@@ -106,11 +106,11 @@ def test_torch_and_onnxruntime_agree_over_16_steps(trained, data_dir):
     ee = np.stack([e.ee_xy[0] for e in episodes])
     actions = np.random.default_rng(0).uniform(-0.3, 0.3, (4, 16, 2)).astype(np.float32)
     states = [rt.encode(images, ee) for rt in (torch_rt, ort_rt)]
-    np.testing.assert_array_equal(states[0].kind, states[1].kind)
+    np.testing.assert_array_equal(states[0]['kind'], states[1]['kind'])
     for s_t, s_o in zip(torch_rt.rollout(states[0], actions), ort_rt.rollout(states[1], actions)):
-        np.testing.assert_allclose(s_t.pos, s_o.pos, atol=1e-4)
-        np.testing.assert_allclose(s_t.ee, s_o.ee, atol=1e-5)
-        np.testing.assert_allclose(s_t.uncertainty, s_o.uncertainty, atol=1e-4)
+        np.testing.assert_allclose(s_t['pos'], s_o['pos'], atol=1e-4)
+        np.testing.assert_allclose(s_t['ee'], s_o['ee'], atol=1e-5)
+        np.testing.assert_allclose(s_t['uncertainty'], s_o['uncertainty'], atol=1e-4)
     frames = [rt.decode(s)[0] for rt, s in ((torch_rt, s_t), (ort_rt, s_o))]
     diff = np.abs(frames[0].astype(int) - frames[1].astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 0.01       # same uint8 frame to rounding
@@ -121,7 +121,7 @@ def test_rollout_moves_the_pusher_with_the_command(trained, data_dir):
     episode = next(iter_episodes(data_dir))
     state = runtime.encode(episode.images[0], episode.ee_xy[0])
     after = runtime.step(state, np.tile([[0.2, 0.0]], (1, 5, 1)))
-    moved = after.ee[0] - state.ee[0]
+    moved = after['ee'][0] - state['ee'][0]
     assert moved[0] > 0.05 and abs(moved[1]) < 0.02               # 5 steps right at 0.2 m/s
 
 
@@ -135,16 +135,16 @@ def test_bad_runtime_input_is_refused_and_names_the_problem(trained):
     with pytest.raises(RuntimeInputError, match='finite'):
         runtime.encode(good, [np.nan, 0])
     state = runtime.encode(good, [0.0, 0.0])
-    before = state.pos.copy()
+    before = state['pos'].copy()
     with pytest.raises(RuntimeInputError, match='NaN'):
         runtime.step(state, np.array([[[0.1, 0.0], [np.nan, 0.0]]], np.float32))
     with pytest.raises(RuntimeInputError, match=r'float32\[1, T, 2\]'):
         runtime.step(state, np.zeros((2, 3), np.float32))
-    assert np.array_equal(state.pos, before)                      # nothing was stepped
+    assert np.array_equal(state['pos'], before)                      # nothing was stepped
     # out-of-range commands are clipped to the model's speed limit like the robot does
     fast = runtime.step(state, np.array([[5.0, 0.0]], np.float32))
     limit = runtime.step(state, np.array([[0.2, 0.0]], np.float32))
-    np.testing.assert_allclose(fast.ee, limit.ee, atol=1e-6)
+    np.testing.assert_allclose(fast['ee'], limit['ee'], atol=1e-6)
 
 
 def test_bad_model_files_get_clear_errors(trained, tmp_path):
@@ -194,10 +194,10 @@ def test_golden_artefact_still_loads_and_predicts_the_same():
     for backend in ('torch', 'onnxruntime'):
         runtime = load_runtime(GOLDEN, backend)
         state = runtime.encode(expected['images'], expected['ee'])
-        np.testing.assert_array_equal(state.kind, expected['kind'])
+        np.testing.assert_array_equal(state['kind'], expected['kind'])
         state = runtime.step(state, expected['actions'])
-        np.testing.assert_allclose(state.pos, expected['pos'], atol=1e-4)
-        np.testing.assert_allclose(state.ee, expected['ee_after'], atol=1e-5)
+        np.testing.assert_allclose(state['pos'], expected['pos'], atol=1e-4)
+        np.testing.assert_allclose(state['ee'], expected['ee_after'], atol=1e-5)
         images, _ = runtime.decode(state)
         assert np.abs(images.astype(int) - expected['frames'].astype(int)).max() <= 1
 

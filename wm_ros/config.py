@@ -50,12 +50,14 @@ def from_dict(cls, data: dict | None, *, source: str = 'config'):
     hints = typing.get_type_hints(cls)
     for key, value in data.items():
         hint = hints[key]
-        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            data[key] = from_dict(hint, value, source=f'{source}: {key}')
+        elif hint is float and isinstance(value, int) and not isinstance(value, bool):
             data[key] = float(value)
         elif hint in (int, float, bool, str) and not isinstance(data[key], hint):
             raise ConfigError(f'{source}: {key} must be {hint.__name__}, got {value!r}')
         elif typing.get_origin(hint) is tuple and isinstance(value, list):
-            data[key] = tuple(value)
+            data[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
     return cls(**data)
 
 

@@ -50,11 +50,11 @@ def main():
     ee = np.stack([e.ee_xy[0] for e in episodes]).astype(np.float32)
     actions = np.random.default_rng(0).uniform(-0.2, 0.2, (3, 6, 2)).astype(np.float32)
     state = runtime.encode(images, ee)
-    kind = state.kind
+    kind = state['kind']
     state = runtime.step(state, actions)
     frames, _ = runtime.decode(state)
     np.savez_compressed(OUT / 'expected.npz', images=images, ee=ee, actions=actions, kind=kind,
-                        pos=state.pos, ee_after=state.ee, frames=frames)
+                        pos=state['pos'], ee_after=state['ee'], frames=frames)
     print(f'wrote {OUT}')
 
 

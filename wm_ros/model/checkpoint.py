@@ -31,23 +31,30 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from wm_ros.config import ConfigError, from_dict
-from wm_ros.model.config import KINDS, WorldModelConfig
-from wm_ros.model.network import WorldModel
+from wm_ros.model.config import ModelFileError, tabletop_world, WorldModelConfig
+from wm_ros.model.network import STATE_KEYS, WorldModel
 
-FORMAT = 'wm_ros.world_model'
-FORMAT_VERSION = 2          # 2: factorised colour/shape encoder heatmaps
+FORMAT = 'wm_ros.object_slots'   # the runtime registry's key (wm_ros/runtime/registry.py)
+FORMAT_VERSION = 3          # 3: world spec and state spec in the metadata
+LEGACY_FORMAT = ('wm_ros.world_model', 2)   # same network, the tabletop's world implied
 WEIGHTS, META = 'model.safetensors', 'model.json'
 
 
-class ModelFileError(ValueError):
-    """A model file that is missing, corrupt, of another version or of another shape."""
+def state_spec(cfg: WorldModelConfig) -> dict:
+    """Return ``{key: {'shape': [...] without batch, 'dtype': ...}}`` of this family's State."""
+    m = cfg.max_blocks
+    shapes = {'kind': [m], 'present': [m], 'pos': [m, 2], 'yaw': [m], 'prev_pos': [m, 2],
+              'ee': [2], 'prev_ee': [2], 'uncertainty': []}
+    return {k: {'shape': shapes[k], 'dtype': 'int64' if k == 'kind' else 'float32'}
+            for k in STATE_KEYS}
 
 
 def metadata(cfg: WorldModelConfig, data_hash: str = '', train: dict | None = None) -> dict:
     """Return the metadata dict written beside the weights (and the ONNX graphs)."""
     return {
         'format': FORMAT, 'format_version': FORMAT_VERSION, 'config': cfg.to_dict(),
-        'kinds': list(KINDS), 'image_size': cfg.image_size, 'control_hz': cfg.control_hz,
+        'state': state_spec(cfg), 'capabilities': ['objects', 'uncertainty'],
+        'kinds': list(cfg.world.kinds), 'image_size': cfg.image_size, 'control_hz': cfg.control_hz,
         'action_scale': {'max_speed_m_s': cfg.max_speed, 'units': 'm/s, clipped per axis'},
         'normalisation': {'images': 'uint8 RGB, /255 inside the graph',
                           'positions': 'metres in the board frame (+x right, +y up)'},
@@ -75,13 +82,29 @@ def read_metadata(model_dir: str | Path) -> dict:
         meta = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ModelFileError(f'model metadata {path} is not valid JSON: {exc}') from None
+    if (meta.get('format'), meta.get('format_version')) == LEGACY_FORMAT:
+        return _upgrade(meta, path)
     if meta.get('format') != FORMAT:
-        raise ModelFileError(f'{path} is not a wm_ros world model (format {meta.get("format")!r})')
+        raise ModelFileError(f'{path} is not an object-slot world model (format '
+                             f'{meta.get("format")!r})')
     if meta.get('format_version') != FORMAT_VERSION:
         raise ModelFileError(f'{path} has format_version {meta.get("format_version")}, this '
                              f'wm_ros reads {FORMAT_VERSION}: re-export or retrain the model')
-    if meta.get('kinds') != list(KINDS):
+    if meta.get('kinds') != list(config_of(meta).world.kinds):
+        raise ModelFileError(f"{path}: its kinds do not match its config's world; retrain it")
+    return meta
+
+
+def _upgrade(meta: dict, path: Path) -> dict:
+    """Read a version-2 file: the same network, trained on the tabletop's world."""
+    world = tabletop_world()
+    if meta.get('kinds') != list(world.kinds):
         raise ModelFileError(f'{path} was trained on another block vocabulary; retrain it')
+    config = dict(meta.get('config', {}))
+    config['world'] = WorldModelConfig(world=world).to_dict()['world']
+    meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION, config=config)
+    meta['state'] = state_spec(config_of(meta))
+    meta['capabilities'] = ['objects', 'uncertainty']
     return meta
 
 

@@ -13,24 +13,80 @@
 # limitations under the License.
 
 """
-World-model configuration (``config/world_model.yaml``) and the object-kind vocabulary.
+World-model configuration (``config/world_model.yaml``) and what the model knows of the world.
 
-The model is object-centric: a block is one of ``KINDS`` (colour x shape, 30 kinds, unique
-per scene by construction of the tabletop), so a slot's identity is its kind. ``SYMMETRY``
-is each shape's rotational symmetry order, used to read and render yaw.
+The object-slot families name a block by its *kind* (colour x shape). Which colours and
+shapes exist, their rotational symmetry, where each shape's pixels are centred, and how the
+board and pusher look reach the model only through :class:`WorldSpec`, a part of the
+config (the YAML's ``world`` section, written from the tabletop's geometry and checked
+against it by a test) that is stored in ``model.json``. Nothing under ``wm_ros.model``
+imports the simulator, so a robot team describes its own objects the same way.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from wm_ros import config as config_io
-from wm_ros.sim.scene import COLOURS, SHAPES
+import yaml
 
-KINDS: tuple[str, ...] = tuple(f'{c} {s}' for c in COLOURS for s in SHAPES)
-SYMMETRY = {'cube': 4, 'cylinder': 1, 'triangle': 3, 'moon': 1, 'star': 5}
-KIND_SYMMETRY: tuple[int, ...] = tuple(SYMMETRY[k.split(' ')[1]] for k in KINDS)
+
+class ModelFileError(ValueError):
+    """A model file that is missing, corrupt, of another version or of another shape."""
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    """
+    The object vocabulary and geometry a model is trained for (metres, RGB in [0, 1]).
+
+    ``kinds`` = every ``'<colour> <shape>'``, colour-major; ``symmetry`` is each shape's
+    rotational symmetry order (1 = none), ``shape_centroids`` where its pixels are centred
+    in its body frame (the moon's body origin is off its area centroid).
+    """
+
+    colours: tuple[str, ...] = ()
+    colour_rgb: tuple[tuple[float, float, float], ...] = ()
+    shapes: tuple[str, ...] = ()
+    symmetry: tuple[int, ...] = ()
+    shape_centroids: tuple[tuple[float, float], ...] = ()
+    board_rgb: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    pusher_rgb: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    block_radius: float = 0.03
+    pusher_radius: float = 0.018
+
+    def __post_init__(self):
+        n, s = len(self.colours), len(self.shapes)
+        if not n or not s:
+            raise config_io.ConfigError(
+                'the world-model config has no world (colours, shapes): add a `world` '
+                'section to config/world_model.yaml (see its `tabletop` entry)')
+        if len(self.colour_rgb) != n or len(self.symmetry) != s or \
+                len(self.shape_centroids) != s:
+            raise config_io.ConfigError('world: colour_rgb needs one RGB per colour, symmetry '
+                                        'and shape_centroids one entry per shape')
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """Return every kind name, colour-major: ``'red cube', 'red cylinder', ...``."""
+        return tuple(f'{c} {s}' for c in self.colours for s in self.shapes)
+
+    @property
+    def kind_symmetry(self) -> tuple[int, ...]:
+        """Return each kind's rotational symmetry order."""
+        return tuple(self.symmetry[i % len(self.shapes)] for i in range(len(self.kinds)))
+
+    def kind_rgb(self) -> list[tuple[float, float, float]]:
+        """Return each kind's colour."""
+        return [self.colour_rgb[i // len(self.shapes)] for i in range(len(self.kinds))]
+
+
+def tabletop_world(path: str | Path | None = None) -> WorldSpec:
+    """Return the ``world`` of ``config/world_model.yaml`` (the reference tabletop)."""
+    path = Path(path) if path else config_io.config_dir() / 'world_model.yaml'
+    data = yaml.safe_load(path.read_text()) or {}
+    return config_io.from_dict(WorldSpec, data.get('world'), source=f'{path}: world')
 
 
 @dataclass(frozen=True)
@@ -64,6 +120,11 @@ class WorldModelConfig:
     seed: int = 0
     device: str = 'cpu'
     threads: int = 0            # torch CPU threads (0: torch default)
+    # dynamics: push blocks out of the pusher and of each other after each learned step
+    contact_projection: bool = False
+    # training levers (issue 8): decoder re-read by the encoder, longer open-loop unrolls
+    cycle_weight: float = 0.0
+    world: WorldSpec = field(default_factory=tabletop_world)
 
     def __post_init__(self):
         if self.image_size % 2 or not 16 <= self.image_size <= 512:
@@ -71,8 +132,8 @@ class WorldModelConfig:
                                         f'{self.image_size}')
         if self.ensemble < 2:
             raise config_io.ConfigError('ensemble must be >= 2: its spread is the uncertainty')
-        if not 1 <= self.max_blocks <= len(KINDS):
-            raise config_io.ConfigError(f'max_blocks must be in [1, {len(KINDS)}]')
+        if not 1 <= self.max_blocks <= len(self.world.kinds):
+            raise config_io.ConfigError(f'max_blocks must be in [1, {len(self.world.kinds)}]')
 
     def to_dict(self) -> dict:
         """Return a JSON-ready dict."""
@@ -81,6 +142,19 @@ class WorldModelConfig:
 
 def load_config(name: str = 'default', path: str | Path | None = None, **overrides
                 ) -> WorldModelConfig:
-    """Load section ``name`` of ``config/world_model.yaml`` (or ``path``) plus overrides."""
+    """
+    Load section ``name`` of ``config/world_model.yaml`` (or ``path``) plus overrides.
+
+    The file's top-level ``world`` is every section's world unless the section has its own.
+    """
     path = Path(path) if path else config_io.config_dir() / 'world_model.yaml'
-    return config_io.load(WorldModelConfig, path, section=name, **overrides)
+    if not path.is_file():
+        raise config_io.ConfigError(f'config file {path} does not exist')
+    data = yaml.safe_load(path.read_text()) or {}
+    if name not in data or name == 'world':
+        raise config_io.ConfigError(f'{path} has no section {name!r}; it has '
+                                    f'{sorted(k for k in data if k != "world")}')
+    section = dict(data[name] or {})
+    section.setdefault('world', data.get('world'))
+    section.update({k: v for k, v in overrides.items() if v is not None})
+    return config_io.from_dict(WorldModelConfig, section, source=f'{path} [{name}]')

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from wm_ros.model.config import KINDS, WorldModelConfig
+from wm_ros.model.config import WorldModelConfig
 from wm_ros.sim.dataset import Episode, iter_episodes
 
 
@@ -66,18 +66,13 @@ class Tensors:
     windows: np.ndarray       # int64[W]: start frames with `unroll` transitions after them
     moved: np.ndarray         # bool[W]: some block moves > 5 mm within the window
 
-    @property
-    def presence(self) -> torch.Tensor:
-        """Return float32[F, K]: which kinds are in each frame."""
-        out = torch.zeros(len(self.kind), len(KINDS))
-        return out.scatter_(1, self.kind, self.present)
-
 
 def to_tensors(episodes: list[Episode], cfg: WorldModelConfig) -> Tensors:
     """Flatten ``episodes`` into :class:`Tensors`, checking they fit ``cfg``."""
     if not episodes:
         raise ValueError('no training episodes')
     m, t = cfg.max_blocks, cfg.unroll
+    vocabulary = list(cfg.world.kinds)
     names = ('images', 'ee', 'actions', 'kind', 'present', 'pos', 'yaw', 'first')
     cols: dict[str, list] = {k: [] for k in names}
     windows, moved, offset = [], [], 0
@@ -97,7 +92,11 @@ def to_tensors(episodes: list[Episode], cfg: WorldModelConfig) -> Tensors:
             raise ValueError(f'an episode has {n_blocks} blocks, config max_blocks is {m}')
         frames = len(ep.images)
         kinds = np.zeros(m, np.int64)
-        kinds[:n_blocks] = [KINDS.index(b.name) for b in ep.scene.blocks]
+        unknown = [b.name for b in ep.scene.blocks if b.name not in vocabulary]
+        if unknown:
+            raise ValueError(f"blocks {unknown} are not in the config's world (kinds "
+                             f'{list(vocabulary)[:3]}...); add their colour/shape to `world`')
+        kinds[:n_blocks] = [vocabulary.index(b.name) for b in ep.scene.blocks]
         present = np.zeros(m, np.float32)
         present[:n_blocks] = 1
         pos = np.zeros((frames, m, 2), np.float32)

@@ -22,7 +22,7 @@ pixels), and decoding is a few sprite warps instead of a transposed-conv stack.
 
 State (explicit, passed in and returned; ``M = max_blocks``), ``STATE_KEYS`` order:
 
-* ``kind``    int64[B, M]    slot identity: index into :data:`KINDS`
+* ``kind``    int64[B, M]    slot identity: index into the config's ``world.kinds``
 * ``present`` float32[B, M]  1 for a real block, 0 for an empty slot
 * ``pos``     float32[B, M, 2]  block centres, metres, board frame
 * ``yaw``     float32[B, M]  block heading, rad (modulo the shape's symmetry)
@@ -40,6 +40,12 @@ a sum over the other blocks; ``ensemble`` MLP heads predict its displacement and
 the pusher follows the clipped command kinematically plus a learned residual. Decoder:
 learned background + one learned RGBA sprite per kind, warped to each slot's pose with
 ``grid_sample`` and composited (pusher on top).
+
+Contact projection (``contact_projection``, issue 8): after each learned step, a block the
+pusher has entered is pushed out along the line between them, overlapping blocks are pushed
+apart, and blocks stay on the board. It is a fixed, differentiable step applied in training
+too, so the heads learn the rest; it is what keeps a block moving under a pusher that keeps
+pushing, and keeps pushed blocks from passing into each other, in closed loop.
 """
 
 from __future__ import annotations
@@ -50,12 +56,11 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from wm_ros.model.config import KIND_SYMMETRY, KINDS, WorldModelConfig
-from wm_ros.sim.scene import (BLOCK_RADIUS, BOARD_RGB, COLOURS, PUSHER_RADIUS, PUSHER_RGB,
-                              SHAPES)
+from wm_ros.model.config import WorldModelConfig
 
 STATE_KEYS = ('kind', 'present', 'pos', 'yaw', 'prev_pos', 'ee', 'prev_ee', 'uncertainty')
 POS_SCALE = 0.1    # metres: scale of relative positions fed to the dynamics
+CONTACT_FRAC = 0.7  # contact radius / footprint radius in the contact projection
 
 
 def _logit(p: float) -> float:
@@ -68,9 +73,10 @@ class Encoder(nn.Module):
 
     def __init__(self, cfg: WorldModelConfig):
         super().__init__()
-        c, k = cfg.enc_channels, len(KINDS)
-        nc, ns = len(COLOURS), len(SHAPES)
-        self.cfg = cfg
+        world = cfg.world
+        c, k = cfg.enc_channels, len(world.kinds)
+        nc, ns = len(world.colours), len(world.shapes)
+        self.cfg, self.nc, self.ns = cfg, nc, ns
         self.net = nn.Sequential(
             nn.Conv2d(5, c, 3, stride=2, padding=1), nn.ReLU(),
             nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.ReLU(),
@@ -86,8 +92,8 @@ class Encoder(nn.Module):
         gy, gx = torch.meshgrid(-centres, centres, indexing='ij')
         self.register_buffer('grid_xy', torch.stack([gx.flatten(), gy.flatten()], -1),
                              persistent=False)
-        self.register_buffer('symmetry', torch.tensor(KIND_SYMMETRY, dtype=torch.float32),
-                             persistent=False)
+        self.register_buffer('symmetry', torch.tensor(world.kind_symmetry,
+                                                      dtype=torch.float32), persistent=False)
         self.register_buffer('kind_colour', torch.arange(k) // ns, persistent=False)
         self.register_buffer('kind_shape', torch.arange(k) % ns, persistent=False)
         self.kind_bias = nn.Parameter(torch.zeros(k, 1))
@@ -99,19 +105,22 @@ class Encoder(nn.Module):
         Channels: objectness logit (1), colour logits, shape logits, per-shape cos and sin
         of ``symmetry * yaw``, and the sub-cell offset of the block centre (x, y, in cells).
         """
-        x = images.permute(0, 3, 1, 2).to(torch.float32) / 255.0
+        return self.maps_float(images.permute(0, 3, 1, 2).to(torch.float32) / 255.0)
+
+    def maps_float(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`maps` of float images [B, 3, S, S] in [0, 1] (differentiable: training)."""
         x = torch.cat([x, self.coords.expand(x.shape[0], -1, -1, -1)], 1)
         return self.net(x).flatten(2)
 
     def kind_logits(self, out: torch.Tensor) -> torch.Tensor:
         """Return kind logits [B, K, ...] = colour + shape (+ bias) from outputs [B, C, ...]."""
-        nc, ns = len(COLOURS), len(SHAPES)
+        nc, ns = self.nc, self.ns
         colour, shape = out[:, 1:1 + nc], out[:, 1 + nc:1 + nc + ns]
         return colour[:, self.kind_colour] + shape[:, self.kind_shape] + self.kind_bias
 
     def read(self, out: torch.Tensor, cell: torch.Tensor, kind: torch.Tensor):
         """Return ``pos`` [B,M,2] (m) and ``yaw`` [B,M] of ``kind`` at cells ``cell`` [B,M]."""
-        nc, ns = len(COLOURS), len(SHAPES)
+        nc, ns = self.nc, self.ns
         at = torch.gather(out, 2, cell.unsqueeze(1).expand(-1, out.shape[1], -1))  # [B, C, M]
         base = 1 + nc + ns
         pos = self.grid_xy[cell] + at[:, base + 2 * ns:base + 2 * ns + 2].transpose(1, 2) \
@@ -145,8 +154,8 @@ class Dynamics(nn.Module):
         e, h, p = cfg.ensemble, cfg.hidden, cfg.pair_hidden
         self.dt = 1.0 / cfg.control_hz
         self.unit = cfg.max_speed * self.dt              # metres per step at full speed
-        self.reach = cfg.board_half - PUSHER_RADIUS - 0.002
-        self.kind_emb = nn.Embedding(len(KINDS), cfg.kind_dim)
+        self.reach = cfg.board_half - cfg.world.pusher_radius - 0.002
+        self.kind_emb = nn.Embedding(len(cfg.world.kinds), cfg.kind_dim)
         self.pair = nn.Sequential(nn.Linear(5, p), nn.ReLU(), nn.Linear(p, p), nn.ReLU())
         f = cfg.kind_dim + 13 + p
 
@@ -157,8 +166,34 @@ class Dynamics(nn.Module):
         self.w3, self.b3 = param(e, h, 3, scale=0.01 * h ** -0.5), param(e, 1, 3, scale=0.0)
         self.v1, self.c1 = param(e, 6, 32, scale=6 ** -0.5), param(e, 1, 32, scale=0.0)
         self.v2, self.c2 = param(e, 32, 2, scale=0.01 * 32 ** -0.5), param(e, 1, 2, scale=0.0)
-        self.register_buffer('symmetry', torch.tensor(KIND_SYMMETRY, dtype=torch.float32),
-                             persistent=False)
+        self.register_buffer('symmetry', torch.tensor(cfg.world.kind_symmetry,
+                                                      dtype=torch.float32), persistent=False)
+
+    def project(self, pos: torch.Tensor, present: torch.Tensor, ee: torch.Tensor
+                ) -> torch.Tensor:
+        """
+        Return ``pos`` [..., M, 2] with contacts resolved (see the module docstring).
+
+        A block's contact radius is ``CONTACT_FRAC`` of its footprint radius (a cube's
+        face is at 0.7 of its corner radius), so only clear penetration is corrected.
+        """
+        if not self.cfg.contact_projection:
+            return pos
+        rb = CONTACT_FRAC * self.cfg.world.block_radius
+        d = pos - ee.unsqueeze(-2)                                       # [..., M, 2]
+        dist = torch.sqrt((d * d).sum(-1, keepdim=True) + 1e-12)
+        reach = rb + self.cfg.world.pusher_radius
+        push = torch.clamp(reach - dist, min=0.0) * present.unsqueeze(-1)
+        pos = pos + push * d / dist
+        rel = pos.unsqueeze(-2) - pos.unsqueeze(-3)                       # [..., i, j, 2]
+        dist = torch.sqrt((rel * rel).sum(-1, keepdim=True) + 1e-12)
+        m = pos.shape[-2]
+        both = (present.unsqueeze(-1) * present.unsqueeze(-2)
+                * (1.0 - torch.eye(m, dtype=pos.dtype, device=pos.device))).unsqueeze(-1)
+        overlap = torch.clamp(2 * rb - dist, min=0.0) * both
+        pos = pos + (0.5 * overlap * rel / dist).sum(-2)
+        edge = self.cfg.board_half - rb
+        return torch.clamp(pos, -edge, edge)
 
     def heads(self, kind, present, pos, yaw, prev_pos, ee, prev_ee, action):
         """
@@ -201,8 +236,9 @@ class Dynamics(nn.Module):
         dpos, dyaw, ee_next = self.heads(kind, present, pos, yaw, prev_pos, ee, prev_ee,
                                          action)
         spread = (dpos - dpos.mean(0)).pow(2).sum(-1).mean(0).sqrt() * present   # [B, M]
-        return (kind, present, pos + dpos.mean(0), yaw + dyaw.mean(0), pos, ee_next.mean(0),
-                ee, spread.amax(-1))
+        ee_new = ee_next.mean(0)
+        new_pos = self.project(pos + dpos.mean(0), present, ee_new)
+        return (kind, present, new_pos, yaw + dyaw.mean(0), pos, ee_new, ee, spread.amax(-1))
 
 
 class Decoder(nn.Module):
@@ -211,21 +247,21 @@ class Decoder(nn.Module):
     def __init__(self, cfg: WorldModelConfig):
         super().__init__()
         self.cfg = cfg
-        s, px = cfg.image_size, cfg.sprite_px
-        k = len(KINDS)
+        s, px, world = cfg.image_size, cfg.sprite_px, cfg.world
+        k = len(world.kinds)
         lin = (torch.arange(px, dtype=torch.float32) + 0.5) / px * 2 - 1
         yy, xx = torch.meshgrid(lin, lin, indexing='ij')
         r = torch.sqrt(xx ** 2 + yy ** 2) * cfg.sprite_extent / 2
-        disc = torch.where(r < BLOCK_RADIUS, _logit(0.9), _logit(0.02))
-        pusher = torch.where(r < PUSHER_RADIUS, _logit(0.95), _logit(0.01))
-        colours = [COLOURS[name.split(' ')[0]] for name in KINDS] + [PUSHER_RGB]
+        disc = torch.where(r < world.block_radius, _logit(0.9), _logit(0.02))
+        pusher = torch.where(r < world.pusher_radius, _logit(0.95), _logit(0.01))
+        colours = world.kind_rgb() + [world.pusher_rgb]
         sprites = torch.empty(k + 1, 4, px, px)
         for i, rgb in enumerate(colours):
             for ch in range(3):
                 sprites[i, ch] = _logit(rgb[ch])
             sprites[i, 3] = disc if i < k else pusher
         self.sprites = nn.Parameter(sprites)
-        self.background = nn.Parameter(torch.tensor([_logit(c) for c in BOARD_RGB])
+        self.background = nn.Parameter(torch.tensor([_logit(c) for c in world.board_rgb])
                                        .view(3, 1, 1).repeat(1, s, s))
         self.window = int(math.ceil(cfg.sprite_extent / (2 * cfg.board_half) * s)) + 2
         self.register_buffer('offsets', torch.arange(self.window, dtype=torch.float32),
@@ -241,7 +277,8 @@ class Decoder(nn.Module):
         Objects never overlap from the top, so summing layers equals compositing them.
         """
         b, m = kind.shape
-        k, s, half, w = len(KINDS), self.cfg.image_size, self.cfg.board_half, self.window
+        k, s, w = len(self.cfg.world.kinds), self.cfg.image_size, self.window
+        half = self.cfg.board_half
         n = b * (m + 1)
         kinds = torch.cat([kind, torch.full_like(kind[:, :1], k)], 1)           # [B, M+1]
         sprite = torch.sigmoid(self.sprites)

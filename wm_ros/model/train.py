@@ -39,7 +39,7 @@ import torch
 from tqdm import tqdm
 
 from wm_ros.model import checkpoint
-from wm_ros.model.config import KIND_SYMMETRY, WorldModelConfig
+from wm_ros.model.config import WorldModelConfig
 from wm_ros.model.data import load_episodes, previous, sample_windows, Tensors, to_tensors
 from wm_ros.model.network import WorldModel
 
@@ -67,51 +67,41 @@ def _focal(obj: torch.Tensor, grid: torch.Tensor, cell: float, present: torch.Te
     return -loss.sum() / peak.sum().clamp(min=1), nearest
 
 
-def _shape_centroids() -> torch.Tensor:
-    """Return each shape's area centroid in its body frame [S, 2] (m): non-zero for the moon."""
-    from wm_ros.sim.scene import _outline, SHAPES
-    out = torch.zeros(len(SHAPES), 2)
-    for i, shape in enumerate(SHAPES):
-        if shape in ('cube', 'cylinder'):
-            continue
-        pts, tris = _outline(shape)
-        a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
-        area = 0.5 * np.abs((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
-        out[i] = torch.from_numpy((area[:, None] * (a + b + c) / 3).sum(0) / area.sum())
-    return out
-
-
-SHAPE_CENTROIDS = _shape_centroids()
-
-
-def _visual_centres(kind: torch.Tensor, pos: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
+def _visual_centres(world, kind: torch.Tensor, pos: torch.Tensor, yaw: torch.Tensor
+                    ) -> torch.Tensor:
     """Return where each block's pixels are centred (the moon's body origin is off it)."""
-    c = SHAPE_CENTROIDS[kind % len(SHAPE_CENTROIDS)]                        # [B, M, 2]
+    centroids = torch.tensor(world.shape_centroids, dtype=torch.float32)
+    c = centroids[kind % len(centroids)]                                    # [B, M, 2]
     cos, sin = torch.cos(yaw), torch.sin(yaw)
     return pos + torch.stack([cos * c[..., 0] - sin * c[..., 1],
                               sin * c[..., 0] + cos * c[..., 1]], -1)
 
 
-def _encoder_loss(model: WorldModel, data: Tensors, f: torch.Tensor) -> torch.Tensor:
+def _read_loss(enc, out: torch.Tensor, kind, present, true_pos, true_yaw) -> torch.Tensor:
     """
-    Return the encoder loss: objectness focal loss + kind cross-entropy, centre and yaw.
+    Return how well encoder outputs ``out`` [B, C, N] read the true blocks.
 
-    The objectness target is each block's visual centre; kind, centre (cm, the body
-    origin) and yaw are read at that cell.
+    Objectness focal loss at each block's visual centre; kind cross-entropy, centre (cm,
+    the body origin) and symmetry-aware yaw read at that cell.
     """
-    enc = model.encoder
-    out = enc.maps(data.images[f])                                          # [B, C, N]
-    kind, present, true_pos = data.kind[f], data.present[f], data.pos[f]
+    world = enc.cfg.world
     focal, cell = _focal(out[:, 0], enc.grid_xy, enc.cell, present,
-                         _visual_centres(kind, true_pos, data.yaw[f]))
+                         _visual_centres(world, kind, true_pos, true_yaw))
     at = torch.gather(out, 2, cell.unsqueeze(1).expand(-1, out.shape[1], -1))  # [B, C, M]
     ce = torch.nn.functional.cross_entropy(enc.kind_logits(at), kind, reduction='none')
     pos, yaw = enc.read(out, cell, kind)
     pos_err = (pos - true_pos).abs().sum(-1) * 100.0                        # cm
-    sym = torch.tensor(KIND_SYMMETRY, dtype=torch.float32)[kind]
-    yaw_err = (1 - torch.cos(sym * (yaw - data.yaw[f]))) * (sym > 1)
+    sym = torch.tensor(world.kind_symmetry, dtype=torch.float32)[kind]
+    yaw_err = (1 - torch.cos(sym * (yaw - true_yaw))) * (sym > 1)
     n = present.sum().clamp(min=1)
     return focal + ((ce + pos_err + 0.5 * yaw_err) * present).sum() / n
+
+
+def _encoder_loss(model: WorldModel, data: Tensors, f: torch.Tensor) -> torch.Tensor:
+    """Return the encoder loss on recorded frames (see :func:`_read_loss`)."""
+    out = model.encoder.maps(data.images[f])
+    return _read_loss(model.encoder, out, data.kind[f], data.present[f], data.pos[f],
+                      data.yaw[f])
 
 
 def _decoder_loss(model: WorldModel, data: Tensors, f: torch.Tensor) -> torch.Tensor:
@@ -119,7 +109,14 @@ def _decoder_loss(model: WorldModel, data: Tensors, f: torch.Tensor) -> torch.Te
                                  data.ee[f])
     real = data.images[f].permute(0, 3, 1, 2).to(torch.float32) / 255.0
     diff = image - real
-    return diff.abs().mean() + 10.0 * diff.pow(2).mean()
+    loss = diff.abs().mean() + 10.0 * diff.pow(2).mean()
+    if model.cfg.cycle_weight > 0:
+        # the trained encoder must read the drawn frame as the true state: every kind
+        # recognisable at every angle (the encoder's weights are not updated here)
+        out = model.encoder.maps_float(image)
+        loss = loss + model.cfg.cycle_weight * _read_loss(
+            model.encoder, out, data.kind[f], data.present[f], data.pos[f], data.yaw[f])
+    return loss
 
 
 def _dynamics_loss(model: WorldModel, data: Tensors, f: torch.Tensor,
@@ -133,7 +130,7 @@ def _dynamics_loss(model: WorldModel, data: Tensors, f: torch.Tensor,
     kind, present = per_head(data.kind[f]), per_head(data.present[f])
     pos, prev_pos = per_head(data.pos[f]), per_head(data.pos[p])
     yaw, ee, prev_ee = per_head(data.yaw[f]), per_head(data.ee[f]), per_head(data.ee[p])
-    sym = torch.tensor(KIND_SYMMETRY, dtype=torch.float32)[data.kind[f]]
+    sym = torch.tensor(model.cfg.world.kind_symmetry, dtype=torch.float32)[data.kind[f]]
     moving = (data.pos[f + model.cfg.unroll] - data.pos[f]).norm(dim=-1) > 0.005
     block_w = data.present[f] * (1.0 + 4.0 * moving)                 # [B, M]
     total = 0.0
@@ -141,7 +138,7 @@ def _dynamics_loss(model: WorldModel, data: Tensors, f: torch.Tensor,
         action = per_head(data.actions[f + k])
         dpos, dyaw, ee_next = dyn.heads(kind, present, pos, yaw, prev_pos, ee, prev_ee, action)
         prev_pos, prev_ee = pos, ee
-        pos, yaw, ee = pos + dpos, yaw + dyaw, ee_next
+        pos, yaw, ee = dyn.project(pos + dpos, present, ee_next), yaw + dyaw, ee_next
         g = f + k + 1
         pos_err = (pos - data.pos[g]).abs().sum(-1) * 100.0                 # cm [E, B, M]
         yaw_err = (1 - torch.cos(sym * (yaw - data.yaw[g]))) * (sym > 1)
@@ -166,7 +163,8 @@ def _load_state(path: Path, model, meta: dict):
     if not info_path.is_file():
         return None
     info = json.loads(info_path.read_text())
-    if info.get('config') != meta['config'] or info.get('data_hash') != meta['data_hash']:
+    same_config = info.get('config') == json.loads(json.dumps(meta['config']))
+    if not same_config or info.get('data_hash') != meta['data_hash']:
         raise ValueError(f'checkpoint in {path} was made with another config or data; '
                          'delete it or train into another directory')
     tensors = load_file(str(path / 'checkpoint.safetensors'))

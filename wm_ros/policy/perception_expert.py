@@ -19,8 +19,11 @@ Block positions come from the world model's encoder (it names each block's kind:
 and shape), the pusher position from the observation, the task and block names from the
 task spec. Because it sees only the image and ``ee_xy``, it cannot tell a real camera
 frame from an imagined one: that is what lets the ``policy`` node switch between them.
-A block of the task that the encoder does not see keeps its last known position (or,
-never seen, the policy commands zero velocity).
+Each block of the task is found among what the encoder read by best match (kind and
+distance to where it was last seen, :func:`~wm_ros.runtime.matching.match_names`), so a
+block read as another kind, or two blocks read as one kind, do not lose it; a block the
+encoder does not see keeps its last known position. The runtime must have the
+:class:`~wm_ros.runtime.base.ObjectReadout` capability.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ from __future__ import annotations
 import numpy as np
 
 from wm_ros.interfaces import Observation
-from wm_ros.model.config import KINDS
 from wm_ros.policy.expert import ExpertController
-from wm_ros.runtime.base import WorldModelRuntime
+from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
+from wm_ros.runtime.matching import match_names
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task
 
@@ -40,6 +43,9 @@ class PerceptionExpert:
 
     def __init__(self, runtime: WorldModelRuntime, board_half: float = 0.25,
                  max_speed: float = 0.2, control_hz: float = 10.0):
+        if not isinstance(runtime, ObjectReadout):
+            raise TypeError(f'the perception expert reads objects out of the model state; '
+                            f'{type(runtime).__name__} cannot (no ObjectReadout capability)')
         self.runtime, self.half = runtime, board_half
         self.vmax, self.hz = max_speed, control_hz
         self.controller: ExpertController | None = None
@@ -56,10 +62,12 @@ class PerceptionExpert:
             self.controller.reset()
 
     def perceive(self, image: np.ndarray, ee_xy: np.ndarray) -> dict[str, np.ndarray]:
-        """Return ``{block name: xy}`` for the blocks the encoder sees in ``image``."""
-        state = self.runtime.encode(image, ee_xy)
-        return {KINDS[int(k)]: state.pos[0, i].astype(np.float64)
-                for i, (k, p) in enumerate(zip(state.kind[0], state.present[0])) if p > 0.5}
+        """Return ``{block name: xy}`` for the task's blocks the encoder finds in ``image``."""
+        objects = self.runtime.objects(self.runtime.encode(image, ee_xy))
+        names = self.controller.scene.names if self.controller else []
+        prior = dict(zip(names, self.known)) if self.known is not None else None
+        match = match_names(names, objects.names(0), objects.present[0], objects.pos[0], prior)
+        return {n: objects.pos[0, j].astype(np.float64) for n, j in match.slot.items()}
 
     def act(self, observation: Observation) -> np.ndarray:
         """Return the expert's velocity (m/s) for what the image shows."""

@@ -60,6 +60,7 @@ from wm_ros.ros.common import (camera_info, COMMAND_QOS, declare, Diagnostics, E
                                stamp_age, stamp_ns, STATE_QOS, task_spec, WARN)
 from wm_ros.ros.sim_robot_node import pose_msg
 from wm_ros.runtime import load_runtime
+from wm_ros.runtime.base import Uncertainty
 from wm_ros.sim.tasks import FAMILIES
 
 JUMP_STEPS = 2.5          # real pusher moved > this many steps at full speed: re-sync
@@ -156,6 +157,12 @@ class WorldModelNode(Node):
         if abs(p['rate'] - self.runtime.control_hz) > 1e-6:
             self.get_logger().warning(f'rate {p["rate"]} Hz differs from the model control rate '
                                       f'{self.runtime.control_hz} Hz: imagined time will drift')
+
+    def _uncertainty(self) -> float:
+        """Return the model's uncertainty of the current state (0 if it has none)."""
+        if self.state is None or not isinstance(self.runtime, Uncertainty):
+            return 0.0
+        return float(self.runtime.uncertainty(self.state)[0])
 
     def _runtime_options(self) -> dict:
         p = self.p
@@ -263,7 +270,7 @@ class WorldModelNode(Node):
             reason = 'every'
         elif np.linalg.norm(ee - ee_real) > p['drift_threshold']:
             reason = 'drift'
-        elif float(self.state.uncertainty[0]) > p['uncertainty_threshold']:
+        elif self._uncertainty() > p['uncertainty_threshold']:
             reason = 'uncertainty'
         if reason:
             self._resync(frame, ee_real, reason)
@@ -349,7 +356,7 @@ class WorldModelNode(Node):
         pose = PoseStamped(pose=pose_msg(*ee))
         pose.header.stamp, pose.header.frame_id = stamp, 'board'
         self.pub_pose.publish(pose)
-        self.pub_uncertainty.publish(Float32(data=float(self.state.uncertainty[0])))
+        self.pub_uncertainty.publish(Float32(data=self._uncertainty()))
 
     def _fault(self, level: bytes, message: str):
         """Report a problem on /diagnostics now and for the next FAULT_HOLD_S."""
@@ -359,7 +366,7 @@ class WorldModelNode(Node):
 
     def _report(self):
         p, mode = self.p, self.p['mode']
-        u = float(self.state.uncertainty[0]) if self.state is not None else 0.0
+        u = self._uncertainty()
         level = OK
         if self.state is None:
             message = (f'{mode}: waiting for camera/image_raw and ee_pose' if mode == 'shadow'

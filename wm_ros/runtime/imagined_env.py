@@ -21,10 +21,16 @@ Without an image, ``reset(seed=...)`` takes the first frame of a real tabletop e
 (``TabletopEnv``) so a policy can be evaluated in imagination from scratch.
 
 Observations are ``{'image', 'ee_xy'}`` like the tabletop's; ``info`` carries
-``instruction``, ``t``, ``uncertainty`` (the model's ensemble spread this step, metres)
-and, when the task is a known family, ``success`` judged on the *imagined* block positions
-(``block_xy`` in ``info``). Reward is 1 on success as on the tabletop. The episode is
-truncated after ``max_steps``.
+``instruction``, ``t``, ``uncertainty`` (metres, when the model has the
+:class:`~wm_ros.runtime.base.Uncertainty` capability) and, when the task is a known family
+and the model can read objects out (:class:`~wm_ros.runtime.base.ObjectReadout`),
+``success`` judged on the *imagined* objects by :class:`TaskJudge`. Reward is 1 on
+success as on the tabletop. The episode is truncated after ``max_steps``.
+
+It never raises on what the model read: a named block is the best-matching slot (kind
+and, after the first frame, identity: slots keep their objects), and what the model could
+not find or read as another kind is reported in ``info`` (``missing``, ``misread``,
+``hallucination``) with ``success`` False.
 """
 
 from __future__ import annotations
@@ -32,10 +38,59 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from wm_ros.model.config import KINDS
-from wm_ros.runtime.base import State, WorldModelRuntime
+from wm_ros.runtime.base import ObjectReadout, Objects, State, Uncertainty, WorldModelRuntime
+from wm_ros.runtime.matching import match_names, unique_names
 from wm_ros.sim.scene import Block, Scene
-from wm_ros.sim.tasks import Task, UNKNOWN
+from wm_ros.sim.tasks import Task, TaskError, UNKNOWN
+
+
+class TaskJudge:
+    """
+    Judge a task on the objects of one batch row of imagined states.
+
+    :meth:`start` names the slots once (best match of the task's blocks, unique names for
+    the rest); slot identities persist through the dynamics, so later steps reuse them.
+    """
+
+    def __init__(self, task: Task, kinds: tuple[str, ...], board_half: float = 0.25):
+        self.task, self.kinds, self.half = task, kinds, board_half
+        self.names: list[str] = []
+        self.slots: list[int] = []
+        self.report: dict = {}
+
+    def start(self, objects: Objects, row: int = 0) -> dict:
+        """Name the slots of ``objects[row]``; return what was missing or misread."""
+        present = objects.present[row]
+        kinds = objects.names(row)
+        match = match_names(list(self.task.blocks), kinds, present)
+        self.slots = [int(j) for j in np.flatnonzero(present)]
+        own = [kinds[j] for j in self.slots]
+        taken = {self.slots.index(j): n for n, j in match.slot.items()}
+        self.names = unique_names(own, taken, self.kinds)
+        self.report = {}
+        if match.missing:
+            self.report['missing'] = match.missing
+        if match.misread:
+            self.report['misread'] = match.misread
+        return dict(self.report)
+
+    def judge(self, objects: Objects, row: int = 0) -> dict:
+        """Return ``{'success': bool, 'block_xy': float[N, 2], ...report}`` for ``row``."""
+        info = dict(self.report)
+        if len(self.slots) < (3 if self.task.long_horizon else 1):
+            return dict(info, success=False, hallucination=f'the model sees '
+                        f'{len(self.slots) or "no"} block(s), too few to judge')
+        xy = np.asarray(objects.pos[row, self.slots], np.float64)
+        info['block_xy'] = xy
+        if 'missing' in info or not np.all(np.isfinite(xy)):
+            return dict(info, success=False)
+        try:
+            scene = Scene(tuple(Block(*n.split(' '), float(p[0]), float(p[1]))
+                                for n, p in zip(self.names, xy)))
+            info['success'] = bool(self.task.success(scene, xy, self.half))
+        except (ValueError, TaskError) as exc:     # a name outside the tabletop vocabulary
+            info.update(success=False, hallucination=str(exc))
+        return info
 
 
 class ImaginedEnv(gym.Env):
@@ -56,8 +111,10 @@ class ImaginedEnv(gym.Env):
         })
         self.state: State | None = None
         self.task: Task | None = None
+        self.judge: TaskJudge | None = None
         self.t = 0
         self._image: np.ndarray | None = None
+        self._ee = np.zeros(2, np.float32)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start from ``options['image']`` + ``options['ee_xy']``, or a sampled real scene."""
@@ -78,6 +135,10 @@ class ImaginedEnv(gym.Env):
         self.task = task or Task(UNKNOWN, instruction or '')
         self.state = self.runtime.encode(np.asarray(image), np.asarray(ee, np.float32))
         self.t = 0
+        self.judge = None
+        if self.task.family != UNKNOWN and isinstance(self.runtime, ObjectReadout):
+            self.judge = TaskJudge(self.task, self.runtime.kinds, self.board_half)
+            self.judge.start(self.runtime.objects(self.state))
         return self._observe(), self._info()
 
     def step(self, action):
@@ -98,14 +159,14 @@ class ImaginedEnv(gym.Env):
         return self._image
 
     def imagined_scene(self) -> Scene:
-        """Return the blocks the model holds now, as a typed :class:`Scene`."""
-        s = self.state
-        blocks = []
-        for k, p, xy, yaw in zip(s.kind[0], s.present[0], s.pos[0], s.yaw[0]):
-            if p > 0.5:
-                colour, shape = KINDS[int(k)].split(' ')
-                blocks.append(Block(colour, shape, float(xy[0]), float(xy[1]), float(yaw)))
-        return Scene(tuple(blocks), tuple(float(v) for v in s.ee[0]))
+        """Return the blocks the model holds now, as a typed :class:`Scene` (unique names)."""
+        pusher = tuple(float(v) for v in self._ee)
+        if self.judge is None:
+            return Scene((), pusher)
+        objects = self.runtime.objects(self.state)
+        return Scene(tuple(Block(*n.split(' '), float(objects.pos[0, j, 0]),
+                                 float(objects.pos[0, j, 1]), float(objects.yaw[0, j]))
+                           for n, j in zip(self.judge.names, self.judge.slots)), pusher)
 
     def _real_start(self, seed, task):
         from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
@@ -121,22 +182,13 @@ class ImaginedEnv(gym.Env):
 
     def _observe(self) -> dict:
         images, ee = self.runtime.decode(self.state)
-        self._image = images[0]
+        self._image, self._ee = images[0], ee[0].astype(np.float32)
         return {'image': images[0], 'ee_xy': ee[0].astype(np.float32)}
 
     def _info(self) -> dict:
-        info = {'instruction': self.task.instruction, 't': self.t,
-                'uncertainty': float(self.state.uncertainty[0])}
-        if self.task.family != UNKNOWN:
-            scene = self.imagined_scene()
-            if not scene.blocks:
-                info.update(success=False, hallucination='the model sees no blocks')
-                return info
-            try:
-                xy = np.array([[b.x, b.y] for b in scene.blocks]).reshape(-1, 2)
-                info['success'] = self.task.success(scene, xy, self.board_half)
-                info['block_xy'] = xy
-            except ValueError as exc:             # a named block is not in the imagination
-                info['success'] = False
-                info['hallucination'] = str(exc)
+        info = {'instruction': self.task.instruction, 't': self.t}
+        if isinstance(self.runtime, Uncertainty):
+            info['uncertainty'] = float(self.runtime.uncertainty(self.state)[0])
+        if self.judge is not None:
+            info.update(self.judge.judge(self.runtime.objects(self.state)))
         return info

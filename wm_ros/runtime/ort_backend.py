@@ -36,7 +36,7 @@ from wm_ros.model import checkpoint
 from wm_ros.model.checkpoint import ModelFileError
 from wm_ros.model.export import DECODER_INPUTS, GRAPHS, STEP_INPUTS
 from wm_ros.model.network import STATE_KEYS
-from wm_ros.runtime.base import CheckedRuntime, State
+from wm_ros.runtime.base import CheckedRuntime, SlotFamily, State, StateSpec
 
 PROFILE_BATCHES = (1, 64, 256)
 
@@ -73,7 +73,7 @@ def _profile(names, shapes: dict[str, tuple], batch: int) -> str:
     return ','.join(f'{n}:' + 'x'.join(str(d) for d in (batch,) + shapes[n][1:]) for n in names)
 
 
-class OrtRuntime(CheckedRuntime):
+class OrtRuntime(SlotFamily, CheckedRuntime):
     """Run an exported model directory with ONNX Runtime (see the module docstring)."""
 
     backend = 'onnxruntime'
@@ -82,8 +82,12 @@ class OrtRuntime(CheckedRuntime):
                  engine_cache_dir: str | Path | None = None, fp16: bool = False,
                  threads: int = 0, force_engine_update: bool = False):
         model_dir = Path(model_dir)
+        if (model_dir / 'onnx' / 'step.onnx').exists():     # a model directory, not its export
+            model_dir = model_dir / 'onnx'
         meta = checkpoint.read_metadata(model_dir)
         cfg = checkpoint.config_of(meta)
+        self.kinds = cfg.world.kinds
+        self.state_spec = StateSpec.from_metadata(meta)
         self.image_size, self.control_hz, self.max_speed = (cfg.image_size, cfg.control_hz,
                                                             cfg.max_speed)
         self.cfg = cfg
@@ -154,13 +158,15 @@ class OrtRuntime(CheckedRuntime):
         return binding.copy_outputs_to_cpu()
 
     def _encode(self, images, ee) -> State:
-        return State.from_tuple(self._run('encoder', {'images': images, 'ee_xy': ee}))
+        return State.from_tuple(STATE_KEYS, self._run('encoder', {'images': images,
+                                                                  'ee_xy': ee}))
 
     def _step(self, state: State, action) -> State:
-        named = dict(zip(STATE_KEYS, state.as_tuple()), action=action)
-        return State.from_tuple(self._run('step', {k: named[k] for k in STEP_INPUTS}))
+        feeds = {k: (action if k == 'action' else np.ascontiguousarray(state[k]))
+                 for k in STEP_INPUTS}
+        return State.from_tuple(STATE_KEYS, self._run('step', feeds))
 
     def _decode(self, state: State):
-        named = dict(zip(STATE_KEYS, state.as_tuple()))
-        images, ee = self._run('decoder', {k: named[k] for k in DECODER_INPUTS})
+        feeds = {k: np.ascontiguousarray(state[k]) for k in DECODER_INPUTS}
+        images, ee = self._run('decoder', feeds)
         return images, ee

@@ -22,11 +22,11 @@ import numpy as np
 import torch
 
 from wm_ros.model import checkpoint
-from wm_ros.model.network import WorldModel
-from wm_ros.runtime.base import CheckedRuntime, State
+from wm_ros.model.network import STATE_KEYS, WorldModel
+from wm_ros.runtime.base import CheckedRuntime, SlotFamily, State, StateSpec
 
 
-class TorchRuntime(CheckedRuntime):
+class TorchRuntime(SlotFamily, CheckedRuntime):
     """Run a model directory (``model.safetensors`` + ``model.json``) with torch."""
 
     backend = 'torch'
@@ -41,19 +41,22 @@ class TorchRuntime(CheckedRuntime):
         cfg = self.model.cfg
         self.image_size, self.control_hz, self.max_speed = (cfg.image_size, cfg.control_hz,
                                                             cfg.max_speed)
+        self.kinds = cfg.world.kinds
+        self.state_spec = StateSpec.from_metadata({'state': checkpoint.state_spec(cfg)})
 
     def _tensors(self, arrays):
         return tuple(torch.as_tensor(np.asarray(a), device=self.device) for a in arrays)
 
     @torch.inference_mode()
     def _encode(self, images, ee) -> State:
-        return State.from_tuple(self.model.encoder(*self._tensors((images, ee))))
+        return State.from_tuple(STATE_KEYS, self.model.encoder(*self._tensors((images, ee))))
 
     @torch.inference_mode()
     def _step(self, state: State, action) -> State:
-        return State.from_tuple(self.model.dynamics(*self._tensors(state.as_tuple() + (action,))))
+        out = self.model.dynamics(*self._tensors(state.as_tuple(STATE_KEYS) + (action,)))
+        return State.from_tuple(STATE_KEYS, out)
 
     @torch.inference_mode()
     def _decode(self, state: State):
-        images, ee = self.model.decoder(*self._tensors(state.as_tuple()))
+        images, ee = self.model.decoder(*self._tensors(state.as_tuple(STATE_KEYS)))
         return images.cpu().numpy(), ee.cpu().numpy()

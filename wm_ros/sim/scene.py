@@ -256,3 +256,31 @@ def build_mjcf(scene: Scene, board_half: float, image_size: int, shadows: bool,
     <velocity name="vy" joint="pusher_y" kv="300" ctrlrange="{-max_speed} {max_speed}"/>
   </actuator>
 </mujoco>"""
+
+
+def shape_centroid(shape: str) -> tuple[float, float]:
+    """Return the area centroid of ``shape``'s footprint in its body frame (m)."""
+    if shape in ('cube', 'cylinder'):
+        return (0.0, 0.0)
+    pts, tris = _outline(shape)
+    a, b, c = pts[tris[:, 0]], pts[tris[:, 1]], pts[tris[:, 2]]
+    area = 0.5 * np.abs((b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0])
+    centre = (area[:, None] * (a + b + c) / 3).sum(0) / area.sum()
+    return (round(float(centre[0]), 5), round(float(centre[1]), 5))
+
+
+SYMMETRY = {'cube': 4, 'cylinder': 1, 'triangle': 3, 'moon': 1, 'star': 5}
+
+
+def world_spec() -> dict:
+    """
+    Return the tabletop's vocabulary and geometry as a world-model ``world`` config dict.
+
+    ``config/world_model.yaml`` carries the same values (a test checks that they agree):
+    this is how the tabletop's knowledge reaches a world model, at training time only.
+    """
+    return {'colours': list(COLOURS), 'colour_rgb': [list(v) for v in COLOURS.values()],
+            'shapes': list(SHAPES), 'symmetry': [SYMMETRY[s] for s in SHAPES],
+            'shape_centroids': [list(shape_centroid(s)) for s in SHAPES],
+            'board_rgb': list(BOARD_RGB), 'pusher_rgb': list(PUSHER_RGB),
+            'block_radius': BLOCK_RADIUS, 'pusher_radius': PUSHER_RADIUS}

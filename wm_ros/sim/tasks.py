@@ -154,6 +154,8 @@ def grouped_by_colour(scene: Scene, xy: np.ndarray) -> bool:
 
 def in_a_line(xy: np.ndarray) -> bool:
     """Return True when every centre is within ``LINE_RESIDUAL`` of the best-fit line."""
+    if len(xy) < 3:
+        return True                     # one or two points are always on a line
     centred = xy - xy.mean(0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     residual = np.abs(centred @ vt[1])

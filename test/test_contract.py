@@ -1,0 +1,161 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+"""
+One contract test over every runtime of every family and every Env.
+
+Every runtime the registry can build (the shipped object-slot model on torch and ONNX
+Runtime, the golden version-2 file, the copy-last family) and every Env (the tabletop and
+the imagination on each runtime) must behave the same from outside: that is what lets
+the planner, evaluator and nodes ignore which model family they run.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wm_ros.interfaces import Env
+from wm_ros.model.config import tabletop_world
+from wm_ros.runtime import load_runtime
+from wm_ros.runtime.base import (ObjectReadout, RuntimeInputError, State, Uncertainty,
+                                 WorldModelRuntime)
+from wm_ros.runtime.copy_last import save as save_copy_last
+from wm_ros.runtime.imagined_env import ImaginedEnv
+from wm_ros.sim.scene import world_spec
+from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / 'wm_ros' / 'models' / 'world_model'
+GOLDEN = ROOT / 'test' / 'golden' / 'tiny_world_model'
+RUNTIMES = [(SHIPPED, 'torch'), (SHIPPED, 'onnxruntime'), (GOLDEN, 'onnxruntime'),
+            ('copy_last', 'torch')]
+
+
+@pytest.fixture(scope='module')
+def frames():
+    env = TabletopEnv(TabletopConfig())
+    try:
+        obs = [env.reset(seed=s)[0] for s in (3, 4, 5)]
+    finally:
+        env.close()
+    return (np.stack([o['image'] for o in obs]),
+            np.stack([o['ee_xy'] for o in obs]).astype(np.float32))
+
+
+@pytest.fixture(scope='module', params=RUNTIMES, ids=lambda p: f'{Path(p[0]).name}-{p[1]}')
+def runtime(request, tmp_path_factory):
+    model, backend = request.param
+    if model == 'copy_last':
+        model = save_copy_last(tmp_path_factory.mktemp('copy_last'))
+    runtime = load_runtime(model, backend)
+    runtime.trained_well = model == SHIPPED     # the golden file is a barely trained tiny model
+    return runtime
+
+
+def test_every_runtime_keeps_the_contract(runtime, frames):
+    images, ee = frames
+    assert isinstance(runtime, WorldModelRuntime)
+    state = runtime.encode(images, ee)
+    assert isinstance(state, State) and state.batch == 3
+    assert set(state.keys()) == set(runtime.state_spec.keys)     # keys come from model.json
+    runtime.state_spec.check(state)
+    actions = np.tile(np.float32([0.2, 0.0]), (3, 4, 1))
+    states = list(runtime.rollout(state, actions))
+    assert len(states) == 4
+    stepped = runtime.step(state, actions)
+    for key in state.keys():                                   # step == last of rollout
+        np.testing.assert_array_equal(stepped[key], states[-1][key])
+    decoded, ee_out = runtime.decode(stepped)
+    assert decoded.dtype == np.uint8 and decoded.shape == (3, 64, 64, 3)
+    assert ee_out.shape == (3, 2)
+    assert np.all(ee_out[:, 0] > ee[:, 0] + 0.05)              # 4 steps right at 0.2 m/s
+    # batches slice and stack without knowing what is inside
+    again = State.concat([stepped.select(slice(0, 1)), stepped.select([1, 2])])
+    np.testing.assert_array_equal(runtime.decode(again)[0], decoded)
+    # a command beyond float32's range is clipped like any other over-limit command
+    huge = runtime.step(state, np.full((3, 1, 2), 1e39))
+    limit = runtime.step(state, np.full((3, 1, 2), 0.2, np.float32))
+    np.testing.assert_allclose(runtime.decode(huge)[1], runtime.decode(limit)[1], atol=1e-6)
+    with pytest.raises(RuntimeInputError, match='NaN'):
+        runtime.step(state, np.full((3, 1, 2), np.nan))
+    with pytest.raises(RuntimeInputError, match='rgb8'):
+        runtime.encode(images[:, :32], ee)
+    with pytest.raises(RuntimeInputError, match='another model|expects'):
+        runtime.step(State({'something': np.zeros((3, 2))}), actions)
+
+
+def test_capabilities_are_what_the_model_file_declares(runtime, frames):
+    state = runtime.encode(*frames)
+    if isinstance(runtime, ObjectReadout):
+        objects = runtime.objects(state)
+        assert objects.pos.shape[:2] == objects.kind.shape == objects.present.shape
+        assert objects.present.dtype == bool
+        if runtime.trained_well:
+            assert objects.present.sum(1).min() >= 4           # every scene has 4+ blocks
+        assert all(name in runtime.kinds for name in objects.names(0))
+    if isinstance(runtime, Uncertainty):
+        np.testing.assert_array_equal(runtime.uncertainty(state), 0.0)   # nothing stepped
+
+
+@pytest.fixture(scope='module', params=['tabletop', 'imagined-slots', 'imagined-copy_last'])
+def env(request, tmp_path_factory):
+    if request.param == 'tabletop':
+        made = TabletopEnv(TabletopConfig(max_steps=6))
+    elif request.param == 'imagined-slots':
+        made = ImaginedEnv(load_runtime(SHIPPED, 'onnxruntime'), max_steps=6)
+    else:
+        made = ImaginedEnv(load_runtime(save_copy_last(tmp_path_factory.mktemp('cl')),
+                                        'torch'), max_steps=6)
+    yield request.param, made
+    made.close()
+
+
+def test_every_env_keeps_the_contract(env):
+    name, made = env
+    assert isinstance(made, Env)
+    obs, info = made.reset(seed=7, options={'task': 'separate'} if name == 'tabletop' else None)
+    assert obs['image'].dtype == np.uint8 and obs['image'].shape == (64, 64, 3)
+    assert obs['ee_xy'].dtype == np.float32 and obs['ee_xy'].shape == (2,)
+    assert info['instruction'] and info['t'] == 0
+    start = obs['ee_xy'].copy()
+    for t in range(6):
+        obs, reward, terminated, truncated, info = made.step(np.float32([0.0, 0.2]))
+        assert info['t'] == t + 1 and isinstance(reward, float)
+        if terminated:
+            break
+    assert obs['ee_xy'][1] > start[1] + 0.05                   # the pusher went up
+    if name != 'imagined-copy_last':                           # families that read objects
+        assert isinstance(info['success'], bool)
+    else:
+        assert 'success' not in info                           # no read-out: no judge
+
+
+def test_world_config_matches_the_tabletop():
+    """What the model knows of the world is the tabletop's, through the config only."""
+    world = tabletop_world()
+    spec = world_spec()
+    assert list(world.colours) == spec['colours'] and list(world.shapes) == spec['shapes']
+    np.testing.assert_allclose(world.colour_rgb, spec['colour_rgb'])
+    np.testing.assert_allclose(world.shape_centroids, spec['shape_centroids'], atol=1e-5)
+    assert list(world.symmetry) == spec['symmetry']
+    assert world.block_radius == spec['block_radius']
+    assert world.pusher_radius == spec['pusher_radius']
+    np.testing.assert_allclose(world.board_rgb, spec['board_rgb'])
+    np.testing.assert_allclose(world.pusher_rgb, spec['pusher_rgb'])
+
+
+def test_the_model_package_does_not_import_the_simulator():
+    for path in (ROOT / 'wm_ros' / 'model').glob('*.py'):
+        text = path.read_text()
+        assert 'wm_ros.sim.scene' not in text and 'wm_ros.sim.tasks' not in text, path
