@@ -34,13 +34,13 @@ Publishes ``imagined/camera/image_raw`` (rgb8) + ``imagined/camera/camera_info``
 spread of the last step) and ``imagined/resync`` (Header: stamp of the real frame the state
 was re-encoded from; frame_id the reason: start, every, drift, uncertainty, jump (the
 robot moved further than its speed allows, e.g. an episode reset), service).
-Service ``~/reset_from_real`` (std_srvs/Trigger). All model work goes through
-:mod:`wm_ros.runtime`; this node only converts messages and schedules.
+Service ``~/reset_from_real`` (std_srvs/Trigger). The scheduling (command lookup, re-sync
+rules, stepping) is :class:`wm_ros.runtime.shadow.Shadow`; this node only converts
+messages, calls it and publishes.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from pathlib import Path
 import time
 
@@ -60,10 +60,9 @@ from wm_ros.ros.common import (camera_info, COMMAND_QOS, declare, Diagnostics, E
                                stamp_age, stamp_ns, STATE_QOS, task_spec, WARN)
 from wm_ros.ros.sim_robot_node import pose_msg
 from wm_ros.runtime import load_runtime
-from wm_ros.runtime.base import Uncertainty
+from wm_ros.runtime.shadow import Prediction, Rules, Shadow
 from wm_ros.sim.tasks import FAMILIES
 
-JUMP_STEPS = 2.5          # real pusher moved > this many steps at full speed: re-sync
 ENCODINGS = ('rgb8', 'bgr8')
 
 PARAMS = {
@@ -138,14 +137,12 @@ class WorldModelNode(Node):
         self.create_service(Trigger, '~/reset_from_real', self._on_reset_from_real)
         self.diag = Diagnostics(self)
         self.meter = RateMeter()
-        self.state, self.horizon, self.step_ms, self.last_report = None, 0, 0.0, -np.inf
-        self.cmds: deque = deque(maxlen=64)          # (sent time ns, float[2] m/s)
+        self.shadow = Shadow(self.runtime, Rules.from_params(p))
+        self.last_report = -np.inf
         self.frame = self.pending = None             # (rgb uint8[S,S,3], Header)
         self.pose = None                             # (float[2] m, stamp ns)
         self.fault = (OK, '', -np.inf)
         self.started = time.monotonic()
-        self.last_real_ee = None
-        self.step_reach = float(np.hypot(1, 1) * self.runtime.max_speed / self.runtime.control_hz)
         self.create_timer(1.0 / p['rate'], self._tick)
         build = getattr(self.runtime, 'build_seconds', None) or {'load': load_s}
         self.get_logger().info(
@@ -157,12 +154,6 @@ class WorldModelNode(Node):
         if abs(p['rate'] - self.runtime.control_hz) > 1e-6:
             self.get_logger().warning(f'rate {p["rate"]} Hz differs from the model control rate '
                                       f'{self.runtime.control_hz} Hz: imagined time will drift')
-
-    def _uncertainty(self) -> float:
-        """Return the model's uncertainty of the current state (0 if it has none)."""
-        if self.state is None or not isinstance(self.runtime, Uncertainty):
-            return 0.0
-        return float(self.runtime.uncertainty(self.state)[0])
 
     def _runtime_options(self) -> dict:
         p = self.p
@@ -176,19 +167,20 @@ class WorldModelNode(Node):
 
     # ---------------------------------------------------------------- inputs
     def _on_params(self, changes: dict):
+        self.shadow.rules = Rules.from_params(self.p)
         if 'mode' in changes:
             self.pending = None
             if changes['mode'] == 'shadow':
-                self.state = None                    # re-encode from the next real frame
+                self.shadow.clear()                  # re-encode from the next real frame
             self.get_logger().info(f'mode -> {changes["mode"]}')
 
     def _on_cmd(self, msg: TwistStamped):
-        v = np.array([msg.twist.linear.x, msg.twist.linear.y])
+        v = np.array([msg.twist.linear.x, msg.twist.linear.y])     # float64: 1e39 is finite
         # the stamp (when the driver sent it) says which frames it drove, however late this
         # process gets to run the callback; unstamped commands count from their receipt
         sent = stamp_ns(msg.header.stamp) or self.get_clock().now().nanoseconds
         if not np.all(np.isfinite(v)):
-            self.cmds.append((sent, np.zeros(2)))
+            self.shadow.commands.add(sent, v)        # logged as zero velocity
             self._fault(ERROR, f'rejected ee_twist_cmd with non-finite velocity {v.tolist()}; '
                         'imagining zero velocity')
             return
@@ -197,10 +189,11 @@ class WorldModelNode(Node):
             self._fault(WARN, f'ignored ee_twist_cmd {age:.3f} s old '
                         f'(command_timeout {self.p["command_timeout"]} s)')
             return
-        self.cmds.append((sent, v))
+        v = self.shadow.commands.add(sent, v)        # clipped to the speed limit
         if (self.p['mode'] == 'imagine' and self.p['step_on_command']
-                and self.state is not None):
-            self._advance(v, self.get_clock().now().to_msg())
+                and self.shadow.state is not None):
+            now = self.get_clock().now().to_msg()
+            self._show(self.shadow.step(v), now)
 
     def _on_image(self, msg: Image):
         s, problem = self.size, 'frame ignored'
@@ -251,29 +244,9 @@ class WorldModelNode(Node):
 
     def _shadow(self, frame, ee_real: np.ndarray):
         """Predict the real ``frame`` from the previous one, publish it, re-sync if needed."""
-        header = frame[1]
-        last, self.last_real_ee = self.last_real_ee, np.asarray(ee_real, np.float64)
-        if self.state is None:
-            self._resync(frame, ee_real, 'start')
-            return
-        if last is not None and np.linalg.norm(ee_real - last) > JUMP_STEPS * self.step_reach:
-            # the robot moved further than its speed limit allows: an episode reset or a
-            # teleport, not something to predict; start over from this frame
-            self._resync(frame, ee_real, 'jump')
-            return
-        ee = self._advance(self._command(stamp_ns(header.stamp)), header.stamp, header.frame_id)
-        if ee is None:
-            return
-        p, every = self.p, self.p['resync_every']
-        reason = None
-        if every and self.horizon >= every:
-            reason = 'every'
-        elif np.linalg.norm(ee - ee_real) > p['drift_threshold']:
-            reason = 'drift'
-        elif self._uncertainty() > p['uncertainty_threshold']:
-            reason = 'uncertainty'
-        if reason:
-            self._resync(frame, ee_real, reason)
+        rgb, header = frame
+        out = self.shadow.on_frame(rgb, ee_real, stamp_ns(header.stamp))
+        self._show(out, header.stamp, header.frame_id)
 
     def _tick(self):
         """Imagine mode: start the imagination when possible, then step it on the timer."""
@@ -282,7 +255,7 @@ class WorldModelNode(Node):
         if self.p['mode'] != 'imagine':
             return
         now = self.get_clock().now().to_msg()
-        if self.state is None:
+        if self.shadow.state is None:
             if self.frame is not None and self.pose is not None:
                 started = self._resync(self.frame, self.pose[0], 'start')
             elif time.monotonic() - self.started >= self.p['start_timeout']:
@@ -292,10 +265,9 @@ class WorldModelNode(Node):
             else:
                 return
             if started:
-                images, ee = self.runtime.decode(self.state)
-                self._publish(images[0], ee[0], now, 'camera')
+                self._publish(*self.shadow.decode(), now, 'camera')
         elif not self.p['step_on_command']:
-            self._advance(self._command(stamp_ns(now)), now)
+            self._show(self.shadow.imagine(stamp_ns(now)), now)
 
     def _sample_scene(self) -> tuple[np.ndarray, np.ndarray]:
         """Return the first frame and pusher of a tabletop episode; publish its task."""
@@ -313,42 +285,29 @@ class WorldModelNode(Node):
         finally:
             env.close()
 
-    # ---------------------------------------------------------------- model
-    def _command(self, at_ns: int) -> np.ndarray:
-        """Return the command in force at ``at_ns`` (zero when older than command_timeout)."""
-        sent, v = max(((t, v) for t, v in self.cmds if t <= at_ns), key=lambda c: c[0],
-                      default=(-np.inf, np.zeros(2)))
-        return v if at_ns - sent <= self.p['command_timeout'] * 1e9 else np.zeros(2)
-
     def _resync(self, frame, ee, reason: str) -> bool:
         """Encode the state from a real ``frame`` and pusher ``ee``; announce it."""
         rgb, header = frame
         try:
-            self.state = self.runtime.encode(rgb[None], np.asarray(ee, np.float32)[None])
+            self.shadow.resync(rgb, ee)
         except ValueError as exc:
             self._fault(ERROR, f'could not encode the real frame: {exc}')
             return False
-        self.horizon = 0
         self.pub_resync.publish(Header(stamp=header.stamp, frame_id=reason))
         return True
 
-    def _advance(self, v: np.ndarray, stamp, camera_frame: str = 'camera') -> np.ndarray | None:
-        """Step the state by one command ``v`` (m/s); publish the prediction at ``stamp``."""
-        start = time.perf_counter()
-        try:
-            state = self.runtime.step(self.state, np.asarray(v, np.float32)[None])
-            images, ee = self.runtime.decode(state)
-        except ValueError as exc:
-            self._fault(ERROR, f'world model step failed: {exc}')
-            return None
-        self.state, self.horizon = state, self.horizon + 1
-        self.step_ms = 1000 * (time.perf_counter() - start)
-        self._publish(images[0], ee[0], stamp, camera_frame)
-        self.meter.tick()
-        self._report()
-        return ee[0]
-
     # ---------------------------------------------------------------- outputs
+    def _show(self, out: Prediction, stamp, camera_frame: str = 'camera'):
+        """Publish what a step produced at ``stamp``: prediction, re-sync, fault."""
+        if out.image is not None:
+            self._publish(out.image, out.ee, stamp, camera_frame)
+            self.meter.tick()
+            self._report()
+        if out.resync:
+            self.pub_resync.publish(Header(stamp=stamp, frame_id=out.resync))
+        if out.error:
+            self._fault(ERROR, out.error)
+
     def _publish(self, image: np.ndarray, ee: np.ndarray, stamp, camera_frame: str):
         self.pub_image.publish(image_codec.to_msg(image, stamp, camera_frame or 'camera'))
         self.pub_info.publish(camera_info(stamp, camera_frame or 'camera', self.size,
@@ -356,7 +315,7 @@ class WorldModelNode(Node):
         pose = PoseStamped(pose=pose_msg(*ee))
         pose.header.stamp, pose.header.frame_id = stamp, 'board'
         self.pub_pose.publish(pose)
-        self.pub_uncertainty.publish(Float32(data=self._uncertainty()))
+        self.pub_uncertainty.publish(Float32(data=self.shadow.uncertainty()))
 
     def _fault(self, level: bytes, message: str):
         """Report a problem on /diagnostics now and for the next FAULT_HOLD_S."""
@@ -366,13 +325,13 @@ class WorldModelNode(Node):
 
     def _report(self):
         p, mode = self.p, self.p['mode']
-        u = self._uncertainty()
+        u, horizon = self.shadow.uncertainty(), self.shadow.horizon
         level = OK
-        if self.state is None:
+        if self.shadow.state is None:
             message = (f'{mode}: waiting for camera/image_raw and ee_pose' if mode == 'shadow'
                        else 'imagine: waiting for a start frame')
         else:
-            message = f'{mode}: {self.horizon} steps since the last re-sync'
+            message = f'{mode}: {horizon} steps since the last re-sync'
         if u > p['uncertainty_threshold']:
             level, message = WARN, (f'model uncertain: ensemble spread {1000 * u:.1f} mm > '
                                     f'{1000 * p["uncertainty_threshold"]:.1f} mm; its '
@@ -381,8 +340,8 @@ class WorldModelNode(Node):
             level, message = self.fault[:2]
         self.last_report = time.monotonic()
         self.diag.report(level, message, mode=mode, backend=self.runtime.backend,
-                         provider=self.provider, horizon=self.horizon,
-                         uncertainty=f'{u:.4f}', step_ms=f'{self.step_ms:.2f}',
+                         provider=self.provider, horizon=horizon,
+                         uncertainty=f'{u:.4f}', step_ms=f'{self.shadow.step_ms:.2f}',
                          rate_hz=f'{self.meter.rate:.1f}')
 
 
