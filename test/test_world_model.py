@@ -253,3 +253,22 @@ def test_fidelity_report_has_every_horizon_and_a_grid(trained, data_dir, tmp_pat
     assert h1['ee_error_pct'] < 5                     # one step: the pusher is where it went
     assert png.stat().st_size > 1000 and set(saved['acceptance']) >= {'psnr_gain_h8_ge_3db'}
     assert '| 8 |' in fidelity.table(report)
+
+
+def test_contact_projection_keeps_blocks_out_of_the_pusher_and_each_other():
+    """The closed-loop lever: a pusher that keeps pushing moves the block; blocks never merge."""
+    import torch
+    from wm_ros.model.network import Dynamics
+    dyn = Dynamics(load_config('tiny', contact_projection=True))
+    r = 0.7 * dyn.cfg.world.block_radius + dyn.cfg.world.pusher_radius
+    present = torch.ones(1, 3)
+    pos = torch.tensor([[[0.0, 0.01], [0.2, 0.2], [0.2 + 0.01, 0.2]]])   # pusher inside block 0
+    ee = torch.zeros(1, 2)
+    out = dyn.project(pos, present, ee)
+    assert torch.linalg.norm(out[0, 0] - ee[0]) >= r - 1e-6          # pushed out of the pusher
+    assert abs(float(out[0, 0, 0])) < 1e-6                            # along the contact line
+    gap = torch.linalg.norm(out[0, 1] - out[0, 2])
+    assert gap >= 2 * 0.7 * dyn.cfg.world.block_radius - 1e-6          # overlapping blocks apart
+    assert float(out.abs().max()) <= dyn.cfg.board_half                # still on the board
+    off = Dynamics(load_config('tiny'))
+    assert torch.equal(off.project(pos, present, ee), pos)            # off: untouched

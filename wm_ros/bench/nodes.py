@@ -127,21 +127,34 @@ def measure(model: Path, backend: str = 'onnxruntime', n: int = 200) -> dict:
             'rate_hz': rate}
 
 
-def main(backend: str = 'onnxruntime', n: int = 200) -> dict:
-    """Run the benchmark at every image size with a model; print and return the medians."""
+def main(backend: str = 'onnxruntime', n: int = 200, baseline: str | Path | None = None
+         ) -> dict:
+    """
+    Run the benchmark at every image size with a model; print and return the medians.
+
+    With ``baseline`` (a model directory), the shipped 64x64 model and the baseline are
+    measured in the same run and the overhead ratio is printed.
+    """
     rows = {}
     print(f'node benchmark ({backend}), CPU cores: {os.cpu_count()}, {n} twists per size')
-    for size, model in MODELS.items():
+    models = {64: MODELS[64], 'baseline': Path(baseline)} if baseline else MODELS
+    for size, model in models.items():
+        label = f'{size}x{size}' if isinstance(size, int) else f'{size} 64x64'
         if not (model / 'model.json').is_file():
-            print(f'{size}x{size}: no model at {model} (make model-128); skipped')
+            print(f'{label}: no model at {model} (make model-128); skipped')
             continue
         res = measure(model, backend, n)
         e2e, rt = float(np.median(res['e2e_ms'])), float(np.median(res['runtime_ms']))
-        print(f'{size}x{size} twist -> imagined image: {stats(res["e2e_ms"])}')
-        print(f'{size}x{size} runtime step+decode b1:   {stats(res["runtime_ms"])}')
-        print(f'{size}x{size} node overhead (median):   {e2e - rt:7.3f} ms (goal <= 2 ms at '
+        print(f'{label} twist -> imagined image: {stats(res["e2e_ms"])}')
+        print(f'{label} runtime step+decode b1:   {stats(res["runtime_ms"])}')
+        print(f'{label} node overhead (median):   {e2e - rt:7.3f} ms (goal <= 2 ms at '
               f'64x64); sustained closed-loop rate {res["rate_hz"]:.0f} Hz')
         rows[size] = {'e2e_ms': e2e, 'runtime_ms': rt, 'overhead_ms': e2e - rt,
                       'e2e_p95_ms': float(np.percentile(res['e2e_ms'], 95)),
                       'rate_hz': res['rate_hz']}
+    if baseline and 64 in rows and 'baseline' in rows:
+        new, old = rows[64]['overhead_ms'], rows['baseline']['overhead_ms']
+        print(f'node overhead model/baseline: {new:.3f} / {old:.3f} ms = {new / old:.2f}; '
+              f'runtime step+decode {rows[64]["runtime_ms"]:.3f} / '
+              f'{rows["baseline"]["runtime_ms"]:.3f} ms')
     return rows

@@ -23,7 +23,10 @@ after the other in this process so neither competes with the other for cores):
 * latent-only steps/s at batch 256 (what a planner uses: no pixels);
 * the ORT/torch throughput ratio per batch;
 * the tabletop's step+render frames/s using every core (``wm_ros.bench.sim``) and the
-  world model's throughput ratio to it for the same number of frames.
+  world model's throughput ratio to it for the same number of frames;
+* with ``baseline`` (another model directory, e.g. the previously shipped one), the same
+  figures of that model measured in the same run, interleaved per backend, and the
+  ratios new / baseline, so "nothing slower" is a side-by-side measurement.
 """
 
 from __future__ import annotations
@@ -89,9 +92,38 @@ def measure_backend(runtime, frames, seconds: float = 1.0) -> dict:
     return res
 
 
+def compare(model: str | Path, baseline: str | Path, seconds: float = 1.0,
+            rounds: int = 3) -> dict:
+    """Measure ``model`` and ``baseline`` in turns (``rounds`` each); print new/baseline."""
+    size = load_runtime(model, 'torch').image_size
+    frames = _frames(size)
+    keys = ('frame_ms_b1', 'fps_b64', 'latent_steps_b256')
+    out: dict = {}
+    print(f'model {model} vs baseline {baseline}, {rounds} interleaved rounds of {seconds} s')
+    print('   backend     | figure            | model    | baseline | model/baseline')
+    for backend in ('torch', 'onnxruntime'):
+        runs: dict = {'model': [], 'baseline': []}
+        runtimes = {name: load_runtime(path, backend, threads=1) if backend == 'onnxruntime'
+                    else load_runtime(path, backend)
+                    for name, path in (('model', model), ('baseline', baseline))}
+        for _ in range(rounds):
+            for name, runtime in runtimes.items():
+                runs[name].append(measure_backend(runtime, frames, seconds))
+        for key in keys:
+            med = {n: float(np.median([np.median(r[key]) for r in v])) for n, v in runs.items()}
+            out[f'{backend}_{key}'] = med
+            ratio = med['model'] / med['baseline']
+            print(f'   {backend:11s} | {key:17s} | {med["model"]:8.2f} | {med["baseline"]:8.2f} '
+                  f'| {ratio:6.3f}{" (lower is faster)" if "_ms_" in key else ""}')
+    return out
+
+
 def main(model: str | Path, onnx: str | Path | None = None, seconds: float = 1.0,
-         sim_frames: int = 1000, device: str = 'cpu') -> dict:
+         sim_frames: int = 1000, device: str = 'cpu', baseline: str | Path | None = None
+         ) -> dict:
     """Run the benchmark, print the table and return the figures."""
+    if baseline:
+        return compare(model, baseline, seconds)
     onnx = Path(onnx) if onnx else Path(model) / 'onnx'
     print(f'world-model benchmark, CPU cores: {os.cpu_count()}, model {model}, torch on '
           f'{device}')

@@ -42,8 +42,8 @@ class WorldSpec:
     The object vocabulary and geometry a model is trained for (metres, RGB in [0, 1]).
 
     ``kinds`` = every ``'<colour> <shape>'``, colour-major; ``symmetry`` is each shape's
-    rotational symmetry order (1 = none), ``shape_centroids`` where its pixels are centred
-    in its body frame (the moon's body origin is off its area centroid).
+    rotational symmetry order (1 = none, 0 = round: yaw means nothing), ``shape_centroids``
+    where its pixels are centred in its body frame (the moon's origin is off its centroid).
     """
 
     colours: tuple[str, ...] = ()

@@ -128,7 +128,7 @@ class Encoder(nn.Module):
         shape = (kind % ns).unsqueeze(1)
         cos = torch.gather(at[:, base:base + ns], 1, shape).squeeze(1)
         sin = torch.gather(at[:, base + ns:base + 2 * ns], 1, shape).squeeze(1)
-        return pos, torch.atan2(sin, cos) / self.symmetry[kind]
+        return pos, torch.atan2(sin, cos) / torch.clamp(self.symmetry[kind], min=1.0)
 
     def forward(self, images: torch.Tensor, ee: torch.Tensor):
         """Return the state tuple (``STATE_KEYS`` order) for ``images`` and pusher ``ee``."""

@@ -92,7 +92,7 @@ def _read_loss(enc, out: torch.Tensor, kind, present, true_pos, true_yaw) -> tor
     pos, yaw = enc.read(out, cell, kind)
     pos_err = (pos - true_pos).abs().sum(-1) * 100.0                        # cm
     sym = torch.tensor(world.kind_symmetry, dtype=torch.float32)[kind]
-    yaw_err = (1 - torch.cos(sym * (yaw - true_yaw))) * (sym > 1)
+    yaw_err = (1 - torch.cos(sym * (yaw - true_yaw))) * (sym > 0)    # round: no yaw
     n = present.sum().clamp(min=1)
     return focal + ((ce + pos_err + 0.5 * yaw_err) * present).sum() / n
 
@@ -141,7 +141,7 @@ def _dynamics_loss(model: WorldModel, data: Tensors, f: torch.Tensor,
         pos, yaw, ee = dyn.project(pos + dpos, present, ee_next), yaw + dyaw, ee_next
         g = f + k + 1
         pos_err = (pos - data.pos[g]).abs().sum(-1) * 100.0                 # cm [E, B, M]
-        yaw_err = (1 - torch.cos(sym * (yaw - data.yaw[g]))) * (sym > 1)
+        yaw_err = (1 - torch.cos(sym * (yaw - data.yaw[g]))) * (sym > 0)
         ee_err = (ee - data.ee[g]).abs().sum(-1) * 100.0                    # [E, B]
         per_sample = ((pos_err + 0.2 * yaw_err) * block_w).sum(-1) / block_w.sum(-1) + ee_err
         total = total + (per_sample * weights).sum() / weights.sum()

@@ -22,10 +22,13 @@ A shard ``shard-00000.npz`` holds the arrays of several episodes under keys
 instruction, behaviour and seed. Shards are zlib-compressed and loaded with
 ``allow_pickle=False``: nothing in a data file can run code.
 
-Collection mixes three behaviours so a world model also sees the consequences of bad
-actions: ``expert`` (the scripted expert), ``noisy`` (expert plus Gaussian noise and
-occasional random bursts) and ``explore`` (smooth random motion that is drawn toward
-blocks, so contacts happen). Every episode is reproducible from its seed.
+Collection mixes behaviours so a world model also sees the consequences of bad actions:
+``expert`` (the scripted expert), ``noisy`` (expert plus Gaussian noise and occasional
+random bursts), ``explore`` (smooth random motion that is drawn toward blocks, so contacts
+happen) and ``perceived`` (the expert acting on what a pixel policy would see: block
+positions with per-step noise, reads that lag or drop out, so it jitters in front of
+blocks, re-stages and pushes long, the states a closed-loop pixel policy drives the
+robot into; issue 8). Every episode is reproducible from its seed.
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ from wm_ros.sim.scene import Scene
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 from wm_ros.sim.tasks import FAMILIES, Task
 
-BEHAVIOURS = ('expert', 'noisy', 'explore')
+BEHAVIOURS = ('expert', 'noisy', 'explore', 'perceived')
+MIX = {'expert': 0.3, 'noisy': 0.25, 'explore': 0.2, 'perceived': 0.25}
 ARRAYS = ('images', 'ee_xy', 'actions', 'success', 'block_states')
 FORMAT_VERSION = 1
 
@@ -141,6 +145,8 @@ class _Behaviour:
         self.burst, self.burst_left = np.zeros(2), 0
         self.velocity = np.zeros(2)
         self.target = None
+        self.seen: np.ndarray | None = None
+        self.read_noise = rng.uniform(0.002, 0.008)     # m: this episode's perception noise
 
     def act(self, obs: Observation) -> np.ndarray:
         if self.kind == 'expert':
@@ -154,6 +160,8 @@ class _Behaviour:
                 self.burst_left -= 1
                 return self.burst.astype(np.float32)
             return (a + self.rng.normal(0, 0.3 * self.vmax, 2)).astype(np.float32)
+        if self.kind == 'perceived':
+            return self._perceived(obs)
         # explore: Ornstein-Uhlenbeck velocity, drawn toward a random block half the time
         blocks = self.env.block_states()[:, :2]
         if self.target is None or self.rng.random() < 0.05:
@@ -164,6 +172,20 @@ class _Behaviour:
             pull = 0.7 * self.vmax * d / max(np.linalg.norm(d), 1e-6)
         self.velocity = 0.7 * self.velocity + 0.3 * (pull + self.rng.normal(0, self.vmax, 2))
         return np.clip(self.velocity, -self.vmax, self.vmax).astype(np.float32)
+
+
+    def _perceived(self, obs: Observation) -> np.ndarray:
+        """Expert on noisy, lagging block reads (what the encoder gives a pixel policy)."""
+        true = self.env.block_states()[:, :2].astype(np.float64)
+        if self.seen is None:
+            self.seen = true.copy()
+        fresh = self.rng.random(len(true)) > 0.15             # 15 % of reads drop out
+        read = true + self.rng.normal(0, self.read_noise, true.shape)
+        self.seen[fresh] = read[fresh]
+        if self.expert.controller is None or self.expert.controller.task is not self.env.task:
+            self.expert.reset()
+        return np.asarray(self.expert.controller.act(np.asarray(obs.ee_xy, np.float64),
+                                                     self.seen), np.float32)
 
 
 def record_episode(env: TabletopEnv, seed: int, behaviour: str, family: str | None = None,
@@ -199,7 +221,7 @@ def collect(out: str | Path, episodes: int, seed: int = 0,
             config: TabletopConfig | None = None, shard_size: int = 50,
             max_steps: int | None = None, progress: bool = True) -> list[Path]:
     """Collect ``episodes`` episodes into shards under ``out``; returns the shard paths."""
-    mix = mix or {'expert': 0.4, 'noisy': 0.35, 'explore': 0.25}
+    mix = mix or MIX
     unknown = sorted(set(mix) - set(BEHAVIOURS))
     if unknown:
         raise ValueError(f'unknown behaviour(s) {unknown} in mix; choose from {list(BEHAVIOURS)}')

@@ -269,7 +269,8 @@ def shape_centroid(shape: str) -> tuple[float, float]:
     return (round(float(centre[0]), 5), round(float(centre[1]), 5))
 
 
-SYMMETRY = {'cube': 4, 'cylinder': 1, 'triangle': 3, 'moon': 1, 'star': 5}
+# rotational symmetry order of each footprint: 1 = none (the moon), 0 = round (any angle)
+SYMMETRY = {'cube': 4, 'cylinder': 0, 'triangle': 3, 'moon': 1, 'star': 5}
 
 
 def world_spec() -> dict:
