@@ -14,7 +14,16 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
 .PHONY: venv demo test lint bench-sim bench-world-model bench-nodes model data fidelity study clean
 
+# The ROS 2 launch system (launch, launch_ros, launch_pytest) is not on PyPI; where the
+# offline kit exists beside this checkout, `make venv` installs it (test/test_launch.py
+# runs every launch file with it). Without the kit those tests skip with the reason.
+LAUNCH_KIT ?= ../shared/ros-launch-kit
+LAUNCH_STAMP := $(VENV)/.launch-kit
+
 venv: $(STAMP)
+ifneq ($(wildcard $(LAUNCH_KIT)/install.sh),)
+venv: $(LAUNCH_STAMP)
+endif
 
 $(STAMP): requirements.txt setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +31,10 @@ $(STAMP): requirements.txt setup.py
 	$(PY) -m pip install -q -r requirements.txt > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	$(PY) -m pip install -q --no-deps -e . > $(VENV)/pip.log 2>&1 || (cat $(VENV)/pip.log; exit 1)
 	$(PY) -c "import rclpy, mujoco, rosbags, wm_ros.cli" && touch $(STAMP)
+
+$(LAUNCH_STAMP): $(STAMP) $(wildcard $(LAUNCH_KIT)/install.sh)
+	bash $(LAUNCH_KIT)/install.sh $(PY) > $(VENV)/launch-kit.log 2>&1 || (cat $(VENV)/launch-kit.log; exit 1)
+	$(PY) -c "import launch_pytest, launch_ros" && touch $(LAUNCH_STAMP)
 
 demo: venv
 	$(VENV)/bin/wm-ros demo --out out/demo
