@@ -22,6 +22,7 @@
   wm-ros train world-model --data data/train1 --out models/world_model
   wm-ros export --model models/world_model --out models/world_model/onnx
   wm-ros eval fidelity --model models/world_model --data data/heldout
+  wm-ros eval closed-loop --model models/world_model   pixel policies: imagined vs real success
   wm-ros bench sim | world-model | nodes   benchmarks printing side-by-side ratios
 
 Heavy modules are imported inside each subcommand so ``wm-ros --help`` stays fast.
@@ -168,6 +169,23 @@ def _eval(args) -> int:
     return 0
 
 
+def _closed_loop(args) -> int:
+    from wm_ros.evaluate import closed_loop
+    families = [f for item in args.families for f in item.split(',') if f]
+    policies = [p for item in args.policies for p in item.split(',') if p]
+    report = closed_loop.evaluate(args.model, args.backend, families or closed_loop.FAMILIES,
+                                  policies or closed_loop.POLICIES, args.episodes, args.seed,
+                                  args.max_steps, args.max_steps_long, args.workers)
+    paths = closed_loop.write(report, args.out)
+    print(closed_loop.table(report))
+    t = report['timing']
+    print(f"{t['wall_s']} s wall: {t['real_steps']} tabletop steps ({t['real_episode_s']} s in "
+          f"{args.workers} worker(s)), {t['imagined_steps']} imagined steps "
+          f"({t['imagine_s']} s), replay {t['replay_s']} s")
+    print(f'wrote {paths[0]} and {paths[1]}')
+    return 0
+
+
 def _record(args) -> int:
     from wm_ros.ros.record import DEFAULT_TOPICS, record
     record(args.out, args.topics or DEFAULT_TOPICS, args.duration)
@@ -256,7 +274,8 @@ def parser() -> argparse.ArgumentParser:
     x.set_defaults(func=_export)
 
     v = sub.add_parser('eval', help='evaluate a world model')
-    v.add_argument('what', choices=['fidelity'])
+    vsub = v.add_subparsers(dest='what', required=True)
+    v = vsub.add_parser('fidelity', help='open-loop prediction of held-out episodes')
     v.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
     v.add_argument('--backend', default='torch', choices=['torch', 'onnxruntime'])
     v.add_argument('--data', nargs='+', required=True)
@@ -264,6 +283,26 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument('--stride', type=int, default=8)
     v.add_argument('--out', default='out/fidelity')
     v.set_defaults(func=_eval)
+
+    cl = vsub.add_parser('closed-loop', help='pixel policies on the tabletop and in imagination '
+                         'from the same first frames: success, gap, replay, causes')
+    cl.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
+    cl.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
+    cl.add_argument('--families', nargs='+', default=[],
+                    help='task families, space or comma separated (default: all five)')
+    cl.add_argument('--policies', nargs='+', default=[],
+                    help='policies of wm_ros.policy.degraded (default: expert noisy slow laggy)')
+    cl.add_argument('--episodes', type=int, default=20, help='episodes per family and policy')
+    cl.add_argument('--seed', type=int, default=1000,
+                    help='derives every tabletop seed (the shipped model never trained on it)')
+    cl.add_argument('--max-steps', type=int, default=120,
+                    help='step limit of block_to_region, block_to_block, separate')
+    cl.add_argument('--max-steps-long', type=int, default=400,
+                    help='step limit of group_by_colour, make_line (as the tabletop)')
+    cl.add_argument('--workers', type=int, default=2,
+                    help='tabletop processes (0: in this process); results do not depend on it')
+    cl.add_argument('--out', default='out/closed_loop')
+    cl.set_defaults(func=_closed_loop)
     return p
 
 

@@ -13,7 +13,10 @@
 # limitations under the License.
 
 """
-Image and object metrics: PSNR, SSIM, colour-centroid block localisation, Spearman.
+Image, object and imagined-vs-real statistics.
+
+PSNR, SSIM, colour-centroid block localisation; Spearman, Pearson, MMRV and bootstrap
+intervals for comparing success rates in imagination with the robot's.
 
 Blocks are located in a frame by colour: every pixel is classified to the nearest of the
 rendered palette (six block colours, board, pusher), and a block's position is the
@@ -79,3 +82,40 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     if ok.sum() < 3 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
         return float('nan')
     return float(spearmanr(a[ok], b[ok]).statistic)
+
+
+def pearson(a: np.ndarray, b: np.ndarray) -> float:
+    """Return Pearson's r of two vectors (NaN when undefined: < 2 points or constant)."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 2 or np.std(a[ok]) == 0 or np.std(b[ok]) == 0:
+        return float('nan')
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def mmrv(real: np.ndarray, imagined: np.ndarray) -> float:
+    """
+    Return the mean maximum rank violation (SIMPLER) of ``imagined`` against ``real``.
+
+    For each i, the largest ``|real[i] - real[j]|`` over the j whose order disagrees,
+    ``(real[i] > real[j]) != (imagined[i] > imagined[j])`` (0 when none); the mean over i.
+    0 is perfect; a swapped pair costs how far apart its real values are.
+    """
+    r, m = np.asarray(real, float), np.asarray(imagined, float)
+    if r.shape != m.shape or r.ndim != 1:
+        raise ValueError(f'mmrv needs two vectors of one length, got {r.shape} and {m.shape}')
+    if not len(r):
+        return float('nan')
+    disagree = (r[:, None] > r[None, :]) != (m[:, None] > m[None, :])
+    return float(np.where(disagree, np.abs(r[:, None] - r[None, :]), 0.0).max(1).mean())
+
+
+def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, level: float = 0.95,
+                 seed: int = 0) -> tuple[float, float]:
+    """Return the percentile bootstrap interval of the mean of ``values`` (NaN if empty)."""
+    v = np.asarray(values, float)
+    if not len(v):
+        return float('nan'), float('nan')
+    means = v[np.random.default_rng(seed).integers(len(v), size=(n_boot, len(v)))].mean(1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)

@@ -1,0 +1,141 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""``wm-ros eval closed-loop``, its statistics and the degraded policies."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from wm_ros.cli import DEFAULT_MODEL, main as cli
+from wm_ros.evaluate import closed_loop
+from wm_ros.evaluate.metrics import bootstrap_ci, mmrv, pearson
+from wm_ros.interfaces import Observation
+from wm_ros.policy.degraded import Laggy, Noisy, Slow
+
+FAMILIES = ('block_to_region', 'separate')
+POLICIES = ('expert', 'noisy')
+
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp('closed_loop')
+    code = cli(['eval', 'closed-loop', '--model', DEFAULT_MODEL, '--families', *FAMILIES,
+                '--policies', ','.join(POLICIES), '--episodes', '3', '--workers', '0',
+                '--out', str(out)])
+    assert code == 0
+    return out, json.loads((out / 'closed_loop.json').read_text())
+
+
+def test_writes_every_cell_to_json_and_markdown(run):
+    out, report = run
+    cells = {(c['policy'], c['family']) for c in report['cells']}
+    assert cells == {(p, f) for p in POLICIES for f in FAMILIES}
+    assert len(report['episodes']) == len(POLICIES) * len(FAMILIES) * 3
+    md = (out / 'closed_loop.md').read_text()
+    for p in POLICIES:
+        for f in FAMILIES:
+            assert f'| {p} | {f} | 3 |' in md
+    assert 'MMRV' in md and 'Pearson' in md
+
+
+def test_numbers_are_consistent(run):
+    _, report = run
+    for c in report['cells'] + report['per_policy'] + [report['overall']]:
+        assert c['gap_pts'] == pytest.approx(c['imagined_pct'] - c['real_pct'])
+        assert sum(c['causes'].values()) == c['disagreements']
+        assert 0.0 <= c['replay_agreement'] <= 1.0
+        assert 0.0 <= c['replay_agreement_any'] <= 1.0
+        assert c['real_ci_pct'][0] <= c['real_pct'] <= c['real_ci_pct'][1]
+    for e in report['episodes']:
+        assert (e['cause'] == '') == (e['real_success'] == e['imagined_success'])
+        assert e['real_steps'] <= 120 and e['imagined_steps'] <= 120
+    assert report['overall']['n'] == len(report['episodes'])
+    o = report['overall']
+    assert o['mean_abs_gap_pts'] == pytest.approx(
+        np.mean([abs(c['gap_pts']) for c in report['cells']]))
+
+
+def test_the_perception_expert_solves_tabletop_episodes(run):
+    _, report = run
+    solved = [e for e in report['episodes'] if e['policy'] == 'expert' and e['real_success']]
+    assert solved, 'the perception expert solved no tabletop episode'
+    assert all(e['real_steps'] < 120 for e in solved)     # the tabletop ends at success
+
+
+def test_seeds_are_fixed_per_family_and_episode():
+    a = closed_loop.episode_seed(1000, 'separate', 3)
+    assert a == closed_loop.episode_seed(1000, 'separate', 3)
+    assert len({a, closed_loop.episode_seed(1000, 'separate', 4),
+                closed_loop.episode_seed(1000, 'make_line', 3),
+                closed_loop.episode_seed(1001, 'separate', 3)}) == 4
+
+
+def test_causes():
+    assert closed_loop.cause(True, True, {}) == ''
+    assert closed_loop.cause(True, False, {}) == 'timeout'
+    assert closed_loop.cause(False, True, {}) == 'hallucination'
+    assert closed_loop.cause(True, False, {'misread': {'red cube': 'red moon'}}) == 'misread'
+
+
+def test_mmrv_on_hand_made_vectors():
+    assert mmrv([0.1, 0.5, 0.9], [0.2, 0.4, 0.8]) == 0.0          # same order
+    assert mmrv([0.2, 0.8], [0.8, 0.2]) == pytest.approx(0.6)     # one swapped pair
+    # swapping the two close policies costs little, the far ones a lot
+    assert mmrv([0.1, 0.5, 0.55], [0.1, 0.55, 0.5]) == pytest.approx(0.1 / 3)
+    assert mmrv([0.1, 0.5, 0.9], [0.9, 0.5, 0.1]) == pytest.approx((0.8 + 0.4 + 0.8) / 3)
+
+
+def test_pearson_and_bootstrap():
+    assert pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
+    assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert pearson([0, 1, 0, 1], [0, 0, 1, 1]) == pytest.approx(0.0)
+    assert math.isnan(pearson([1, 1, 1], [1, 2, 3]))
+    lo, hi = bootstrap_ci(np.r_[np.ones(10), np.zeros(10)])
+    assert 0.25 < lo < 0.5 < hi < 0.75
+    assert bootstrap_ci(np.ones(5)) == (1.0, 1.0)
+
+
+class _Echo:
+    """Inner policy whose action is ``0.01 * [t, 0]``: shows which frame a wrapper passed."""
+
+    def set_task(self, scene, task):
+        pass
+
+    def reset(self):
+        pass
+
+    def act(self, observation):
+        return np.array([observation.t, 0.0], np.float32) * 0.01
+
+
+def _obs(t):
+    return Observation(np.zeros((4, 4, 3), np.uint8), np.zeros(2, np.float32), '', t)
+
+
+def test_degraded_policies_are_deterministic_for_a_seed():
+    def actions(policy):
+        policy.set_task(None, None)
+        return np.array([policy.act(_obs(t)) for t in range(40)])
+    a, b = actions(Noisy(_Echo(), seed=5)), actions(Noisy(_Echo(), seed=5))
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, actions(Noisy(_Echo(), seed=6)))
+    noisy = Noisy(_Echo(), seed=5)
+    assert np.array_equal(actions(noisy), actions(noisy))         # set_task restarts it
+    assert np.abs(a).max() <= 0.2
+    assert np.allclose(actions(Slow(_Echo())), 0.5 * actions(_Echo()))
+    lag = actions(Laggy(_Echo(), lag=3))[:, 0] / 0.01
+    assert np.allclose(lag, np.maximum(np.arange(40) - 3, 0))
