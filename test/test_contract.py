@@ -74,7 +74,7 @@ def test_every_runtime_keeps_the_contract(runtime, frames):
     states = list(runtime.rollout(state, actions))
     assert len(states) == 4
     stepped = runtime.step(state, actions)
-    for key in state.keys():                                   # step == last of rollout
+    for key in runtime.state_spec.keys:                        # step == last of rollout
         np.testing.assert_array_equal(stepped[key], states[-1][key])
     decoded, ee_out = runtime.decode(stepped)
     assert decoded.dtype == np.uint8 and decoded.shape == (3, 64, 64, 3)

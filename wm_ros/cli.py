@@ -17,7 +17,7 @@
 
   wm-ros demo                      the shadow graph over DDS: video, trajectories, errors, bag
   wm-ros up sim                    start a graph like ``ros2 launch`` (Ctrl-C stops it)
-  wm-ros collect --episodes 200    write episode shards (expert / noisy / explore mix)
+  wm-ros collect --episodes 200    write episode shards (expert / noisy / explore / perceived)
   wm-ros bag export|import         episodes <-> rosbag2 MCAP
   wm-ros train world-model --data data/train1 --out models/world_model
   wm-ros export --model models/world_model --out models/world_model/onnx
@@ -47,7 +47,8 @@ def _mix(text: str) -> dict[str, float]:
             out[name.strip()] = float(weight)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f'bad mix entry {part!r}; write e.g. expert=0.4,noisy=0.35,explore=0.25') from None
+                f'bad mix entry {part!r}; write e.g. '
+                'expert=0.3,noisy=0.25,explore=0.2,perceived=0.25') from None
     return out
 
 
@@ -114,10 +115,10 @@ def _bench(args) -> int:
         rows = main(args.n)
     elif args.what == 'nodes':
         from wm_ros.bench.nodes import main
-        rows = main(args.backend, min(args.n, 300))
+        rows = main(args.backend, min(args.n, 300), baseline=args.baseline)
     else:
         from wm_ros.bench.world_model import main
-        rows = main(args.model, args.onnx, device=args.device)
+        rows = main(args.model, args.onnx, device=args.device, baseline=args.baseline)
     if args.json:
         print(json.dumps(rows))
     return 0
@@ -217,7 +218,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--episodes', type=int, default=200)
     c.add_argument('--seed', type=int, default=0)
     c.add_argument('--mix', type=_mix, default=None,
-                   help='behaviour weights, e.g. expert=0.4,noisy=0.35,explore=0.25')
+                   help='behaviour weights, e.g. expert=0.3,noisy=0.25,explore=0.2,perceived=0.25')
     c.add_argument('--tasks', default='', help='comma-separated task families (default all)')
     c.add_argument('--config', default=None, help='TabletopConfig YAML (config/tabletop.yaml)')
     c.add_argument('--image-size', type=int, default=None)
@@ -253,6 +254,9 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'],
                    help='runtime of the nodes benchmark')
     n.add_argument('--device', default='cpu', help='torch device of the world-model benchmark')
+    n.add_argument('--baseline', default=None,
+                   help='another model directory measured in the same run (world-model, '
+                   'nodes): prints model/baseline ratios')
     n.add_argument('--json', action='store_true')
     n.set_defaults(func=_bench)
 

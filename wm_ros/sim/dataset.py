@@ -173,7 +173,6 @@ class _Behaviour:
         self.velocity = 0.7 * self.velocity + 0.3 * (pull + self.rng.normal(0, self.vmax, 2))
         return np.clip(self.velocity, -self.vmax, self.vmax).astype(np.float32)
 
-
     def _perceived(self, obs: Observation) -> np.ndarray:
         """Expert on noisy, lagging block reads (what the encoder gives a pixel policy)."""
         true = self.env.block_states()[:, :2].astype(np.float64)
