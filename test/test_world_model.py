@@ -76,7 +76,7 @@ def test_training_is_deterministic_and_resumes(data_dir, tmp_path):
     # a run interrupted in the decoder stage resumes from its checkpoint and ends the same
     import wm_ros.model.train as train_module
 
-    def interrupted(*args):
+    def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(train_module, '_decoder_loss', interrupted)
