@@ -61,8 +61,14 @@ def from_dict(cls, data: dict | None, *, source: str = 'config'):
     return cls(**data)
 
 
-def load(cls, path: str | Path | None = None, section: str | None = None, **overrides):
-    """Load ``cls`` from a YAML file (``section`` picks a top-level key) plus overrides."""
+def load(cls, path: str | Path | None = None, section: str | None = None,
+         inherit: tuple[str, ...] = (), **overrides):
+    """
+    Load ``cls`` from a YAML file (``section`` picks a top-level key) plus overrides.
+
+    ``inherit`` names top-level keys shared by every section (not sections themselves): a
+    section gets each of them unless it sets its own.
+    """
     data: dict = {}
     if path is not None:
         path = Path(path)
@@ -70,8 +76,10 @@ def load(cls, path: str | Path | None = None, section: str | None = None, **over
             raise ConfigError(f'config file {path} does not exist')
         data = yaml.safe_load(path.read_text()) or {}
         if section is not None:
-            if section not in data:
-                raise ConfigError(f'{path} has no section {section!r}; it has {sorted(data)}')
-            data = data[section] or {}
+            sections = sorted(k for k in data if k not in inherit)
+            if section not in sections:
+                raise ConfigError(f'{path} has no section {section!r}; it has {sections}')
+            shared = {k: data[k] for k in inherit if k in data}
+            data = {**shared, **(data[section] or {})}
     data.update({k: v for k, v in overrides.items() if v is not None})
     return from_dict(cls, data, source=str(path or cls.__name__))

@@ -100,27 +100,28 @@ def rollouts(runtime: WorldModelRuntime, episodes: list[Episode], horizons=HORIZ
                                  for h, d in out.items()}}
 
 
-def _reencoded_right(kinds: tuple[str, ...], kind, present, pos, ep: Episode, t: int
+def _reread_as(xy, kind: int, rekind, represent, repos) -> bool:
+    """Return whether the re-encoded object nearest ``xy`` (within 3 cm) has ``kind``."""
+    d = np.where(represent > 0.5, np.linalg.norm(repos - xy, axis=-1), np.inf)
+    near = int(np.argmin(d))
+    return bool(d[near] <= REENCODE_RADIUS and rekind[near] == kind)
+
+
+def _reencoded_right(kinds: tuple[str, ...], rekind, represent, repos, ep: Episode, t: int
                      ) -> tuple[int, int]:
     """Return (blocks whose nearest re-encoded object has their kind, blocks) at ``t``."""
-    right = 0
-    for j, block in enumerate(ep.scene.blocks):
-        d = np.linalg.norm(pos - ep.block_states[t, j, :2], axis=-1)
-        d = np.where(present > 0.5, d, np.inf)
-        near = int(np.argmin(d))
-        right += bool(d[near] <= REENCODE_RADIUS and kinds[int(kind[near])] == block.name)
+    right = sum(_reread_as(ep.block_states[t, j, :2],
+                           kinds.index(b.name) if b.name in kinds else -1,
+                           rekind, represent, repos)
+                for j, b in enumerate(ep.scene.blocks))
     return right, len(ep.scene.blocks)
 
 
 def _legible(kind, present, pos, rekind, represent, repos) -> tuple[int, int]:
     """Return (held objects re-read as their own kind within 3 cm, held objects)."""
-    right, held = 0, 0
-    for j in np.flatnonzero(present > 0.5):
-        d = np.where(represent > 0.5, np.linalg.norm(repos - pos[j], axis=-1), np.inf)
-        near = int(np.argmin(d))
-        right += bool(d[near] <= REENCODE_RADIUS and rekind[near] == kind[j])
-        held += 1
-    return right, held
+    held = np.flatnonzero(present > 0.5)
+    right = sum(_reread_as(pos[j], kind[j], rekind, represent, repos) for j in held)
+    return right, len(held)
 
 
 def _state_error(kinds: tuple[str, ...], kind, present, pos, ep: Episode, t: int

@@ -23,7 +23,7 @@ hash and training statistics. Loading never unpickles anything.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 import hashlib
 import json
 from pathlib import Path
@@ -104,7 +104,7 @@ def _upgrade(meta: dict, path: Path) -> dict:
     config = dict(meta.get('config', {}))
     # version 2 treated round shapes as symmetry 1 (and did not train the moon's yaw)
     world = replace(world, symmetry=tuple(max(s, 1) for s in world.symmetry))
-    config['world'] = WorldModelConfig(world=world).to_dict()['world']
+    config['world'] = asdict(world)
     meta = dict(meta, format=FORMAT, format_version=FORMAT_VERSION, config=config)
     meta['state'] = state_spec(config_of(meta))
     meta['capabilities'] = ['objects', 'uncertainty']

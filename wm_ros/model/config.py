@@ -61,7 +61,7 @@ class WorldSpec:
         if not n or not s:
             raise config_io.ConfigError(
                 'the world-model config has no world (colours, shapes): add a `world` '
-                'section to config/world_model.yaml (see its `tabletop` entry)')
+                'section to config/world_model.yaml, as the reference tabletop has')
         if len(self.colour_rgb) != n or len(self.symmetry) != s or \
                 len(self.shape_centroids) != s:
             raise config_io.ConfigError('world: colour_rgb needs one RGB per colour, symmetry '
@@ -122,7 +122,7 @@ class WorldModelConfig:
     threads: int = 0            # torch CPU threads (0: torch default)
     # dynamics: push blocks out of the pusher and of each other after each learned step
     contact_projection: bool = False
-    # training levers (issue 8): decoder re-read by the encoder, longer open-loop unrolls
+    # decoder: weight of the encoder's read loss on the drawn frame (second half of the stage)
     cycle_weight: float = 0.0
     world: WorldSpec = field(default_factory=tabletop_world)
 
@@ -148,13 +148,4 @@ def load_config(name: str = 'default', path: str | Path | None = None, **overrid
     The file's top-level ``world`` is every section's world unless the section has its own.
     """
     path = Path(path) if path else config_io.config_dir() / 'world_model.yaml'
-    if not path.is_file():
-        raise config_io.ConfigError(f'config file {path} does not exist')
-    data = yaml.safe_load(path.read_text()) or {}
-    if name not in data or name == 'world':
-        raise config_io.ConfigError(f'{path} has no section {name!r}; it has '
-                                    f'{sorted(k for k in data if k != "world")}')
-    section = dict(data[name] or {})
-    section.setdefault('world', data.get('world'))
-    section.update({k: v for k, v in overrides.items() if v is not None})
-    return config_io.from_dict(WorldModelConfig, section, source=f'{path} [{name}]')
+    return config_io.load(WorldModelConfig, path, section=name, inherit=('world',), **overrides)

@@ -95,7 +95,7 @@ def _read_loss(enc, out: torch.Tensor, kind, present, true_pos, true_yaw) -> tor
     ce = torch.nn.functional.cross_entropy(enc.kind_logits(at), kind, reduction='none')
     pos, yaw = enc.read(out, cell, kind)
     pos_err = (pos - true_pos).abs().sum(-1) * 100.0                        # cm
-    sym = torch.tensor(world.kind_symmetry, dtype=torch.float32)[kind]
+    sym = enc.symmetry[kind]
     yaw_err = (1 - torch.cos(sym * (yaw - true_yaw))) * (sym > 0)    # round: no yaw
     n = present.sum().clamp(min=1)
     return focal + ((ce + pos_err + 0.5 * yaw_err) * present).sum() / n
@@ -135,7 +135,7 @@ def _dynamics_loss(model: WorldModel, data: Tensors, f: torch.Tensor,
     kind, present = per_head(data.kind[f]), per_head(data.present[f])
     pos, prev_pos = per_head(data.pos[f]), per_head(data.pos[p])
     yaw, ee, prev_ee = per_head(data.yaw[f]), per_head(data.ee[f]), per_head(data.ee[p])
-    sym = torch.tensor(model.cfg.world.kind_symmetry, dtype=torch.float32)[data.kind[f]]
+    sym = dyn.symmetry[data.kind[f]]
     moving = (data.pos[f + model.cfg.unroll] - data.pos[f]).norm(dim=-1) > 0.005
     block_w = data.present[f] * (1.0 + 4.0 * moving)                 # [B, M]
     total = 0.0

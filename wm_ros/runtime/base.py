@@ -97,10 +97,6 @@ class State:
         keys = states[0].keys()
         return State({k: np.concatenate([s[k] for s in states]) for k in keys})
 
-    def copy(self) -> 'State':
-        """Return a deep copy."""
-        return State({k: v.copy() for k, v in self._arrays.items()})
-
     def __repr__(self) -> str:
         inner = ', '.join(f'{k}: {v.dtype}{list(v.shape)}' for k, v in self._arrays.items())
         return f'State({inner})'
