@@ -153,6 +153,10 @@ def test_world_config_matches_the_tabletop():
     assert world.pusher_radius == spec['pusher_radius']
     np.testing.assert_allclose(world.board_rgb, spec['board_rgb'])
     np.testing.assert_allclose(world.pusher_rgb, spec['pusher_rgb'])
+    assert len(world.shape_hulls) == len(spec['shape_hulls'])
+    for mine, theirs in zip(world.shape_hulls, spec['shape_hulls']):
+        np.testing.assert_allclose(np.reshape(mine, (-1, 2)), np.reshape(theirs, (-1, 2)),
+                                   atol=1e-5)
 
 
 def test_the_model_package_does_not_import_the_simulator():

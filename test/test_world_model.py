@@ -89,6 +89,21 @@ def test_training_is_deterministic_and_resumes(data_dir, tmp_path):
     assert all(np.array_equal(a[k], c[k]) for k in a)
 
 
+def test_training_device_auto_uses_what_there_is_and_cuda_without_one_says_so(data_dir,
+                                                                               tmp_path):
+    import torch
+    cfg = load_config('tiny', encoder_steps=2, decoder_steps=2, dynamics_steps=2, device='auto')
+    stats = train([data_dir], tmp_path / 'auto', cfg, progress=False)
+    assert stats['device'] == ('cuda' if torch.cuda.is_available() else 'cpu')
+    assert load_runtime(tmp_path / 'auto', 'torch') is not None     # saved for any host
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match='no CUDA device.*device=cpu'):
+            train([data_dir], tmp_path / 'cuda', load_config('tiny', device='cuda'),
+                  progress=False)
+    with pytest.raises(Exception, match='device must be cpu, cuda'):
+        load_config('tiny', device='tpu')
+
+
 def test_training_from_an_mcap_bag(data_dir, tmp_path):
     episode = next(iter_episodes(data_dir))
     bag = export_mcap(episode, tmp_path / 'bag')
@@ -257,18 +272,31 @@ def test_fidelity_report_has_every_horizon_and_a_grid(trained, data_dir, tmp_pat
 
 def test_contact_projection_keeps_blocks_out_of_the_pusher_and_each_other():
     """The closed-loop lever: a pusher that keeps pushing moves the block; blocks never merge."""
+    import dataclasses
     import torch
     from wm_ros.model.network import Dynamics
     dyn = Dynamics(load_config('tiny', contact_projection=True))
-    r = 0.7 * dyn.cfg.world.block_radius + dyn.cfg.world.pusher_radius
-    present = torch.ones(1, 3)
-    pos = torch.tensor([[[0.0, 0.01], [0.2, 0.2], [0.2 + 0.01, 0.2]]])   # pusher inside block 0
+    world = dyn.cfg.world
+    cube, cylinder = world.kinds.index('red cube'), world.kinds.index('red cylinder')
+    kind = torch.tensor([[cube, cube, cylinder]])
+    present, yaw = torch.ones(1, 3), torch.zeros(1, 3)
+    pos = torch.tensor([[[0.0, 0.01], [0.1, 0.1], [0.1 + 0.01, 0.1]]])   # pusher inside block 0
     ee = torch.zeros(1, 2)
-    out = dyn.project(pos, present, ee)
-    assert torch.linalg.norm(out[0, 0] - ee[0]) >= r - 1e-6          # pushed out of the pusher
-    assert abs(float(out[0, 0, 0])) < 1e-6                            # along the contact line
+    out = dyn.project(pos, present, ee, kind, yaw)
+    face = world.shape_hulls[0][1][0]                                  # the cube's half side
+    # pushed out of the pusher along the contact line, to where its face touches the pusher
+    assert abs(float(out[0, 0, 1]) - (face + world.pusher_radius)) < 1e-5
+    assert abs(float(out[0, 0, 0])) < 1e-6
+    # the overlapping cube and cylinder end face to round side: half side + radius apart
     gap = torch.linalg.norm(out[0, 1] - out[0, 2])
-    assert gap >= 2 * 0.7 * dyn.cfg.world.block_radius - 1e-6          # overlapping blocks apart
+    assert abs(float(gap) - (face + world.block_radius)) < 2e-3
+    # turned 45 degrees, the cube meets the pusher with a corner: pushed further
+    corner = dyn.project(pos, present, ee, kind, torch.full((1, 3), np.pi / 4))
+    assert float(corner[0, 0, 1]) > float(out[0, 0, 1]) + 0.008
     assert float(out.abs().max()) <= dyn.cfg.board_half                # still on the board
+    # a world without hulls (models made before them): discs of 0.7 x the footprint radius
+    old = Dynamics(dataclasses.replace(dyn.cfg, world=dataclasses.replace(world, shape_hulls=())))
+    r = 0.7 * world.block_radius + world.pusher_radius
+    assert abs(float(torch.linalg.norm(old.project(pos, present, ee, kind, yaw)[0, 0])) - r) < 1e-6
     off = Dynamics(load_config('tiny'))
-    assert torch.equal(off.project(pos, present, ee), pos)            # off: untouched
+    assert torch.equal(off.project(pos, present, ee, kind, yaw), pos)  # off: untouched

@@ -57,8 +57,13 @@ def from_dict(cls, data: dict | None, *, source: str = 'config'):
         elif hint in (int, float, bool, str) and not isinstance(data[key], hint):
             raise ConfigError(f'{source}: {key} must be {hint.__name__}, got {value!r}')
         elif typing.get_origin(hint) is tuple and isinstance(value, list):
-            data[key] = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            data[key] = _tuples(value)
     return cls(**data)
+
+
+def _tuples(value):
+    """Return nested lists as nested tuples (YAML and JSON give lists)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
 
 
 def load(cls, path: str | Path | None = None, section: str | None = None,

@@ -26,6 +26,7 @@ imports the simulator, so a robot team describes its own objects the same way.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+import math
 from pathlib import Path
 
 from wm_ros import config as config_io
@@ -43,7 +44,10 @@ class WorldSpec:
 
     ``kinds`` = every ``'<colour> <shape>'``, colour-major; ``symmetry`` is each shape's
     rotational symmetry order (1 = none, 0 = round: yaw means nothing), ``shape_centroids``
-    where its pixels are centred in its body frame (the moon's origin is off its centroid).
+    where its pixels are centred in its body frame (the moon's origin is off its centroid),
+    ``shape_hulls`` the convex hull of its footprint (body frame, counter-clockwise; ``[]``:
+    round, ``block_radius``), which is what it collides with. Without ``shape_hulls``
+    (models made before them) every block is a disc of ``0.7 * block_radius`` in contacts.
     """
 
     colours: tuple[str, ...] = ()
@@ -55,6 +59,7 @@ class WorldSpec:
     pusher_rgb: tuple[float, float, float] = (0.0, 0.0, 0.0)
     block_radius: float = 0.03
     pusher_radius: float = 0.018
+    shape_hulls: tuple[tuple[tuple[float, float], ...], ...] = ()
 
     def __post_init__(self):
         n, s = len(self.colours), len(self.shapes)
@@ -66,6 +71,10 @@ class WorldSpec:
                 len(self.shape_centroids) != s:
             raise config_io.ConfigError('world: colour_rgb needs one RGB per colour, symmetry '
                                         'and shape_centroids one entry per shape')
+        if self.shape_hulls and (len(self.shape_hulls) != s or any(
+                0 < len(h) < 3 for h in self.shape_hulls)):
+            raise config_io.ConfigError('world: shape_hulls needs one entry per shape, each '
+                                        '[] (round) or >= 3 [x, y] vertices')
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -76,6 +85,30 @@ class WorldSpec:
     def kind_symmetry(self) -> tuple[int, ...]:
         """Return each kind's rotational symmetry order."""
         return tuple(self.symmetry[i % len(self.shapes)] for i in range(len(self.kinds)))
+
+    def contact_planes(self, sides: int = 16) -> list[list[tuple[float, float, float]]]:
+        """
+        Return per shape the half-planes ``(nx, ny, d)`` (``n . x <= d``) of its hull.
+
+        A round shape is the ``sides``-gon whose faces touch its circle; shapes are padded
+        to one count by repeating a plane. ``[]`` when the world has no ``shape_hulls``.
+        """
+        if not self.shape_hulls:
+            return []
+        planes = []
+        for hull in self.shape_hulls:
+            if hull:
+                pts = [(float(x), float(y)) for x, y in hull]
+                edges = zip(pts, pts[1:] + pts[:1])
+                sides_of = [((b[1] - a[1]), -(b[0] - a[0]), a) for a, b in edges]
+                planes.append([(nx / math.hypot(nx, ny), ny / math.hypot(nx, ny),
+                                (nx * a[0] + ny * a[1]) / math.hypot(nx, ny))
+                               for nx, ny, a in sides_of])
+            else:
+                angles = [2 * math.pi * i / sides for i in range(sides)]
+                planes.append([(math.cos(t), math.sin(t), self.block_radius) for t in angles])
+        count = max(len(p) for p in planes)
+        return [p + [p[0]] * (count - len(p)) for p in planes]
 
     def kind_rgb(self) -> list[tuple[float, float, float]]:
         """Return each kind's colour."""
@@ -118,7 +151,7 @@ class WorldModelConfig:
     lr: float = 2e-3
     contact_fraction: float = 0.7
     seed: int = 0
-    device: str = 'cpu'
+    device: str = 'cpu'         # training device: cpu, cuda[:N], auto (CUDA if present)
     threads: int = 0            # torch CPU threads (0: torch default)
     # dynamics: push blocks out of the pusher and of each other after each learned step
     contact_projection: bool = False
@@ -130,6 +163,9 @@ class WorldModelConfig:
         if self.image_size % 2 or not 16 <= self.image_size <= 512:
             raise config_io.ConfigError(f'image_size must be even and in [16, 512], got '
                                         f'{self.image_size}')
+        if self.device not in ('cpu', 'auto') and not self.device.startswith('cuda'):
+            raise config_io.ConfigError(f'device must be cpu, cuda[:N] or auto, got '
+                                        f'{self.device!r}')
         if self.ensemble < 2:
             raise config_io.ConfigError('ensemble must be >= 2: its spread is the uncertainty')
         if not 1 <= self.max_blocks <= len(self.world.kinds):

@@ -67,8 +67,9 @@ class Tensors:
     moved: np.ndarray         # bool[W]: some block moves > 5 mm within the window
 
 
-def to_tensors(episodes: list[Episode], cfg: WorldModelConfig) -> Tensors:
-    """Flatten ``episodes`` into :class:`Tensors`, checking they fit ``cfg``."""
+def to_tensors(episodes: list[Episode], cfg: WorldModelConfig,
+               device: torch.device | str = 'cpu') -> Tensors:
+    """Flatten ``episodes`` into :class:`Tensors` on ``device``, checking they fit ``cfg``."""
     if not episodes:
         raise ValueError('no training episodes')
     m, t = cfg.max_blocks, cfg.unroll
@@ -119,7 +120,7 @@ def to_tensors(episodes: list[Episode], cfg: WorldModelConfig) -> Tensors:
         offset += frames
     if not windows:
         raise ValueError(f'no episode has {t} steps; lower unroll or collect longer episodes')
-    arrays = {k: torch.from_numpy(np.concatenate(v)) for k, v in cols.items()}
+    arrays = {k: torch.from_numpy(np.concatenate(v)).to(device) for k, v in cols.items()}
     return Tensors(**arrays, windows=np.array(windows), moved=np.array(moved))
 
 

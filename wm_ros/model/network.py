@@ -168,21 +168,31 @@ class Dynamics(nn.Module):
         self.v2, self.c2 = param(e, 32, 2, scale=0.01 * 32 ** -0.5), param(e, 1, 2, scale=0.0)
         self.register_buffer('symmetry', torch.tensor(cfg.world.kind_symmetry,
                                                       dtype=torch.float32), persistent=False)
+        planes = cfg.world.contact_planes()
+        self.register_buffer('planes', torch.tensor(planes, dtype=torch.float32)
+                             if planes else None, persistent=False)
 
-    def project(self, pos: torch.Tensor, present: torch.Tensor, ee: torch.Tensor
-                ) -> torch.Tensor:
+    def project(self, pos: torch.Tensor, present: torch.Tensor, ee: torch.Tensor,
+                kind: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
         """
         Return ``pos`` [..., M, 2] with contacts resolved (see the module docstring).
 
-        A block's contact radius is ``CONTACT_FRAC`` of its footprint radius (a cube's
-        face is at 0.7 of its corner radius), so only clear penetration is corrected.
+        With the world's ``shape_hulls`` a block's contact distance along the line to the
+        pusher or to another block is its hull's radial distance at its ``yaw`` (exact at
+        faces and corners, slightly short in between, so only true penetration is
+        corrected); without them every block is a disc of ``CONTACT_FRAC`` of its
+        footprint radius (a cube's face is at 0.7 of its corner radius).
         """
         if not self.cfg.contact_projection:
             return pos
         rb = CONTACT_FRAC * self.cfg.world.block_radius
         d = pos - ee.unsqueeze(-2)                                       # [..., M, 2]
         dist = torch.sqrt((d * d).sum(-1, keepdim=True) + 1e-12)
-        reach = rb + self.cfg.world.pusher_radius
+        if self.planes is None:
+            reach = rb + self.cfg.world.pusher_radius
+        else:
+            reach = self._radial(kind, yaw, -d / dist).unsqueeze(-1) \
+                + self.cfg.world.pusher_radius
         push = torch.clamp(reach - dist, min=0.0) * present.unsqueeze(-1)
         pos = pos + push * d / dist
         rel = pos.unsqueeze(-2) - pos.unsqueeze(-3)                       # [..., i, j, 2]
@@ -190,10 +200,29 @@ class Dynamics(nn.Module):
         m = pos.shape[-2]
         both = (present.unsqueeze(-1) * present.unsqueeze(-2)
                 * (1.0 - torch.eye(m, dtype=pos.dtype, device=pos.device))).unsqueeze(-1)
-        overlap = torch.clamp(2 * rb - dist, min=0.0) * both
+        if self.planes is None:
+            need = 2 * rb
+        else:
+            u = rel / dist                                               # from j towards i
+            kind_i, kind_j = torch.broadcast_tensors(kind.unsqueeze(-1), kind.unsqueeze(-2))
+            yaw_i, yaw_j = torch.broadcast_tensors(yaw.unsqueeze(-1), yaw.unsqueeze(-2))
+            need = (self._radial(kind_i, yaw_i, -u) + self._radial(kind_j, yaw_j, u)
+                    ).unsqueeze(-1)
+        overlap = torch.clamp(need - dist, min=0.0) * both
         pos = pos + (0.5 * overlap * rel / dist).sum(-2)
         edge = self.cfg.board_half - rb
         return torch.clamp(pos, -edge, edge)
+
+    def _radial(self, kind: torch.Tensor, yaw: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """Return each block's centre-to-hull distance along unit world direction ``u``."""
+        planes = self.planes[kind % len(self.cfg.world.shapes)]           # [..., P, 3]
+        c, s = torch.cos(yaw), torch.sin(yaw)
+        bx = c * u[..., 0] + s * u[..., 1]                                # body frame
+        by = c * u[..., 1] - s * u[..., 0]
+        dot = planes[..., 0] * bx.unsqueeze(-1) + planes[..., 1] * by.unsqueeze(-1)
+        facing = dot > 1e-3
+        ratio = planes[..., 2] / torch.where(facing, dot, torch.ones_like(dot))
+        return torch.where(facing, ratio, torch.full_like(ratio, 1.0)).amin(-1)
 
     def heads(self, kind, present, pos, yaw, prev_pos, ee, prev_ee, action):
         """
@@ -237,8 +266,9 @@ class Dynamics(nn.Module):
                                          action)
         spread = (dpos - dpos.mean(0)).pow(2).sum(-1).mean(0).sqrt() * present   # [B, M]
         ee_new = ee_next.mean(0)
-        new_pos = self.project(pos + dpos.mean(0), present, ee_new)
-        return (kind, present, new_pos, yaw + dyaw.mean(0), pos, ee_new, ee, spread.amax(-1))
+        new_yaw = yaw + dyaw.mean(0)
+        new_pos = self.project(pos + dpos.mean(0), present, ee_new, kind, new_yaw)
+        return (kind, present, new_pos, new_yaw, pos, ee_new, ee, spread.amax(-1))
 
 
 class Decoder(nn.Module):

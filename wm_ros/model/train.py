@@ -27,8 +27,10 @@
    ``contact_fraction`` of the windows contain block motion; blocks that move in a window
    weigh 5x; each ensemble head sees its own bootstrap weights.
 
-Deterministic for a seed on one machine. A checkpoint (weights, optimizer, stage, step) is
-written every ``checkpoint_every`` steps; ``resume=True`` continues from it.
+Deterministic for a seed on one machine and device (``device``: ``cpu``, ``cuda`` or
+``auto``; on a GPU the same recipe gives a model of the same quality, not the same weights).
+A checkpoint (weights, optimizer, stage, step) is written every ``checkpoint_every`` steps;
+``resume=True`` continues from it (on any device).
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ def _focal(obj: torch.Tensor, grid: torch.Tensor, cell: float, present: torch.Te
 def _visual_centres(world, kind: torch.Tensor, pos: torch.Tensor, yaw: torch.Tensor
                     ) -> torch.Tensor:
     """Return where each block's pixels are centred (the moon's body origin is off it)."""
-    centroids = torch.tensor(world.shape_centroids, dtype=torch.float32)
+    centroids = torch.tensor(world.shape_centroids, dtype=torch.float32, device=pos.device)
     c = centroids[kind % len(centroids)]                                    # [B, M, 2]
     cos, sin = torch.cos(yaw), torch.sin(yaw)
     return pos + torch.stack([cos * c[..., 0] - sin * c[..., 1],
@@ -143,7 +145,8 @@ def _dynamics_loss(model: WorldModel, data: Tensors, f: torch.Tensor,
         action = per_head(data.actions[f + k])
         dpos, dyaw, ee_next = dyn.heads(kind, present, pos, yaw, prev_pos, ee, prev_ee, action)
         prev_pos, prev_ee = pos, ee
-        pos, yaw, ee = dyn.project(pos + dpos, present, ee_next), yaw + dyaw, ee_next
+        yaw, ee = yaw + dyaw, ee_next
+        pos = dyn.project(pos + dpos, present, ee, kind, yaw)
         g = f + k + 1
         pos_err = (pos - data.pos[g]).abs().sum(-1) * 100.0                 # cm [E, B, M]
         yaw_err = (1 - torch.cos(sym * (yaw - data.yaw[g]))) * (sym > 0)
@@ -154,13 +157,24 @@ def _dynamics_loss(model: WorldModel, data: Tensors, f: torch.Tensor,
 
 
 def _save_state(path: Path, model, optimizer, stage: str, step: int, meta: dict):
-    tensors = {f'model.{k}': v.detach().contiguous() for k, v in model.state_dict().items()}
+    tensors = {f'model.{k}': v.detach().cpu().contiguous()
+               for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
     for i, st in opt['state'].items():
         for name, value in st.items():
-            tensors[f'opt.{i}.{name}'] = torch.as_tensor(value).detach().contiguous()
+            tensors[f'opt.{i}.{name}'] = torch.as_tensor(value).detach().cpu().contiguous()
     save_file(tensors, str(path / 'checkpoint.safetensors'))
     (path / 'checkpoint.json').write_text(json.dumps({**meta, 'stage': stage, 'step': step}))
+
+
+def _device(name: str) -> torch.device:
+    """Return the training device: ``auto`` is CUDA where there is one, else the CPU."""
+    if name == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    if name.startswith('cuda') and not torch.cuda.is_available():
+        raise ValueError(f'device={name} but torch sees no CUDA device; use device=cpu '
+                         'or device=auto')
+    return torch.device(name)
 
 
 def _load_state(path: Path, model, meta: dict):
@@ -172,7 +186,8 @@ def _load_state(path: Path, model, meta: dict):
     if not same_config or info.get('data_hash') != meta['data_hash']:
         raise ValueError(f'checkpoint in {path} was made with another config or data; '
                          'delete it or train into another directory')
-    tensors = load_file(str(path / 'checkpoint.safetensors'))
+    tensors = load_file(str(path / 'checkpoint.safetensors'), device=str(
+        next(model.parameters()).device))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith('model.')})
     opt_state: dict[int, dict] = {}
     for key, value in tensors.items():
@@ -205,14 +220,16 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    device = _device(cfg.device)
     episodes, files = load_episodes(sources)
-    data = to_tensors(episodes, cfg)
+    data = to_tensors(episodes, cfg, device)
     meta = {'config': cfg.to_dict(), 'data_hash': checkpoint.data_hash(files)}
     model = WorldModel(cfg)
     initial = None
     if init_from:
         initial = checkpoint.load_matching(model, init_from)
         meta['init_from'] = initial
+    model.to(device)
     start_stage, start_step, opt_state, resumed = 0, 0, None, None
     if resume:
         loaded = _load_state(out, model, meta)
@@ -241,11 +258,12 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
             for group in optimizer.param_groups:       # cosine decay to 10 % of lr
                 group['lr'] = cfg.lr * (0.1 + 0.45 * (1 + np.cos(np.pi * step / steps[stage])))
             if stage == 'dynamics':
-                f = sample_windows(data, cfg.batch_size, rng, cfg.contact_fraction)
+                f = sample_windows(data, cfg.batch_size, rng, cfg.contact_fraction).to(device)
                 w = torch.from_numpy(rng.poisson(1.0, (cfg.ensemble, len(f))).astype(np.float32))
-                loss = _dynamics_loss(model, data, f, w)
+                loss = _dynamics_loss(model, data, f, w.to(device))
             else:
-                f = torch.from_numpy(rng.integers(len(data.images), size=cfg.batch_size))
+                f = torch.from_numpy(rng.integers(len(data.images), size=cfg.batch_size)
+                                     ).to(device)
                 if stage == 'encoder':
                     loss = _encoder_loss(model, data, f)
                 else:      # sprites first learn to look right, then to be re-read right
@@ -262,9 +280,10 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
     stats = {'seconds': round(time.time() - t0, 1), 'resumed_from': resumed,
              'init_from': initial,
              'episodes': len(episodes), 'frames': len(data.images), 'windows': len(data.windows),
+             'device': str(device),
              'first_loss': {k: _mean(v[:_window(v)]) for k, v in history.items() if v},
              'final_loss': {k: _mean(v[-_window(v):]) for k, v in history.items() if v}}
-    checkpoint.save(model, out, meta['data_hash'], stats)
+    checkpoint.save(model.cpu(), out, meta['data_hash'], stats)
     for name in ('checkpoint.safetensors', 'checkpoint.json'):
         (out / name).unlink(missing_ok=True)
     return stats

@@ -46,6 +46,7 @@ SHAPES = ('cube', 'cylinder', 'triangle', 'moon', 'star')
 BOARD_RGB = (0.80, 0.80, 0.78)
 PUSHER_RGB = (0.15, 0.15, 0.15)
 BLOCK_RADIUS = 0.03        # footprint radius of every block shape (m)
+CUBE_HALF = 0.85 * BLOCK_RADIUS   # a cube's half side (its corners are inside the radius)
 BLOCK_HALF_HEIGHT = 0.015
 PUSHER_RADIUS = 0.018
 PUSHER_HALF_HEIGHT = 0.02
@@ -192,7 +193,7 @@ def _block_geom(block: Block, i: int) -> str:
     rgba = ' '.join(f'{c:.3f}' for c in COLOURS[block.colour]) + ' 1'
     common = f'name="block{i}" rgba="{rgba}" material="matte" friction="0.5 0.005 0.0001"'
     if block.shape == 'cube':
-        s = BLOCK_RADIUS * 0.85
+        s = CUBE_HALF
         return f'<geom type="box" size="{s} {s} {BLOCK_HALF_HEIGHT}" {common}/>'
     if block.shape == 'cylinder':
         return f'<geom type="cylinder" size="{BLOCK_RADIUS} {BLOCK_HALF_HEIGHT}" {common}/>'
@@ -269,6 +270,20 @@ def shape_centroid(shape: str) -> tuple[float, float]:
     return (round(float(centre[0]), 5), round(float(centre[1]), 5))
 
 
+def shape_hull(shape: str) -> list[list[float]]:
+    """Return the convex hull of ``shape``'s footprint (body frame, CCW); [] if round."""
+    if shape == 'cylinder':
+        return []
+    if shape == 'cube':
+        s = CUBE_HALF
+        pts = np.array([[s, -s], [s, s], [-s, s], [-s, -s]])
+    else:
+        from scipy.spatial import ConvexHull
+        outline, _ = _outline(shape)
+        pts = outline[ConvexHull(outline).vertices]         # counter-clockwise in 2-D
+    return [[round(float(x), 5), round(float(y), 5)] for x, y in pts]
+
+
 # rotational symmetry order of each footprint: 1 = none (the moon), 0 = round (any angle)
 SYMMETRY = {'cube': 4, 'cylinder': 0, 'triangle': 3, 'moon': 1, 'star': 5}
 
@@ -284,4 +299,5 @@ def world_spec() -> dict:
             'shapes': list(SHAPES), 'symmetry': [SYMMETRY[s] for s in SHAPES],
             'shape_centroids': [list(shape_centroid(s)) for s in SHAPES],
             'board_rgb': list(BOARD_RGB), 'pusher_rgb': list(PUSHER_RGB),
-            'block_radius': BLOCK_RADIUS, 'pusher_radius': PUSHER_RADIUS}
+            'block_radius': BLOCK_RADIUS, 'pusher_radius': PUSHER_RADIUS,
+            'shape_hulls': [shape_hull(s) for s in SHAPES]}
