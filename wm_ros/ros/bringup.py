@@ -88,6 +88,7 @@ class Bringup:
         self.env = local_ros_env(base=env)
         self.log_dir = Path(log_dir) if log_dir else None
         self.procs: dict[str, subprocess.Popen] = {}
+        self.commanders = {n.name for n in self.nodes if n.commands}
         self._logs = {}
 
     def start(self) -> 'Bringup':
@@ -114,18 +115,27 @@ class Bringup:
         return {n: p.poll() is None for n, p in self.procs.items()}
 
     def stop(self, timeout: float = 5.0) -> dict[str, int]:
-        """SIGINT every node (like Ctrl-C in ros2 launch), then kill stragglers."""
-        for p in self.procs.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + timeout
+        """
+        Stop the graph like Ctrl-C in ``ros2 launch``, commanding nodes first.
+
+        Nodes that command the robot get SIGINT first and are waited for (each publishes a
+        zero twist as it exits, while the robot still listens); then the rest. Stragglers
+        are killed after ``timeout`` s per group.
+        """
+        commanders = {n for n in self.procs if n in self.commanders}
         codes = {}
-        for name, p in self.procs.items():
-            try:
-                codes[name] = p.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                codes[name] = p.wait()
+        for group in (commanders, set(self.procs) - commanders):
+            procs = {n: p for n, p in self.procs.items() if n in group}
+            for p in procs.values():
+                if p.poll() is None:
+                    p.send_signal(signal.SIGINT)
+            deadline = time.monotonic() + timeout
+            for name, p in procs.items():
+                try:
+                    codes[name] = p.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    codes[name] = p.wait()
         for f in self._logs.values():
             f.close()
         return codes

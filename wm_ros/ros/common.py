@@ -25,17 +25,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 import math
+import signal
+import threading
 import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import TwistStamped
 from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
                                 SetParametersResult)
 import rclpy
-from rclpy.executors import ExternalShutdownException
+from rclpy.duration import Duration
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo
 
 SENSOR_QOS = qos_profile_sensor_data
@@ -46,6 +51,7 @@ LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 FAULT_HOLD_S = 2.0          # s a reported input fault stays on /diagnostics
+SPIN_PERIOD_S = 0.05        # longest a signal waits for the executor to wake up
 
 OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
                           DiagnosticStatus.STALE)
@@ -179,13 +185,44 @@ def camera_info(stamp, frame_id: str, size: int, board_half: float) -> CameraInf
     return info
 
 
+def publish_stop(node: Node, pub, frame_id: str, wait_s: float = 0.5) -> bool:
+    """
+    Publish a zero ``TwistStamped`` on ``pub`` and wait until every subscriber has it.
+
+    Returns False when a reliable subscriber did not acknowledge it within ``wait_s``.
+    """
+    msg = TwistStamped()
+    msg.header.stamp = node.get_clock().now().to_msg()
+    msg.header.frame_id = frame_id
+    pub.publish(msg)
+    return pub.wait_for_all_acked(Duration(seconds=wait_s))
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def run(node_factory: Callable[[], Node], args=None) -> int:
-    """Create the node, spin until Ctrl-C or shutdown; exit 1 with a message on bad setup."""
-    rclpy.init(args=args)
-    node = None
+    """
+    Create the node, spin until SIGINT/SIGTERM or shutdown; exit 1 on bad setup.
+
+    Signals are handled here rather than by rclpy, whose handlers shut the context down
+    before the node could publish: however the node stops (SIGINT, SIGTERM, an exception
+    in a callback), its ``on_shutdown()`` (a commanding node's zero twist) runs first while
+    the node can still publish.
+    """
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, _interrupt)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+    node = executor = None
     try:
         node = node_factory()
-        rclpy.spin(node)
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ValueError, FileNotFoundError) as exc:
@@ -193,10 +230,26 @@ def run(node_factory: Callable[[], Node], args=None) -> int:
         return 1
     finally:
         if node is not None:
+            _shutdown(node)
+        if executor is not None:
+            executor.shutdown()
+        if node is not None:
             node.destroy_node()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if rclpy.ok():
             rclpy.try_shutdown()
     return 0
+
+
+def _shutdown(node: Node):
+    stop = getattr(node, 'on_shutdown', None)
+    if stop is None or not rclpy.ok():
+        return
+    try:
+        stop()
+    except Exception as exc:  # noqa: BLE001 - report, then go on shutting down
+        print(f'[ERROR] {node.get_name()}: on_shutdown failed: {exc}', flush=True)
 
 
 class RateMeter:

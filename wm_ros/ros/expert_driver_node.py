@@ -34,8 +34,8 @@ from rclpy.node import Node
 from std_msgs.msg import String
 
 from wm_ros.policy.expert import ExpertController
-from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, LATCHED_QOS, OK, Param, run,
-                               STATE_QOS, WARN)
+from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, LATCHED_QOS, OK, Param,
+                               publish_stop, run, STATE_QOS, WARN)
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task
 
@@ -95,6 +95,11 @@ class ExpertDriverNode(Node):
         msg.header.frame_id = self.p['frame_id']
         msg.twist.linear.x, msg.twist.linear.y = float(v[0]), float(v[1])
         self.pub.publish(msg)
+
+    def on_shutdown(self):
+        """Command zero velocity as the node stops (SIGINT, SIGTERM, an exception)."""
+        acked = publish_stop(self, self.pub, self.p['frame_id'])
+        self.get_logger().info(f'stopping: zero twist sent{"" if acked else " (not acked)"}')
 
 
 def main(args=None) -> int:

@@ -28,19 +28,26 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class NodeSpec:
-    """One node: its name, console-script executable, Python module and remappings."""
+    """
+    One node: its name, console-script executable, Python module and remappings.
+
+    ``commands``: it publishes robot commands, so a graph stops it first (its zero twist on
+    shutdown then reaches the robot while the robot is still listening).
+    """
 
     name: str
     executable: str
     module: str
     remappings: tuple[tuple[str, str], ...] = ()
     parameters: dict = field(default_factory=dict)
+    commands: bool = False
 
 
 SIM_ROBOT = NodeSpec('sim_robot', 'sim_robot', 'wm_ros.ros.sim_robot_node')
-EXPERT_DRIVER = NodeSpec('expert_driver', 'expert_driver', 'wm_ros.ros.expert_driver_node')
+EXPERT_DRIVER = NodeSpec('expert_driver', 'expert_driver', 'wm_ros.ros.expert_driver_node',
+                         commands=True)
 WORLD_MODEL = NodeSpec('world_model', 'world_model', 'wm_ros.ros.world_model_node')
-POLICY = NodeSpec('policy', 'policy', 'wm_ros.ros.policy_node')
+POLICY = NodeSpec('policy', 'policy', 'wm_ros.ros.policy_node', commands=True)
 COMPARATOR = NodeSpec('comparator', 'comparator', 'wm_ros.ros.comparator_node')
 
 # graph name -> (parameter file in config/, nodes). The launch files of the same names

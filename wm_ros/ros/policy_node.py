@@ -46,8 +46,8 @@ from wm_ros.interfaces import Observation
 from wm_ros.policy.perception_expert import PerceptionExpert
 from wm_ros.ros import image_codec
 from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, FAULT_HOLD_S,
-                               LATCHED_QOS, OK, Param, RateMeter, run, SENSOR_QOS, stamp_ns,
-                               STATE_QOS, WARN)
+                               LATCHED_QOS, OK, Param, publish_stop, RateMeter, run,
+                               SENSOR_QOS, stamp_ns, STATE_QOS, WARN)
 from wm_ros.runtime import load_runtime
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task
@@ -205,6 +205,12 @@ class PolicyNode(Node):
         msg.twist.linear.x, msg.twist.linear.y = float(v[0]), float(v[1])
         self.pub.publish(msg)
         self.last_action = v
+
+    def on_shutdown(self):
+        """Command zero velocity as the node stops (SIGINT, SIGTERM, an exception)."""
+        acked = publish_stop(self, self.pub, FRAME_ID)
+        self.last_action = np.zeros(2)
+        self.get_logger().info(f'stopping: zero twist sent{"" if acked else " (not acked)"}')
 
     def _watchdog(self):
         now = time.monotonic()

@@ -1,0 +1,80 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Every node that commands the robot ends stopped (issue 9): SIGINT, SIGTERM, a graph stop.
+
+Its own module, so no other policy process shares the ROS domain while these run.
+"""
+
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from .test_policy_node import PolicyUnderTest, PUSHER, TINY
+
+pytestmark = pytest.mark.ros
+
+
+@pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
+def test_a_stopped_policy_leaves_a_zero_twist_last(tmp_path, sig):
+    """Told to stop while commanding (watchdog far away), it sends zero velocity last."""
+    policy = PolicyUnderTest(tmp_path, model_file_path=str(TINY), backend='onnxruntime',
+                             input_timeout=10.0)
+    try:
+        image, ee, want = policy.frame(PUSHER[0])
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 1.0:
+            policy.send('real', image, ee)
+            policy.probe.spin(0.1)
+        assert policy.probe.spin(10, lambda: policy.twists_since(t0))
+        assert np.linalg.norm(policy.twists_since(t0)[-1][1]) > 0.1     # moving
+        policy.proc.send_signal(sig)
+        assert policy.probe.spin(30, lambda: policy.proc.poll() is not None), policy.log()
+        policy.probe.spin(0.5)
+        last = policy.twists_since(t0)[-1][1]
+        assert not last.any(), (last, policy.log())
+        assert policy.proc.returncode == 0, (policy.proc.returncode, policy.log())
+        assert 'zero twist sent' in policy.log(), policy.log()
+    finally:
+        policy.close()
+
+
+def test_a_graph_stops_with_a_zero_twist_last(tmp_path):
+    """`wm-ros up` stops the commanding node first; its zero is the topic's last word."""
+    from geometry_msgs.msg import TwistStamped
+    from wm_ros.ros.bringup import Bringup
+    from .rosutil import Probe
+    from .test_policy_node import TWIST_QOS
+    probe = Probe('stop_probe')
+    probe.subscribe(TwistStamped, 'ee_twist_cmd', TWIST_QOS)
+    graph = Bringup('sim', {'sim_robot': {'task': 'separate', 'seed': 3}},
+                    log_dir=tmp_path).start()
+    try:
+        def speed(msg):
+            return float(np.hypot(msg.twist.linear.x, msg.twist.linear.y))
+        moving = probe.spin(90, lambda: any(speed(m) > 0.05 for _, m in
+                                            probe.msgs['ee_twist_cmd']))
+        assert moving, graph.log('expert_driver')
+        codes = graph.stop(timeout=30)
+        probe.spin(0.5)
+        assert codes['expert_driver'] == 0, graph.log('expert_driver')
+        last = probe.msgs['ee_twist_cmd'][-1][1]
+        assert speed(last) == 0.0, (speed(last), graph.log('expert_driver'))
+        assert 'zero twist sent' in graph.log('expert_driver')
+    finally:
+        graph.stop()
+        probe.close()
