@@ -65,7 +65,13 @@ def test_bad_images_give_clear_errors(rgb):
     with pytest.raises(ImageEncodingError, match="unsupported image encoding '16UC1'"):
         image_codec.from_msg(msg, use_bridge=False)
     msg.encoding, msg.height = 'rgb8', 40
-    with pytest.raises(ImageEncodingError, match='needs'):
+    with pytest.raises(ImageEncodingError, match='holds 720 bytes .* needs exactly 2400'):
+        image_codec.from_msg(msg, use_bridge=False)
+    msg.height = 6                                   # a buffer longer than the image
+    with pytest.raises(ImageEncodingError, match='holds 720 bytes .* needs exactly 360'):
+        image_codec.from_msg(msg, use_bridge=False)
+    msg.height, msg.step = 12, 30                    # a row is 60 bytes
+    with pytest.raises(ImageEncodingError, match=r'step 30 is shorter than one row .* \(60 bytes'):
         image_codec.from_msg(msg, use_bridge=False)
     with pytest.raises(ImageEncodingError, match='uint8'):
         image_codec.to_msg(rgb.astype(np.float32))

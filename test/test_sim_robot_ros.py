@@ -122,6 +122,31 @@ def test_stale_and_nan_commands_are_rejected_and_reported(robot):
     assert errors and 'non-finite' in errors[0].message
     assert np.linalg.norm(ee(probe) - start) < 0.002
     assert bringup.alive()['sim_robot']
+    # every bad command is counted on /diagnostics, but the log says it once per 2 s
+    counts = [int(kv.value) for _, m in probe.msgs['/diagnostics'] for s in m.status
+              if s.name == 'sim_robot' for kv in s.values if kv.key == 'faults_non_finite']
+    assert counts and max(counts) >= 4, counts
+    assert bringup.log('sim_robot').count('rejected ee_twist_cmd with non-finite') <= 2
+
+
+@pytest.mark.parametrize('value', [1e39, 1e308, -1e308, 5e-324], ids=str)
+def test_extreme_commands_are_clipped_in_float64_and_said_plainly(robot, value):
+    probe, bringup = robot
+    probe.spin(0.5)
+    start = ee(probe)
+    probe.msgs['/diagnostics'].clear()
+    direction = centre_direction(probe)
+    send(probe, value * direction[0], value * direction[1], 0.6)
+    moved = np.linalg.norm(ee(probe) - start)
+    messages = [s.message for _, m in probe.msgs['/diagnostics'] for s in m.status
+                if s.name == 'sim_robot']
+    assert bringup.alive()['sim_robot']
+    assert not any('inf' in m for m in messages if 'clipped' in m), messages
+    if abs(value) > 1:                       # clipped to the speed limit: it moves
+        assert moved > 0.03, moved
+        assert any(f'{abs(value):.3g}' in m and 'clipped' in m for m in messages), messages
+    else:                                    # a subnormal is a (tiny) valid speed
+        assert moved < 0.002, moved
 
 
 def test_reset_service_starts_next_episode(robot):

@@ -47,10 +47,15 @@ def decode(data: bytes | np.ndarray, height: int, width: int, encoding: str,
     step = row if not step else int(step)
     buf = np.frombuffer(bytes(data) if not isinstance(data, np.ndarray) else data.tobytes(),
                         dtype=np.uint8)
-    if step < row or buf.size < step * height:
+    if step < row:
+        raise ImageEncodingError(
+            f'image step {step} is shorter than one row of {width} {encoding} pixels ({row} '
+            f'bytes); the publisher must set step >= width x {channels}')
+    if buf.size != step * height:
         raise ImageEncodingError(
             f'image buffer holds {buf.size} bytes but {height}x{width} {encoding} with step '
-            f"{step} needs {step * height}; check the publisher's height/width/step fields")
+            f'{step} needs exactly {step * height} (height x step); check the '
+            "publisher's height/width/step fields")
     pixels = buf[:step * height].reshape(height, step)[:, :row].reshape(height, width, channels)
     if encoding == 'mono8':
         return np.repeat(pixels, 3, axis=2)

@@ -154,6 +154,50 @@ class Diagnostics:
         self.pub.publish(msg)
 
 
+class FaultLog:
+    """
+    A node's input faults: counted per kind, logged at most once per ``every_s`` per kind.
+
+    A repeated fault logs once, then again after ``every_s`` with how many were not logged;
+    :meth:`counts` go on ``/diagnostics``; the latest fault is what the node reports for
+    ``FAULT_HOLD_S`` (:meth:`held`).
+    """
+
+    def __init__(self, node: Node, every_s: float = 2.0):
+        self.node, self.every_s = node, every_s
+        self.count: dict[str, int] = {}
+        self._logged: dict[str, float] = {}
+        self._quiet: dict[str, int] = {}
+        self.last = (OK, '', -math.inf)
+
+    def report(self, kind: str, level: bytes, message: str):
+        """Count a fault of ``kind``; log it unless the same kind was logged lately."""
+        now = time.monotonic()
+        self.count[kind] = self.count.get(kind, 0) + 1
+        self.last = (level, message, now)
+        if now - self._logged.get(kind, -math.inf) < self.every_s:
+            self._quiet[kind] = self._quiet.get(kind, 0) + 1
+            return
+        quiet = self._quiet.pop(kind, 0)
+        if quiet:
+            message += f' ({quiet} more like it since the last report)'
+        if level == ERROR:        # rclpy wants one severity per call site
+            self.node.get_logger().error(message)
+        else:
+            self.node.get_logger().warning(message)
+        self._logged[kind] = now
+
+    def held(self, level: bytes, message: str) -> tuple[bytes, str]:
+        """Return the latest fault while it is recent, else ``(level, message)``."""
+        if time.monotonic() - self.last[2] < FAULT_HOLD_S:
+            return self.last[0], self.last[1]
+        return level, message
+
+    def counts(self) -> dict[str, int]:
+        """Return ``{'faults_<kind>': n}`` for ``/diagnostics``."""
+        return {f'faults_{k}': n for k, n in sorted(self.count.items())}
+
+
 def task_spec(scene, task, board_half: float, episode: int) -> str:
     """Return the ``task/spec`` JSON (scene, task, board size, episode) that nodes share."""
     import json

@@ -42,7 +42,7 @@ from std_srvs.srv import Trigger
 
 from wm_ros.ros import image_codec
 from wm_ros.ros.common import (camera_info, COMMAND_QOS, declare, Diagnostics, ERROR,
-                               FAULT_HOLD_S, LATCHED_QOS, OK, Param, RateMeter, run, stamp_age,
+                               FaultLog, LATCHED_QOS, OK, Param, RateMeter, run, stamp_age,
                                STATE_QOS, task_spec, WARN)
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 from wm_ros.sim.tasks import FAMILIES
@@ -97,7 +97,7 @@ class SimRobotNode(Node):
         self.rate = RateMeter()
         self.cmd = np.zeros(2)
         self.cmd_time = -np.inf
-        self.last_fault = (OK, '', -np.inf)
+        self.faults = FaultLog(self)
         self.episode = 0
         self._reset_env()
         self.create_timer(1.0 / p['rate'], self._tick)
@@ -107,27 +107,28 @@ class SimRobotNode(Node):
 
     # ---------------------------------------------------------------- callbacks
     def _on_cmd(self, msg: TwistStamped):
-        v = np.array([msg.twist.linear.x, msg.twist.linear.y])
+        v = np.array([msg.twist.linear.x, msg.twist.linear.y], np.float64)
+        shown = '[' + ', '.join(f'{x:.3g}' for x in v) + ']'
         if not np.all(np.isfinite(v)):
             self.cmd, self.cmd_time = np.zeros(2), -np.inf
-            self._fault(ERROR, f'rejected ee_twist_cmd with non-finite velocity {v.tolist()}; '
-                        'pusher stopped')
-            self.get_logger().error(f'non-finite ee_twist_cmd {v.tolist()}: pusher stopped')
+            self._fault('non_finite', ERROR, f'rejected ee_twist_cmd with non-finite velocity '
+                        f'{shown}: pusher stopped; send finite m/s')
             return
         age = stamp_age(self, msg.header.stamp)
         if age > self.p['command_timeout']:
-            self._fault(WARN, f'dropped ee_twist_cmd {age:.3f} s old '
+            self._fault('stale', WARN, f'dropped ee_twist_cmd {age:.3f} s old '
                         f'(command_timeout {self.p["command_timeout"]} s)')
             return
         limit = self.p['max_speed']
-        if np.any(np.abs(v) > limit):
-            self._fault(WARN, f'ee_twist_cmd {v.round(3).tolist()} m/s clipped to +-{limit}')
-        self.cmd, self.cmd_time = np.clip(v, -limit, limit), time.monotonic()
+        clipped = np.clip(v, -limit, limit)                  # in float64: 1e308 -> limit
+        if np.any(clipped != v):
+            self._fault('clipped', WARN, f'ee_twist_cmd {shown} m/s clipped to +-{limit}')
+        self.cmd, self.cmd_time = clipped, time.monotonic()
 
-    def _fault(self, level: bytes, message: str):
-        """Report a command problem on /diagnostics now and for the next FAULT_HOLD_S."""
-        self.last_fault = (level, message, time.monotonic())
-        self.diag.report(level, message)
+    def _fault(self, kind: str, level: bytes, message: str):
+        """Count and (throttled) log a command problem; /diagnostics shows it for a while."""
+        self.faults.report(kind, level, message)
+        self.diag.report(level, message, **self.faults.counts())
 
     def _on_reset(self, request, response):
         self.episode += 1
@@ -151,11 +152,10 @@ class SimRobotNode(Node):
         self.obs, _, _, _, self.info = self.env.step(action)
         self._publish()
         rate = self.rate.tick()
-        level, message = OK, 'commanded' if fresh else 'no fresh command: pusher stopped'
-        if time.monotonic() - self.last_fault[2] < FAULT_HOLD_S:
-            level, message = self.last_fault[0], self.last_fault[1]
+        level, message = self.faults.held(
+            OK, 'commanded' if fresh else 'no fresh command: pusher stopped')
         self.diag.report(level, message, rate_hz=f'{rate:.1f}', step=self.env.t,
-                         success=self.info['success'])
+                         success=self.info['success'], **self.faults.counts())
 
     def _publish(self):
         stamp = self.get_clock().now().to_msg()
