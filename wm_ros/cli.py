@@ -19,6 +19,8 @@
   wm-ros up sim                    start a graph like ``ros2 launch`` (Ctrl-C stops it)
   wm-ros collect --episodes 200    write episode shards (expert / noisy / explore / perceived)
   wm-ros bag export|import         episodes <-> rosbag2 MCAP
+  wm-ros record --out BAG          record topics to an MCAP bag that survives SIGKILL
+  wm-ros bag recover BAG           repair a bag whose recorder was killed (ros2 bag reindex)
   wm-ros train world-model --data data/train1 --out models/world_model
   wm-ros export --model models/world_model --out models/world_model/onnx
   wm-ros eval fidelity --model models/world_model --data data/heldout
@@ -93,7 +95,30 @@ def _collect(args) -> int:
     return 0
 
 
+def _recover(path: str) -> int:
+    import time
+
+    from wm_ros.sim.bag import recover
+    start = time.monotonic()
+    done = recover(path)
+    total = sum(done['counts'].values())
+    span = (done['end_ns'] - done['start_ns']) / 1e9 if total else 0.0
+    if done['broken'] is None:
+        print(f'{done["file"]} is complete: {total} messages over {span:.2f} s; '
+              'nothing to recover')
+        return 0
+    print(f'recovered {done["file"]} in {time.monotonic() - start:.2f} s: {total} messages '
+          f'over {span:.2f} s; dropped {done["lost_bytes"]} bytes after the last complete '
+          f'record; the damaged file is kept as {done["broken"]}')
+    width = max((len(t) for t in done['counts']), default=0)
+    for topic, n in done['counts'].items():
+        print(f'  {topic:<{width}}  {n:>7}')
+    return 0
+
+
 def _bag(args) -> int:
+    if args.bag_command == 'recover':
+        return _recover(args.bag)
     from wm_ros.sim.bag import export_mcap, import_mcap
     from wm_ros.sim.dataset import read_shard, write_shard
     if args.bag_command == 'export':
@@ -227,7 +252,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--max-steps', type=int, default=None)
     c.set_defaults(func=_collect)
 
-    b = sub.add_parser('bag', help='episodes <-> rosbag2 MCAP')
+    b = sub.add_parser('bag', help='episodes <-> rosbag2 MCAP, repair cut-off bags')
     bsub = b.add_subparsers(dest='bag_command', required=True)
     be = bsub.add_parser('export')
     be.add_argument('shard')
@@ -236,6 +261,9 @@ def parser() -> argparse.ArgumentParser:
     bi = bsub.add_parser('import')
     bi.add_argument('bag')
     bi.add_argument('--out', required=True, help='shard path to write')
+    br = bsub.add_parser('recover', help='rebuild the summary and metadata.yaml of a bag cut '
+                         'off by SIGKILL or power loss (keeps the damaged file as .broken)')
+    br.add_argument('bag', help='bag directory (or its .mcap file)')
     b.set_defaults(func=_bag)
 
     r = sub.add_parser('record', help='record topics into a rosbag2 MCAP bag (Ctrl-C stops)')

@@ -15,13 +15,21 @@
 """
 ``wm-ros record``: ``ros2 bag record -s mcap`` for machines with only the PyPI ROS wheels.
 
-An rclpy node looks up each requested topic's type on the graph (again every second, so
-topics that appear later are picked up), subscribes with ``raw=True`` and writes the
-serialized CDR bytes, stamped with the receipt time, to a new rosbag2 MCAP bag through
-``rosbags`` (message definitions from its ROS 2 Jazzy typestore). The subscription QoS
-follows the publishers: reliable unless one of them is best effort, transient local when
-all of them are (so latched topics such as ``task/instruction`` arrive). Ctrl-C (SIGINT),
-SIGTERM or the end of ``duration`` closes the bag cleanly: everything received is readable.
+An rclpy node looks up each requested topic's type on the graph (every 0.1 s while a
+requested topic is still missing, so topics that appear later are picked up within ~0.1 s),
+subscribes with ``raw=True`` and writes the serialized CDR bytes, stamped with the receipt
+time, to a new rosbag2 MCAP bag through ``rosbags`` (message definitions from its ROS 2
+Jazzy typestore). The subscription QoS follows the publishers: reliable unless one of them
+is best effort, transient local when all of them are (so latched topics such as
+``task/instruction`` arrive); the publishers' offered QoS is stored per topic in
+``metadata.yaml`` and in the MCAP channel metadata (``offered_qos_profiles``), as rosbag2 does.
+
+Crash safety: every ``SYNC_PERIOD_S`` the pending MCAP chunk is written, flushed and
+fsync'ed, and ``metadata.yaml`` (written at start) is rewritten atomically with the counts
+so far. A recorder killed with SIGKILL, or a power loss, leaves a file whose complete
+chunks hold everything up to the last sync; ``wm-ros bag recover BAG`` rebuilds its summary
+and ``metadata.yaml``. Ctrl-C (SIGINT), SIGTERM or the end of ``duration`` closes the bag
+cleanly: everything received is readable without recovery.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 import functools
 import importlib
+import os
 from pathlib import Path
 import signal
 import threading
@@ -39,14 +48,20 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
+from rosbags.interfaces import (Qos, QosDurability, QosHistory, QosLiveliness,
+                                QosReliability, QosTime)
 from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.rosbag2.metadata import dump_qos_v9
+from rosbags.rosbag2.storage_mcap import McapWriter
 from rosbags.typesys import get_typestore, Stores
+import yaml
 
 DEFAULT_TOPICS = ('camera/image_raw', 'camera/camera_info', 'ee_pose', 'ee_twist_cmd',
                   'imagined/camera/image_raw', 'imagined/ee_pose', 'imagined/uncertainty',
                   'compare/metrics', 'task/instruction')
-DISCOVERY_PERIOD_S = 1.0     # re-check the graph for topics not yet recorded
-FIRST_DISCOVERY_S = 1.0      # at start, look every 0.1 s for this long
+DISCOVERY_PERIOD_S = 0.1     # re-check the graph while a requested topic is missing
+SYNC_PERIOD_S = 0.25         # pending chunk to disk (flush + fsync): the most SIGKILL loses
+METADATA_PERIOD_S = 1.0      # rewrite metadata.yaml with the counts so far
 QUEUE_DEPTH = 100
 
 
@@ -68,6 +83,77 @@ def subscription_qos(publishers) -> QoSProfile:
         durability=DurabilityPolicy.TRANSIENT_LOCAL if latched else DurabilityPolicy.VOLATILE)
 
 
+def offered_qos(publishers) -> list[Qos]:
+    """Return the publishers' offered QoS as rosbag2 stores it (``offered_qos_profiles``)."""
+    def span(duration) -> QosTime:      # infinite: 2**63-1 ns -> 9223372036 s 854775807 ns
+        return QosTime(*divmod(duration.nanoseconds, 10**9))
+
+    return [Qos(QosHistory(int(q.history)), q.depth, QosReliability(int(q.reliability)),
+                QosDurability(int(q.durability)), span(q.deadline), span(q.lifespan),
+                QosLiveliness(int(q.liveliness)), span(q.liveliness_lease_duration),
+                q.avoid_ros_namespace_conventions)
+            for q in (p.qos_profile for p in publishers)]
+
+
+class _SyncedMcap(McapWriter):
+    """rosbags' MCAP storage that can write its pending chunk to disk on demand."""
+
+    def sync(self):
+        """Close the pending chunk (if any), flush and fsync the file."""
+        chunk = self.chunk
+        if chunk.bio.tell():
+            if not chunk.msgs:        # only schema/channel records: a chunk without a span
+                chunk.message_start_time = chunk.message_end_time = 0
+            self.close_chunk()
+        self.bio.flush()
+        os.fsync(self.bio.fileno())
+
+
+class SyncedWriter(Writer):
+    """A rosbag2 MCAP writer whose ``sync`` makes what it holds survive SIGKILL."""
+
+    STORAGE_PLUGINS = {StoragePlugin.MCAP: _SyncedMcap}
+
+    def __init__(self, path: str | Path):
+        super().__init__(path, version=9, storage_plugin=StoragePlugin.MCAP)
+
+    def sync(self, metadata: bool = True):
+        """Write the pending chunk to disk and, if ``metadata``, rewrite ``metadata.yaml``."""
+        self.storage.sync()
+        if metadata:
+            tmp = self.metapath.with_suffix('.yaml.tmp')
+            with tmp.open('w') as f:
+                yaml.safe_dump(self.metadata(), f, sort_keys=False)
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(self.metapath)
+
+    def metadata(self) -> dict:
+        """Return ``metadata.yaml`` of what was written so far (as ``Writer.close`` does)."""
+        count = sum(self.counts.values())
+        start = self.min_timestamp if count else 0
+        duration = self.max_timestamp - self.min_timestamp if count else 0
+        name = self.storage.path.name
+
+        def span() -> dict:               # fresh dicts: no YAML anchors in the file
+            return {'duration': {'nanoseconds': duration},
+                    'starting_time': {'nanoseconds_since_epoch': start}}
+
+        return {'rosbag2_bagfile_information': {
+            'version': self.version, 'storage_identifier': 'mcap',
+            'relative_file_paths': [name], **span(), 'message_count': count,
+            'topics_with_message_count': [
+                {'topic_metadata': {
+                    'name': c.topic, 'type': c.msgtype,
+                    'serialization_format': c.ext.serialization_format,
+                    'offered_qos_profiles': dump_qos_v9(c.ext.offered_qos_profiles),
+                    'type_description_hash': c.digest},
+                 'message_count': self.counts[c.id]} for c in self.connections],
+            'compression_format': '', 'compression_mode': '',
+            'files': [{'path': name, **span(), 'message_count': count}],
+            'custom_data': None, 'ros_distro': 'rosbags'}}
+
+
 class Recorder:
     """Subscribes to ``topics`` as they appear and writes raw messages to ``writer``."""
 
@@ -81,6 +167,11 @@ class Recorder:
         self.counts = dict.fromkeys(self.topics, 0)
         self.skipped: dict[str, str] = {}
         self.start = time.monotonic()
+
+    @property
+    def missing(self) -> bool:
+        """Whether a requested topic is neither recorded nor skipped yet."""
+        return len(self.connections) + len(self.skipped) < len(self.topics)
 
     def discover(self):
         """Subscribe to every requested topic that now has a publisher."""
@@ -101,8 +192,9 @@ class Recorder:
                 self.skipped[topic] = f'type {kind} cannot be recorded here ({exc})'
                 self.log(f'warning: not recording {topic}: {self.skipped[topic]}')
                 continue
-            self.connections[topic] = self.writer.add_connection(topic, kind,
-                                                                 typestore=self.typestore)
+            self.connections[topic] = self.writer.add_connection(
+                topic, kind, typestore=self.typestore,
+                offered_qos_profiles=offered_qos(publishers))
             self.types[topic] = kind
             qos = subscription_qos(publishers)
             self.node.create_subscription(msg_class, topic, functools.partial(self._write, topic),
@@ -111,7 +203,7 @@ class Recorder:
             latched = qos.durability == DurabilityPolicy.TRANSIENT_LOCAL
             self.log(f'recording {topic} [{kind}] ({"reliable" if reliable else "best effort"}'
                      f'{", transient local" if latched else ""}) from '
-                     f'{time.monotonic() - self.start:.1f} s')
+                     f'{time.monotonic() - self.start:.2f} s')
 
     def _write(self, topic: str, data: bytes):
         self.writer.write(self.connections[topic], self.node.get_clock().now().nanoseconds, data)
@@ -152,20 +244,23 @@ def record(out: str | Path, topics: Iterable[str] = DEFAULT_TOPICS, duration: fl
         node = Node('wm_ros_record')
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        recorder = Recorder(node, Writer(out, version=9, storage_plugin=StoragePlugin.MCAP),
-                            topics, log)
+        recorder = Recorder(node, SyncedWriter(out), topics, log)
         recorder.writer.open()
         writer = recorder.writer
+        writer.sync()                                   # metadata.yaml from the start
         log(f'recording to {out} (MCAP): {", ".join(recorder.topics)}; Ctrl-C stops')
         start = time.monotonic()
-        next_check = start
+        next_check = next_sync = next_meta = start
         while not stop.is_set() and not (duration and time.monotonic() - start >= duration):
             now = time.monotonic()
-            if now >= next_check:
+            if recorder.missing and now >= next_check:
                 recorder.discover()
-                period = 0.1 if now - start < FIRST_DISCOVERY_S else DISCOVERY_PERIOD_S
-                next_check = now + period
-            executor.spin_once(timeout_sec=0.05)
+                next_check = now + DISCOVERY_PERIOD_S
+            if now >= next_sync:
+                writer.sync(metadata=now >= next_meta)
+                next_sync = now + SYNC_PERIOD_S
+                next_meta = next_meta if now < next_meta else now + METADATA_PERIOD_S
+            executor.spin_once(timeout_sec=0.02)
     finally:
         if writer is not None:
             writer.close()
