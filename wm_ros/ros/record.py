@@ -127,6 +127,11 @@ class SyncedWriter(Writer):
                 f.flush()
                 os.fsync(f.fileno())
             tmp.replace(self.metapath)
+            folder = os.open(self.path, os.O_RDONLY)   # the renames survive power loss too
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
 
     def metadata(self) -> dict:
         """Return ``metadata.yaml`` of what was written so far (as ``Writer.close`` does)."""
