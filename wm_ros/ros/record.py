@@ -96,7 +96,12 @@ def offered_qos(publishers) -> list[Qos]:
 
 
 class _SyncedMcap(McapWriter):
-    """rosbags' MCAP storage that can write its pending chunk to disk on demand."""
+    """
+    rosbags' MCAP storage that can write its pending chunk to disk on demand.
+
+    Uses ``chunk``, ``close_chunk`` and ``bio`` of ``rosbags.rosbag2.storage_mcap.McapWriter``
+    (rosbags 0.11); ``test_record.py`` fails loudly if a rosbags release renames them.
+    """
 
     def sync(self):
         """Close the pending chunk (if any), flush and fsync the file."""
@@ -110,7 +115,7 @@ class _SyncedMcap(McapWriter):
 
 
 class SyncedWriter(Writer):
-    """A rosbag2 MCAP writer whose ``sync`` makes what it holds survive SIGKILL."""
+    """A rosbag2 MCAP writer whose ``sync`` makes what it holds survive SIGKILL and power loss."""
 
     STORAGE_PLUGINS = {StoragePlugin.MCAP: _SyncedMcap}
 
