@@ -322,12 +322,13 @@ def test_offered_qos_is_stored_per_topic(probe, tmp_path):
         assert channel.durability == QosDurability[durability.upper()], topic
 
 
-def test_topic_appearing_3s_after_start_is_recorded_within_a_second(probe, tmp_path):
+def test_topic_appearing_3s_after_start_is_subscribed_within_half_a_second(probe, tmp_path):
+    # 3.5 s: half-way between the re-checks of the old 1 s period (0.57 s late there)
     bag, log = tmp_path / 'bag', tmp_path / 'record.log'
     proc = start_recorder(bag, log, '--topics', 'seq')
     try:
         assert probe.spin(30, lambda: 'recording to' in log.read_text()), log.read_text()
-        probe.spin(3.0)
+        probe.spin(3.5)
         pub = probe.node.create_publisher(Int32, 'seq', RELIABLE_QOS)
         appeared = time.monotonic()
         sent = 0
@@ -342,7 +343,7 @@ def test_topic_appearing_3s_after_start_is_recorded_within_a_second(probe, tmp_p
             proc.kill()
             proc.wait()
     print(f'\nlate topic subscribed {latency:.2f} s after it appeared')
-    assert latency < 1.0, log.read_text()
+    assert latency < 0.5, log.read_text()
     values = read_seq(bag)
     assert values == list(range(values[0], sent)), values[:5]     # all after subscribing
     assert values[0] <= latency * RATE_HZ + 5, (values[0], latency)
