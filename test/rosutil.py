@@ -14,43 +14,6 @@
 
 """Helpers for multi-process ROS tests: a probe node in the test process."""
 
-from __future__ import annotations
+from wm_ros.ros.probe import Probe
 
-import time
-
-import rclpy
-from rclpy.node import Node
-
-
-class Probe:
-    """An rclpy node in the test process that records messages per topic."""
-
-    def __init__(self, name: str = 'test_probe'):
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context)
-        self.node = Node(name, context=self.context)
-        self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
-        self.msgs: dict[str, list] = {}
-
-    def subscribe(self, msg_type, topic: str, qos):
-        self.msgs[topic] = []
-        self.node.create_subscription(
-            msg_type, topic, lambda m: self.msgs[topic].append((time.monotonic(), m)), qos)
-
-    def spin(self, seconds: float, until=None) -> bool:
-        """Spin for ``seconds`` or until ``until()`` is true; return whether it became true."""
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            self.executor.spin_once(timeout_sec=0.02)
-            if until is not None and until():
-                return True
-        return until is None
-
-    def last(self, topic: str):
-        return self.msgs[topic][-1][1] if self.msgs[topic] else None
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.context)
+__all__ = ['Probe']

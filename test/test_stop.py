@@ -51,30 +51,3 @@ def test_a_stopped_policy_leaves_a_zero_twist_last(tmp_path, sig):
         assert 'zero twist sent' in policy.log(), policy.log()
     finally:
         policy.close()
-
-
-def test_a_graph_stops_with_a_zero_twist_last(tmp_path):
-    """`wm-ros up` stops the commanding node first; its zero is the topic's last word."""
-    from geometry_msgs.msg import TwistStamped
-    from wm_ros.ros.bringup import Bringup
-    from .rosutil import Probe
-    from .test_policy_node import TWIST_QOS
-    probe = Probe('stop_probe')
-    probe.subscribe(TwistStamped, 'ee_twist_cmd', TWIST_QOS)
-    graph = Bringup('sim', {'sim_robot': {'task': 'separate', 'seed': 3}},
-                    log_dir=tmp_path).start()
-    try:
-        def speed(msg):
-            return float(np.hypot(msg.twist.linear.x, msg.twist.linear.y))
-        moving = probe.spin(90, lambda: any(speed(m) > 0.05 for _, m in
-                                            probe.msgs['ee_twist_cmd']))
-        assert moving, graph.log('expert_driver')
-        codes = graph.stop(timeout=30)
-        probe.spin(0.5)
-        assert codes['expert_driver'] == 0, graph.log('expert_driver')
-        last = probe.msgs['ee_twist_cmd'][-1][1]
-        assert speed(last) == 0.0, (speed(last), graph.log('expert_driver'))
-        assert 'zero twist sent' in graph.log('expert_driver')
-    finally:
-        graph.stop()
-        probe.close()

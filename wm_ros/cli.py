@@ -17,6 +17,7 @@
 
   wm-ros demo                      the shadow graph over DDS: video, trajectories, errors, bag
   wm-ros up sim                    start a graph like ``ros2 launch`` (Ctrl-C stops it)
+  wm-ros faults [--trials 20]      inject faults into the real graph: expected vs observed
   wm-ros collect --episodes 200    write episode shards (expert / noisy / explore / perceived)
   wm-ros bag export|import         episodes <-> rosbag2 MCAP
   wm-ros record --out BAG          record topics to an MCAP bag that survives SIGKILL
@@ -66,6 +67,17 @@ def _demo(args) -> int:
     for key in ('video', 'trajectories', 'bag'):
         print(f'{key}: {summary[key]}')
     return 0 if summary['comparison_frames'] and summary['recorder_exit_code'] == 0 else 1
+
+
+def _faults(args) -> int:
+    from wm_ros.ros import faults
+    from wm_ros.ros.bringup import local_ros_env
+    os.environ.update(local_ros_env())           # DDS on this host unless configured
+    cases = faults.FAST if args.fast else (args.case or None)
+    rows = faults.run(cases, args.trials, args.out)
+    print(faults.table(rows))
+    print(f'written {Path(args.out) / "faults.json"}')
+    return 0 if all(r.passed for r in rows) else 1
 
 
 def _up(args) -> int:
@@ -237,6 +249,15 @@ def parser() -> argparse.ArgumentParser:
     u.add_argument('--param', action='append', default=[], help='node.param=value')
     u.add_argument('--duration', type=float, default=0.0, help='stop after N s (0: Ctrl-C)')
     u.set_defaults(func=_up)
+
+    f = sub.add_parser('faults', help='inject faults into the real graph, print a table')
+    f.add_argument('--case', action='append', default=[],
+                   help='dead_camera_up, dead_camera_nodes, graph_stop, bad_commands, '
+                   'corrupt_model (repeatable; default all)')
+    f.add_argument('--fast', action='store_true', help='only the fast subset CI runs')
+    f.add_argument('--trials', type=int, default=1)
+    f.add_argument('--out', default='out/faults')
+    f.set_defaults(func=_faults)
 
     c = sub.add_parser('collect', help='collect episodes into shards')
     c.add_argument('--out', default='data/episodes')

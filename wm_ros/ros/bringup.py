@@ -147,21 +147,31 @@ class Bringup:
         self.stop()
 
 
-def up(name: str, overrides: dict[str, dict] | None = None, duration: float = 0.0) -> int:
-    """Run graph ``name`` in the foreground until Ctrl-C (or ``duration`` seconds)."""
-    bringup = Bringup(name, overrides).start()
-    print(f'graph {name!r} up: {", ".join(bringup.procs)} '
-          f'(ROS_DOMAIN_ID={bringup.env["ROS_DOMAIN_ID"]}, '
-          f'discovery {bringup.env["ROS_AUTOMATIC_DISCOVERY_RANGE"]}); Ctrl-C stops it')
+def supervise(bringup: Bringup, duration: float = 0.0, poll_s: float = 0.2) -> list[str]:
+    """Wait until a node exits, ``duration`` s pass or Ctrl-C; return the nodes that died."""
     try:
         start = time.monotonic()
         while all(bringup.alive().values()):
             if duration and time.monotonic() - start > duration:
                 break
-            time.sleep(0.2)
+            time.sleep(poll_s)
     except KeyboardInterrupt:
         pass
-    dead = [n for n, ok in bringup.alive().items() if not ok]
+    return [n for n, ok in bringup.alive().items() if not ok]
+
+
+def up(name: str, overrides: dict[str, dict] | None = None, duration: float = 0.0) -> int:
+    """
+    Run graph ``name`` in the foreground until Ctrl-C, ``duration`` s or a node exits.
+
+    When any node exits (a dead camera driver, a crash) the whole graph is stopped,
+    commanding nodes first, so the robot's last command is zero.
+    """
+    bringup = Bringup(name, overrides).start()
+    print(f'graph {name!r} up: {", ".join(bringup.procs)} '
+          f'(ROS_DOMAIN_ID={bringup.env["ROS_DOMAIN_ID"]}, '
+          f'discovery {bringup.env["ROS_AUTOMATIC_DISCOVERY_RANGE"]}); Ctrl-C stops it')
+    dead = supervise(bringup, duration)
     codes = bringup.stop()
     if dead:
         print(f'node(s) {dead} exited early with {[codes[n] for n in dead]}')

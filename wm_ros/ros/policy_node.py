@@ -24,7 +24,7 @@ up to ``POSE_WAIT_S`` for its pose (``sim_robot`` publishes the image first). ``
 switches at run time (``ros2 param set /policy source imagined``); the current one is
 latched on ``policy/source``.
 
-Safety: a 50 Hz watchdog publishes zero velocity (and keeps doing so at ``rate``) while the
+Safety: a 100 Hz watchdog publishes zero velocity (and keeps doing so at ``rate``) while the
 selected stream's latest image is older than ``input_timeout`` by receipt time. Images of
 the wrong size or encoding are reported as ERROR on ``/diagnostics`` and produce no action.
 """
@@ -56,7 +56,7 @@ SOURCES = ('real', 'imagined')
 TOPICS = {'real': ('camera/image_raw', 'ee_pose'),
           'imagined': ('imagined/camera/image_raw', 'imagined/ee_pose')}
 COLOUR_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8')
-WATCHDOG_HZ = 50.0
+WATCHDOG_HZ = 100.0
 POSE_WAIT_S = 0.03           # an image waits this long for the ee pose with its stamp
 FRAME_ID = 'board'
 
