@@ -18,6 +18,7 @@
   wm-ros demo                      the shadow graph over DDS: video, trajectories, errors, bag
   wm-ros up sim                    start a graph like ``ros2 launch`` (Ctrl-C stops it)
   wm-ros faults [--trials 20]      inject faults into the real graph: expected vs observed
+  wm-ros soak --minutes 10         the shadow graph under reset load: RSS, drops, latency
   wm-ros collect --episodes 200    write episode shards (expert / noisy / explore / perceived)
   wm-ros bag export|import         episodes <-> rosbag2 MCAP
   wm-ros record --out BAG          record topics to an MCAP bag that survives SIGKILL
@@ -78,6 +79,16 @@ def _faults(args) -> int:
     print(faults.table(rows))
     print(f'written {Path(args.out) / "faults.json"}')
     return 0 if all(r.passed for r in rows) else 1
+
+
+def _soak(args) -> int:
+    from wm_ros.ros import soak
+    from wm_ros.ros.bringup import local_ros_env
+    os.environ.update(local_ros_env())           # DDS on this host unless configured
+    report = soak.soak(args.minutes, Path(args.out) / 'logs')
+    print(soak.table(report))
+    print(f'written {soak.write(report, args.out)}')
+    return 1 if report['dead'] else 0
 
 
 def _up(args) -> int:
@@ -258,6 +269,11 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument('--trials', type=int, default=1)
     f.add_argument('--out', default='out/faults')
     f.set_defaults(func=_faults)
+
+    k = sub.add_parser('soak', help='run the shadow graph under load; per-minute report')
+    k.add_argument('--minutes', type=float, default=10.0)
+    k.add_argument('--out', default='out/soak')
+    k.set_defaults(func=_soak)
 
     c = sub.add_parser('collect', help='collect episodes into shards')
     c.add_argument('--out', default='data/episodes')
