@@ -54,6 +54,17 @@ def start_recorder(out, log, *args):
     return subprocess.Popen(cmd, stdout=log.open('w'), stderr=subprocess.STDOUT)
 
 
+def stop_recorder(proc) -> int:
+    """SIGINT the recorder (Ctrl-C) and return its exit code; kill it if it hangs."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def recover(bag):
     return subprocess.run([sys.executable, '-m', 'wm_ros.cli', 'bag', 'recover', str(bag)],
                           capture_output=True, text=True, timeout=120)
@@ -304,12 +315,9 @@ def test_offered_qos_is_stored_per_topic(probe, tmp_path):
         for pub in pubs.values():
             pub.publish(String(data='x'))
         probe.spin(0.5)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(15) == 0, log.read_text()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        code = stop_recorder(proc)
+    assert code == 0, log.read_text()
     expected = {'/ee_pose': ('reliable', 'volatile'),
                 '/camera/image_raw': ('best_effort', 'volatile'),
                 '/task/instruction': ('reliable', 'transient_local')}
@@ -336,12 +344,9 @@ def test_topic_appearing_3s_after_start_is_subscribed_within_half_a_second(probe
             sent = publish_seq(probe, pub, 0.02, RATE_HZ, sent)
         latency = time.monotonic() - appeared
         sent = publish_seq(probe, pub, 2.0, RATE_HZ, sent)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(15) == 0, log.read_text()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        code = stop_recorder(proc)
+    assert code == 0, log.read_text()
     print(f'\nlate topic subscribed {latency:.2f} s after it appeared')
     assert latency < 0.5, log.read_text()
     values = read_seq(bag)
