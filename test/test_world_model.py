@@ -89,8 +89,8 @@ def test_training_is_deterministic_and_resumes(data_dir, tmp_path):
     assert all(np.array_equal(a[k], c[k]) for k in a)
 
 
-def test_training_device_auto_uses_what_there_is_and_cuda_without_one_says_so(data_dir,
-                                                                               tmp_path):
+def test_training_device_auto_uses_what_there_is_and_cuda_without_one_says_so(
+        data_dir, tmp_path):
     import torch
     cfg = load_config('tiny', encoder_steps=2, decoder_steps=2, dynamics_steps=2, device='auto')
     stats = train([data_dir], tmp_path / 'auto', cfg, progress=False)

@@ -49,7 +49,8 @@ from wm_ros.ros.probe import Probe
 
 ZERO_WITHIN_S = 0.2          # a dead camera must end in a zero twist this soon
 READY_S = 120.0              # graph start-up on a loaded 2-core host (models load, DDS)
-TWIST_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)  # 1000: zeroed twists (Fast DDS)
+# depth 100: with 1000 the probe received zeroed twists here (Fast DDS)
+TWIST_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
 
 @dataclass
