@@ -40,7 +40,6 @@ def test_dead_camera_under_wm_ros_up_ends_with_a_zero_twist(tmp_path):
     print(row.observed)
     assert row.numbers, row.observed                       # the policy did drive
     assert row.numbers['last_speed'] == 0.0, row.observed
-    assert row.numbers['nonzero_after_zero'] == 0, row.observed
     assert row.numbers['zero_latency_s'] < 0.5, row.observed
 
 
