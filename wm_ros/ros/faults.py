@@ -113,17 +113,25 @@ def graph_stop(log_dir: Path) -> Outcome:
     name, expected = 'graph stopped while driving', 'last twist zero, commanding node exits 0'
     probe = Probe('faults_probe')
     probe.subscribe(TwistStamped, 'ee_twist_cmd', TWIST_QOS)
+    probe.subscribe(PoseStamped, 'ee_pose', STATE_QOS)
     graph = Bringup('sim', {'sim_robot': {'task': 'make_line', 'seed': 3}},   # a long task
                     log_dir=log_dir).start()
+
+    def travelled():
+        poses = [m.pose.position for _, m in probe.msgs['ee_pose']]
+        return math.dist((poses[0].x, poses[0].y), (poses[-1].x, poses[-1].y)) if poses \
+            else 0.0
     try:
-        moving = probe.spin(READY_S, lambda: any(_speed(m) > 0.05 for _, m in
-                                                 probe.msgs['ee_twist_cmd']))
+        moving = probe.spin(READY_S, lambda: travelled() > 0.03)     # the robot is driven
+        stopped_at = time.monotonic()
         codes = graph.stop(timeout=30)
         probe.spin(0.5)
-        last = _speed(probe.msgs['ee_twist_cmd'][-1][1]) if moving else math.nan
+        late = [m for t, m in probe.msgs['ee_twist_cmd'] if t >= stopped_at]
+        last = _speed(late[-1]) if moving and late else math.nan
         passed = moving and last == 0.0 and codes['expert_driver'] == 0
-        return Outcome(name, expected, f'last twist {last:.3f} m/s, expert_driver exit '
-                       f'{codes["expert_driver"]}', passed, {'last_speed': last})
+        return Outcome(name, expected, f'pusher moved {travelled() * 100:.0f} cm; last twist '
+                       f'{last:.3f} m/s, expert_driver exit {codes["expert_driver"]}', passed,
+                       {'last_speed': last})
     finally:
         graph.stop()
         probe.close()
@@ -202,7 +210,7 @@ CASES = {
     'bad_commands': bad_commands,
     'corrupt_model': lambda d: [corrupt_model(d)],
 }
-FAST = ('graph_stop', 'bad_commands', 'corrupt_model')
+FAST = ('bad_commands', 'corrupt_model')     # graph_stop: see test_stop.py, README
 
 
 def run(cases=None, trials: int = 1, out: str | Path = 'out/faults') -> list[Outcome]:
