@@ -77,8 +77,6 @@ def _minute(index: int, probe: Probe, graph: Bringup, seconds: float, resets: li
     latency = [(imagined[s] - real[s]) * 1000 for s in settled if s in imagined]
     dropped = sum(1 for s in settled if s not in imagined)
     pct = np.percentile(latency, [50, 99]) if latency else [math.nan, math.nan]
-    for topic in probe.msgs:
-        probe.msgs[topic].clear()
     return Minute(index, {n: round(rss_mb(p.pid), 1) for n, p in graph.procs.items()},
                   round(len(real) / seconds, 2), round(len(imagined) / seconds, 2), dropped,
                   round(float(pct[0]), 2), round(float(pct[1]), 2),
