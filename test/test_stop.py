@@ -51,3 +51,35 @@ def test_a_stopped_policy_leaves_a_zero_twist_last(tmp_path, sig):
         assert 'zero twist sent' in policy.log(), policy.log()
     finally:
         policy.close()
+
+
+def test_nothing_is_commanded_after_the_final_zero_twist():
+    """A policy step that finishes after the node stopped must not send its action."""
+    import threading
+
+    from geometry_msgs.msg import TwistStamped
+
+    from wm_ros.ros.common import COMMAND_QOS, Commander
+    from wm_ros.ros.probe import Probe
+
+    commanding, listener = Probe('commanding_node'), Probe('robot_driver')
+    try:
+        listener.subscribe(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
+        out = Commander(commanding.node, 'board')
+        assert listener.spin(10, lambda: out.pub.get_subscription_count() > 0)
+        assert out.send((0.2, -0.1))
+        assert listener.spin(10, lambda: listener.msgs['ee_twist_cmd'])   # depth 1
+        assert not out.send((0.2, 0.2), still_valid=lambda: False)    # input went stale
+        stopping = threading.Thread(target=out.stop)
+        stopping.start()
+        listener.spin(1.0)
+        stopping.join()
+        assert not out.send((0.1, 0.1))                 # a late action after the stop
+        listener.spin(1.0)
+        got = [(m.twist.linear.x, m.twist.linear.y, m.header.frame_id)
+               for _, m in listener.msgs['ee_twist_cmd']]
+        assert got == [(0.2, -0.1, 'board'), (0.0, 0.0, 'board')]
+        assert out.last == (0.0, 0.0)
+    finally:
+        commanding.close()
+        listener.close()

@@ -137,18 +137,21 @@ class Diagnostics:
         self.hardware_id = hardware_id
         self.pub = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.level, self.message, self.values = OK, 'starting', {}
+        self._lock = threading.Lock()       # a watchdog may report from its own thread
 
     def report(self, level: bytes, message: str, **values):
         """Set the status (and key/values) and publish it now."""
-        self.level, self.message = level, message
-        self.values.update(values)
+        with self._lock:
+            self.level, self.message = level, message
+            self.values.update(values)
         self.publish()
 
     def publish(self):
         """Publish the current status."""
-        status = DiagnosticStatus(level=self.level, name=self.name, message=self.message,
-                                  hardware_id=self.hardware_id)
-        status.values = [KeyValue(key=k, value=str(v)) for k, v in self.values.items()]
+        with self._lock:
+            status = DiagnosticStatus(level=self.level, name=self.name, message=self.message,
+                                      hardware_id=self.hardware_id)
+            status.values = [KeyValue(key=k, value=str(v)) for k, v in self.values.items()]
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self.node.get_clock().now().to_msg()
         self.pub.publish(msg)
@@ -229,17 +232,83 @@ def camera_info(stamp, frame_id: str, size: int, board_half: float) -> CameraInf
     return info
 
 
-def publish_stop(node: Node, pub, frame_id: str, wait_s: float = 0.5) -> bool:
-    """
-    Publish a zero ``TwistStamped`` on ``pub`` and wait until every subscriber has it.
-
-    Returns False when a reliable subscriber did not acknowledge it within ``wait_s``.
-    """
+def twist_msg(node: Node, v, frame_id: str) -> TwistStamped:
+    """Return a ``TwistStamped`` command ``v = (vx, vy)`` m/s, stamped now in ``frame_id``."""
     msg = TwistStamped()
     msg.header.stamp = node.get_clock().now().to_msg()
     msg.header.frame_id = frame_id
-    pub.publish(msg)
-    return pub.wait_for_all_acked(Duration(seconds=wait_s))
+    msg.twist.linear.x, msg.twist.linear.y = float(v[0]), float(v[1])
+    return msg
+
+
+class Ticker:
+    """
+    Calls ``fn`` every ``period_s`` on a thread of its own until :meth:`stop`.
+
+    For a commanding node's watchdog: a slow callback of the node's executor (a model step)
+    cannot hold it up. (rclpy's multi-threaded executor was tried: its own overhead delayed
+    the watchdog by up to 0.5 s on a 2-core host.)
+    """
+
+    def __init__(self, period_s: float, fn: Callable[[], None], name: str = 'watchdog'):
+        self.period_s, self.fn = period_s, fn
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        next_t = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.fn()
+            except Exception as exc:  # noqa: BLE001 - a watchdog must outlive a bad tick
+                print(f'[ERROR] {self._thread.name}: {exc}', flush=True)
+            next_t = max(next_t + self.period_s, time.monotonic())
+            self._stop.wait(next_t - time.monotonic())
+
+    def stop(self):
+        """Stop calling ``fn`` and wait for the thread."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=1.0)
+
+
+class Commander:
+    """
+    The one way a node commands the robot: ``TwistStamped`` on ``ee_twist_cmd``.
+
+    Thread-safe, so a watchdog in its own callback group and a slow policy step never
+    interleave a stale action after a zero. After :meth:`stop` nothing else is sent, so the
+    zero twist a stopping node publishes is the last command it ever gives.
+    """
+
+    def __init__(self, node: Node, frame_id: str, topic: str = 'ee_twist_cmd'):
+        self.node, self.frame_id = node, frame_id
+        self.pub = node.create_publisher(TwistStamped, topic, COMMAND_QOS)
+        self.last = (0.0, 0.0)
+        self.stopped = False
+        self._lock = threading.Lock()
+
+    def send(self, v, still_valid: Callable[[], bool] | None = None) -> bool:
+        """Publish ``v = (vx, vy)`` unless stopped or ``still_valid()`` is False; say if sent."""
+        with self._lock:
+            if self.stopped or (still_valid is not None and not still_valid()):
+                return False
+            self.pub.publish(twist_msg(self.node, v, self.frame_id))
+            self.last = (float(v[0]), float(v[1]))
+            return True
+
+    def stop(self, wait_s: float = 0.5) -> bool:
+        """
+        Publish the final zero twist and wait until every subscriber has it.
+
+        Returns False when a reliable subscriber did not acknowledge it within ``wait_s``.
+        """
+        with self._lock:
+            self.stopped = True
+            self.pub.publish(twist_msg(self.node, (0.0, 0.0), self.frame_id))
+            self.last = (0.0, 0.0)
+        return self.pub.wait_for_all_acked(Duration(seconds=wait_s))
 
 
 def _interrupt(signum, frame):
@@ -253,8 +322,7 @@ def run(node_factory: Callable[[], Node], args=None) -> int:
     Signals are handled here rather than by rclpy, whose handlers shut the context down
     before the node could publish: however the node stops (SIGINT, SIGTERM, an exception
     in a callback), its ``on_shutdown()`` (a commanding node's zero twist) runs first while
-    the node can still publish.
-    """
+    the node can still publish.    """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     previous = {}
     if threading.current_thread() is threading.main_thread():

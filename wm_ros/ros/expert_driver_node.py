@@ -28,14 +28,14 @@ from __future__ import annotations
 import json
 import time
 
-from geometry_msgs.msg import PoseArray, PoseStamped, TwistStamped
+from geometry_msgs.msg import PoseArray, PoseStamped
 import numpy as np
 from rclpy.node import Node
 from std_msgs.msg import String
 
 from wm_ros.policy.expert import ExpertController
-from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, LATCHED_QOS, OK, Param,
-                               publish_stop, run, STATE_QOS, WARN)
+from wm_ros.ros.common import (Commander, declare, Diagnostics, LATCHED_QOS, OK, Param, run,
+                               STATE_QOS, WARN)
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task
 
@@ -53,7 +53,7 @@ class ExpertDriverNode(Node):
     def __init__(self):
         super().__init__('expert_driver')
         self.p = declare(self, PARAMS)
-        self.pub = self.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
+        self.out = Commander(self, self.p['frame_id'])
         self.create_subscription(String, 'task/spec', self._on_spec, LATCHED_QOS)
         self.create_subscription(PoseStamped, 'ee_pose', self._on_pose, STATE_QOS)
         self.create_subscription(PoseArray, 'sim/block_poses', self._on_blocks, STATE_QOS)
@@ -90,15 +90,11 @@ class ExpertDriverNode(Node):
         else:
             v = self.controller.act(self.ee, self.blocks)
             self.diag.report(OK, 'driving', subgoals_left=len(self.controller.plan))
-        msg = TwistStamped()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.header.frame_id = self.p['frame_id']
-        msg.twist.linear.x, msg.twist.linear.y = float(v[0]), float(v[1])
-        self.pub.publish(msg)
+        self.out.send(v)
 
     def on_shutdown(self):
         """Command zero velocity as the node stops (SIGINT, SIGTERM, an exception)."""
-        acked = publish_stop(self, self.pub, self.p['frame_id'])
+        acked = self.out.stop()
         self.get_logger().info(f'stopping: zero twist sent{"" if acked else " (not acked)"}')
 
 

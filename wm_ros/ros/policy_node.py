@@ -25,8 +25,11 @@ switches at run time (``ros2 param set /policy source imagined``); the current o
 latched on ``policy/source``.
 
 Safety: a 100 Hz watchdog publishes zero velocity (and keeps doing so at ``rate``) while the
-selected stream's latest image is older than ``input_timeout`` by receipt time. Images of
-the wrong size or encoding are reported as ERROR on ``/diagnostics`` and produce no action.
+selected stream's latest image is older than ``input_timeout`` by receipt time. It runs in
+its own thread, so a slow model step cannot hold it up, and an action whose image
+went stale while it was computed is dropped rather than sent after the zero. Images of the
+wrong size or encoding are reported as ERROR on ``/diagnostics`` (counted per kind, logged
+at most every 2 s per kind) and produce no action.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ import json
 from pathlib import Path
 import time
 
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from geometry_msgs.msg import PoseStamped
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -45,9 +48,9 @@ from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.interfaces import Observation
 from wm_ros.policy.perception_expert import PerceptionExpert
 from wm_ros.ros import image_codec
-from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, FAULT_HOLD_S,
-                               LATCHED_QOS, OK, Param, publish_stop, RateMeter, run,
-                               SENSOR_QOS, stamp_ns, STATE_QOS, WARN)
+from wm_ros.ros.common import (Commander, declare, Diagnostics, ERROR, FaultLog, LATCHED_QOS,
+                               OK, Param, RateMeter, run, SENSOR_QOS, stamp_ns, STATE_QOS,
+                               Ticker, WARN)
 from wm_ros.runtime import load_runtime
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task
@@ -96,7 +99,7 @@ class PolicyNode(Node):
         self.size = self.runtime.image_size
         self.policy = PerceptionExpert(self.runtime, max_speed=self.p['max_speed'],
                                        control_hz=self.p['rate'])
-        self.pub = self.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
+        self.out = Commander(self, FRAME_ID)
         self.pub_source = self.create_publisher(String, 'policy/source', LATCHED_QOS)
         self.diag = Diagnostics(self)
         self.rate = RateMeter()
@@ -105,16 +108,16 @@ class PolicyNode(Node):
         self.ee_stamp = dict.fromkeys(SOURCES, 0)               # ns
         self.pending: dict[str, tuple | None] = dict.fromkeys(SOURCES)  # (image, monotonic)
         self.instruction, self.step = '', 0
-        self.last_action = np.zeros(2)
         self.last_zero = -np.inf
-        self.fault = (OK, '', -np.inf)
+        self.faults = FaultLog(self)
         self.create_subscription(String, 'task/spec', self._on_spec, LATCHED_QOS)
         for source, (image_topic, pose_topic) in TOPICS.items():
             self.create_subscription(Image, image_topic,
                                      lambda m, s=source: self._on_image(s, m), SENSOR_QOS)
             self.create_subscription(PoseStamped, pose_topic,
                                      lambda m, s=source: self._on_pose(s, m), STATE_QOS)
-        self.create_timer(1.0 / WATCHDOG_HZ, self._watchdog)
+        self.create_timer(1.0 / WATCHDOG_HZ, self._flush_pending)
+        self.watchdog = Ticker(1.0 / WATCHDOG_HZ, self._watchdog)
         self._publish_source()
         self.get_logger().info(
             f'policy up: {self.p["policy"]} on {self.p["source"]} images, perception '
@@ -144,7 +147,7 @@ class PolicyNode(Node):
             self.policy.half = float(spec.get('board_half', self.policy.half))
             self.policy.set_task(scene, task)
         except (ValueError, KeyError, TypeError) as exc:
-            self._fault(ERROR, f'bad task/spec ({type(exc).__name__}: {exc}); keeping the '
+            self._fault('bad_spec', f'bad task/spec ({type(exc).__name__}: {exc}); keeping the '
                         'previous task')
             return
         self.instruction, self.step = task.instruction, 0
@@ -166,7 +169,7 @@ class PolicyNode(Node):
         s = self.size
         if msg.encoding not in COLOUR_ENCODINGS or (msg.height, msg.width) != (s, s):
             self.image_time[source] = -np.inf       # a bad frame is no fresh input
-            self._fault(ERROR, f'{topic}: got a {msg.width}x{msg.height} {msg.encoding!r} '
+            self._fault('bad_image', f'{topic}: got a {msg.width}x{msg.height} {msg.encoding!r} '
                         f'image, the perception model expects {s}x{s} rgb8 (or bgr8/rgba8/'
                         'bgra8); resize/convert the camera image. No action from this frame')
             return
@@ -187,10 +190,11 @@ class PolicyNode(Node):
             action = np.asarray(self.policy.act(obs), np.float64)
         except ValueError as exc:       # ImageEncodingError, RuntimeInputError, SceneError
             self.image_time[source] = -np.inf
-            self._fault(ERROR, f'{topic}: {exc}; no action from this frame')
+            self._fault('unreadable_image', f'{topic}: {exc}; no action from this frame')
             return
         self.step += 1
-        self._command(action)
+        if not self.out.send(action, still_valid=lambda: self._fresh(source)):
+            return                  # its image went stale meanwhile: the watchdog has it
         rate = self.rate.tick()
         if self.policy.controller is None:
             self._report(WARN, 'waiting for task/spec: zero twist', rate_hz=f'{rate:.1f}')
@@ -198,48 +202,51 @@ class PolicyNode(Node):
             self._report(OK, f'acting on {source} images', rate_hz=f'{rate:.1f}')
 
     # ---------------------------------------------------------------- outputs
-    def _command(self, v: np.ndarray):
-        msg = TwistStamped()
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.header.frame_id = FRAME_ID
-        msg.twist.linear.x, msg.twist.linear.y = float(v[0]), float(v[1])
-        self.pub.publish(msg)
-        self.last_action = v
+    def _fresh(self, source: str) -> bool:
+        return time.monotonic() - self.image_time[source] <= self.p['input_timeout']
 
     def on_shutdown(self):
         """Command zero velocity as the node stops (SIGINT, SIGTERM, an exception)."""
-        acked = publish_stop(self, self.pub, FRAME_ID)
-        self.last_action = np.zeros(2)
+        self.watchdog.stop()
+        acked = self.out.stop()
         self.get_logger().info(f'stopping: zero twist sent{"" if acked else " (not acked)"}')
 
-    def _watchdog(self):
+    def destroy_node(self):
+        """Stop the watchdog thread with the node, however the node ends."""
+        self.watchdog.stop()
+        super().destroy_node()
+
+    def _flush_pending(self):
+        """Act on an image whose pose did not come within ``POSE_WAIT_S`` (latest pose)."""
         now = time.monotonic()
         for source, pending in self.pending.items():
             if pending is not None and now - pending[1] > POSE_WAIT_S:
-                self.pending[source] = None          # no pose with its stamp: use the latest
+                self.pending[source] = None
                 if source == self.p['source']:
                     self._act(source, pending[0])
-        if now - self.image_time[self.p['source']] <= self.p['input_timeout']:
+
+    def _watchdog(self):
+        """Zero velocity while the input is stale (own thread: never held up)."""
+        if self._fresh(self.p['source']):
             return
+        now = time.monotonic()
         if now - self.last_zero >= 1.0 / self.p['rate']:
             self.last_zero = now
-            self._command(np.zeros(2))
+            self.out.send((0.0, 0.0))
             self._report(WARN, 'input stale: zero twist')
 
-    def _fault(self, level: bytes, message: str):
-        """Report an input problem now and keep it on /diagnostics for FAULT_HOLD_S."""
-        self.fault = (level, message, time.monotonic())
-        self.get_logger().error(message, throttle_duration_sec=2.0)
-        self._report(level, message)
+    def _fault(self, kind: str, message: str):
+        """Count and (throttled) log an input problem; keep it on /diagnostics a while."""
+        self.faults.report(kind, ERROR, message)
+        self._report(ERROR, message)
 
     def _report(self, level: bytes, message: str, **values):
-        level_held, message_held, since = self.fault
-        if level != level_held and time.monotonic() - since < FAULT_HOLD_S:
-            level, message = level_held, message_held
+        level, message = self.faults.held(level, message)
         age = time.monotonic() - self.image_time[self.p['source']]
         self.diag.report(level, message, source=self.p['source'],
-                         last_action=np.round(self.last_action, 4).tolist(),
-                         input_age_s=f'{age:.3f}' if np.isfinite(age) else 'never', **values)
+                         last_action=np.round(self.out.last, 4).tolist(),
+                         input_age_s=f'{age:.3f}' if np.isfinite(age) else 'never',
+                         **self.faults.counts(), **values)
 
 
 def main(args=None) -> int:
