@@ -145,6 +145,20 @@ class Encoder(nn.Module):
         return (kind, present, pos, yaw, pos, ee, ee, torch.zeros_like(ee[:, 0]))
 
 
+def _radial(normal: torch.Tensor, offset: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """
+    Return the centre-to-hull distance along unit directions ``u`` [..., 2].
+
+    ``normal`` [..., P, 2] and ``offset`` [..., P] are the hull's half-planes
+    (``n . x <= offset``) in the frame of ``u``; the distance is the nearest plane the ray
+    leaves through.
+    """
+    dot = (normal * u.unsqueeze(-2)).sum(-1)                          # [..., P]
+    facing = dot > 1e-3
+    ratio = offset / torch.where(facing, dot, torch.ones_like(dot))
+    return torch.where(facing, ratio, torch.full_like(ratio, 1.0)).amin(-1)
+
+
 class Dynamics(nn.Module):
     """One control step of the object state, as an ensemble of relational MLP heads."""
 
@@ -191,7 +205,8 @@ class Dynamics(nn.Module):
         if self.planes is None:
             reach = rb + self.cfg.world.pusher_radius
         else:
-            reach = self._radial(kind, yaw, -d / dist).unsqueeze(-1) \
+            normal, offset = self._hull_planes(kind, yaw)
+            reach = _radial(normal, offset, -d / dist).unsqueeze(-1) \
                 + self.cfg.world.pusher_radius
         push = torch.clamp(reach - dist, min=0.0) * present.unsqueeze(-1)
         pos = pos + push * d / dist
@@ -202,27 +217,20 @@ class Dynamics(nn.Module):
                 * (1.0 - torch.eye(m, dtype=pos.dtype, device=pos.device))).unsqueeze(-1)
         if self.planes is None:
             need = 2 * rb
-        else:
-            u = rel / dist                                               # from j towards i
-            kind_i, kind_j = torch.broadcast_tensors(kind.unsqueeze(-1), kind.unsqueeze(-2))
-            yaw_i, yaw_j = torch.broadcast_tensors(yaw.unsqueeze(-1), yaw.unsqueeze(-2))
-            need = (self._radial(kind_i, yaw_i, -u) + self._radial(kind_j, yaw_j, u)
-                    ).unsqueeze(-1)
+        else:       # i's extent towards j plus j's towards i: one [i, j] table and its transpose
+            towards = _radial(normal.unsqueeze(-3), offset.unsqueeze(-2), -rel / dist)
+            need = (towards + towards.transpose(-1, -2)).unsqueeze(-1)
         overlap = torch.clamp(need - dist, min=0.0) * both
         pos = pos + (0.5 * overlap * rel / dist).sum(-2)
         edge = self.cfg.board_half - rb
         return torch.clamp(pos, -edge, edge)
 
-    def _radial(self, kind: torch.Tensor, yaw: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
-        """Return each block's centre-to-hull distance along unit world direction ``u``."""
-        planes = self.planes[kind % len(self.cfg.world.shapes)]           # [..., P, 3]
-        c, s = torch.cos(yaw), torch.sin(yaw)
-        bx = c * u[..., 0] + s * u[..., 1]                                # body frame
-        by = c * u[..., 1] - s * u[..., 0]
-        dot = planes[..., 0] * bx.unsqueeze(-1) + planes[..., 1] * by.unsqueeze(-1)
-        facing = dot > 1e-3
-        ratio = planes[..., 2] / torch.where(facing, dot, torch.ones_like(dot))
-        return torch.where(facing, ratio, torch.full_like(ratio, 1.0)).amin(-1)
+    def _hull_planes(self, kind: torch.Tensor, yaw: torch.Tensor):
+        """Return each block's hull half-planes in the world frame: normals, offsets."""
+        planes = self.planes[kind % len(self.cfg.world.shapes)]           # [..., M, P, 3]
+        c, s = torch.cos(yaw).unsqueeze(-1), torch.sin(yaw).unsqueeze(-1)
+        nx, ny = planes[..., 0], planes[..., 1]
+        return torch.stack([c * nx - s * ny, s * nx + c * ny], -1), planes[..., 2]
 
     def heads(self, kind, present, pos, yaw, prev_pos, ee, prev_ee, action):
         """
