@@ -95,6 +95,19 @@ def test_every_runtime_keeps_the_contract(runtime, frames):
         runtime.step(State({'something': np.zeros((3, 2))}), actions)
 
 
+def test_a_degenerate_state_steps_to_finite_numbers(runtime, frames):
+    """Blocks on top of each other and the pusher (no direction between them) stay finite."""
+    state = runtime.encode(*frames)
+    keys = runtime.state_spec.keys
+    flat = State({k: np.zeros_like(state[k]) if state[k].dtype.kind == 'f' and k != 'present'
+                  else state[k] for k in keys})
+    stepped = runtime.step(flat, np.zeros((3, 2, 2), np.float32))
+    for key in keys:
+        assert np.isfinite(stepped[key].astype(np.float64)).all(), key
+    images, _ = runtime.decode(stepped)
+    assert images.shape == (3, 64, 64, 3)
+
+
 def test_capabilities_are_what_the_model_file_declares(runtime, frames):
     state = runtime.encode(*frames)
     if isinstance(runtime, ObjectReadout):

@@ -61,6 +61,7 @@ from wm_ros.model.config import WorldModelConfig
 STATE_KEYS = ('kind', 'present', 'pos', 'yaw', 'prev_pos', 'ee', 'prev_ee', 'uncertainty')
 POS_SCALE = 0.1    # metres: scale of relative positions fed to the dynamics
 CONTACT_FRAC = 0.7  # contact radius / footprint radius in the contact projection
+RADIAL_BINS = 256   # angles of the per-shape radial-distance table (1.4 degrees apart)
 
 
 def _logit(p: float) -> float:
@@ -145,18 +146,23 @@ class Encoder(nn.Module):
         return (kind, present, pos, yaw, pos, ee, ee, torch.zeros_like(ee[:, 0]))
 
 
-def _radial(normal: torch.Tensor, offset: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+def _radial_table(planes, bins: int = RADIAL_BINS) -> torch.Tensor:
     """
-    Return the centre-to-hull distance along unit directions ``u`` [..., 2].
+    Return the flat table of each shape's centre-to-hull distance at ``bins + 1`` angles.
 
-    ``normal`` [..., P, 2] and ``offset`` [..., P] are the hull's half-planes
-    (``n . x <= offset``) in the frame of ``u``; the distance is the nearest plane the ray
-    leaves through.
+    ``planes`` [S][P] are the hulls' half-planes ``(nx, ny, d)`` (``n . x <= d``, body
+    frame); the distance along a direction is the nearest plane the ray leaves through.
+    Row ``s`` holds angles ``2 pi k / bins`` for k = 0..bins (the last repeats the first,
+    so interpolation never wraps).
     """
-    dot = (normal * u.unsqueeze(-2)).sum(-1)                          # [..., P]
-    facing = dot > 1e-3
-    ratio = offset / torch.where(facing, dot, torch.ones_like(dot))
-    return torch.where(facing, ratio, torch.full_like(ratio, 1.0)).amin(-1)
+    p = torch.tensor(planes, dtype=torch.float64)                       # [S, P, 3]
+    angle = torch.arange(bins + 1, dtype=torch.float64) * (2 * math.pi / bins)
+    u = torch.stack([torch.cos(angle), torch.sin(angle)], -1)          # [A, 2]
+    dot = p[:, None, :, 0] * u[None, :, None, 0] + p[:, None, :, 1] * u[None, :, None, 1]
+    facing = dot > 1e-9
+    ratio = p[:, None, :, 2] / torch.where(facing, dot, torch.ones_like(dot))
+    radial = torch.where(facing, ratio, torch.full_like(ratio, math.inf)).amin(-1)
+    return radial.reshape(-1).to(torch.float32)
 
 
 class Dynamics(nn.Module):
@@ -183,8 +189,8 @@ class Dynamics(nn.Module):
         self.register_buffer('symmetry', torch.tensor(cfg.world.kind_symmetry,
                                                       dtype=torch.float32), persistent=False)
         planes = cfg.world.contact_planes()
-        self.register_buffer('planes', torch.tensor(planes, dtype=torch.float32)
-                             if planes else None, persistent=False)
+        self.register_buffer('radial_table', _radial_table(planes) if planes else None,
+                             persistent=False)
 
     def project(self, pos: torch.Tensor, present: torch.Tensor, ee: torch.Tensor,
                 kind: torch.Tensor, yaw: torch.Tensor) -> torch.Tensor:
@@ -200,14 +206,11 @@ class Dynamics(nn.Module):
         if not self.cfg.contact_projection:
             return pos
         rb = CONTACT_FRAC * self.cfg.world.block_radius
+        hulls = self.radial_table is not None
         d = pos - ee.unsqueeze(-2)                                       # [..., M, 2]
         dist = torch.sqrt((d * d).sum(-1, keepdim=True) + 1e-12)
-        if self.planes is None:
-            reach = rb + self.cfg.world.pusher_radius
-        else:
-            normal, offset = self._hull_planes(kind, yaw)
-            reach = _radial(normal, offset, -d / dist).unsqueeze(-1) \
-                + self.cfg.world.pusher_radius
+        reach = (self._radial(kind, yaw, -d).unsqueeze(-1) if hulls else rb) \
+            + self.cfg.world.pusher_radius
         push = torch.clamp(reach - dist, min=0.0) * present.unsqueeze(-1)
         pos = pos + push * d / dist
         rel = pos.unsqueeze(-2) - pos.unsqueeze(-3)                       # [..., i, j, 2]
@@ -215,22 +218,34 @@ class Dynamics(nn.Module):
         m = pos.shape[-2]
         both = (present.unsqueeze(-1) * present.unsqueeze(-2)
                 * (1.0 - torch.eye(m, dtype=pos.dtype, device=pos.device))).unsqueeze(-1)
-        if self.planes is None:
-            need = 2 * rb
-        else:       # i's extent towards j plus j's towards i: one [i, j] table and its transpose
-            towards = _radial(normal.unsqueeze(-3), offset.unsqueeze(-2), -rel / dist)
+        if hulls:   # i's extent towards j plus j's towards i: one [i, j] table and its transpose
+            towards = self._radial(kind.unsqueeze(-1), yaw.unsqueeze(-1), -rel)
             need = (towards + towards.transpose(-1, -2)).unsqueeze(-1)
+        else:
+            need = 2 * rb
         overlap = torch.clamp(need - dist, min=0.0) * both
         pos = pos + (0.5 * overlap * rel / dist).sum(-2)
         edge = self.cfg.board_half - rb
         return torch.clamp(pos, -edge, edge)
 
-    def _hull_planes(self, kind: torch.Tensor, yaw: torch.Tensor):
-        """Return each block's hull half-planes in the world frame: normals, offsets."""
-        planes = self.planes[kind % len(self.cfg.world.shapes)]           # [..., M, P, 3]
-        c, s = torch.cos(yaw).unsqueeze(-1), torch.sin(yaw).unsqueeze(-1)
-        nx, ny = planes[..., 0], planes[..., 1]
-        return torch.stack([c * nx - s * ny, s * nx + c * ny], -1), planes[..., 2]
+    def _radial(self, kind: torch.Tensor, yaw: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """
+        Return each block's centre-to-hull distance along world direction ``v`` [..., 2].
+
+        Read from the shape's table of distances by body-frame angle, linearly
+        interpolated: a few ops on one number per block (or pair) where evaluating the 16
+        half-planes took a dozen ops on 16 (2.5x the latent step at batch 256).
+        """
+        n = RADIAL_BINS
+        none = (v * v).sum(-1) < 1e-20          # no direction (ONNX's atan2(0, 0) is NaN)
+        vx = torch.where(none, torch.ones_like(v[..., 0]), v[..., 0])
+        at = torch.atan2(v[..., 1], vx) - yaw                             # body frame
+        x = torch.remainder(at * (n / (2 * math.pi)), float(n))
+        low = torch.clamp(torch.floor(x), 0.0, n - 1.0)
+        frac = x - low
+        index = (kind % len(self.cfg.world.shapes)) * (n + 1) + low.to(torch.int64)
+        r0, r1 = self.radial_table[index], self.radial_table[index + 1]
+        return r0 + (r1 - r0) * frac
 
     def heads(self, kind, present, pos, yaw, prev_pos, ee, prev_ee, action):
         """
