@@ -322,7 +322,8 @@ def run(node_factory: Callable[[], Node], args=None) -> int:
     Signals are handled here rather than by rclpy, whose handlers shut the context down
     before the node could publish: however the node stops (SIGINT, SIGTERM, an exception
     in a callback), its ``on_shutdown()`` (a commanding node's zero twist) runs first while
-    the node can still publish.    """
+    the node can still publish.
+    """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     previous = {}
     if threading.current_thread() is threading.main_thread():
