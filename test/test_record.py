@@ -29,6 +29,7 @@ import time
 from geometry_msgs.msg import PoseStamped
 import numpy as np
 import pytest
+from rclpy.duration import Duration
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.interfaces import QosDurability, QosReliability
@@ -344,6 +345,7 @@ def test_topic_appearing_3s_after_start_is_subscribed_within_half_a_second(probe
             sent = publish_seq(probe, pub, 0.02, RATE_HZ, sent)
         latency = time.monotonic() - appeared
         sent = publish_seq(probe, pub, 2.0, RATE_HZ, sent)
+        assert pub.wait_for_all_acked(Duration(seconds=10))    # the recorder has them all
     finally:
         code = stop_recorder(proc)
     assert code == 0, log.read_text()

@@ -229,6 +229,16 @@ class Recorder:
         return '\n'.join(lines)
 
 
+def _drain(executor, recorder, limit_s: float = 1.0):
+    """Write what DDS had already delivered when the recording was stopped (up to 1 s)."""
+    end = time.monotonic() + limit_s
+    while time.monotonic() < end:
+        before = sum(recorder.counts.values())
+        executor.spin_once(timeout_sec=0.05)
+        if sum(recorder.counts.values()) == before:
+            return
+
+
 def record(out: str | Path, topics: Iterable[str] = DEFAULT_TOPICS, duration: float = 0.0,
            stop: threading.Event | None = None, log: Callable[[str], None] | None = None
            ) -> dict[str, int]:
@@ -271,6 +281,7 @@ def record(out: str | Path, topics: Iterable[str] = DEFAULT_TOPICS, duration: fl
                 next_sync = now + SYNC_PERIOD_S
                 next_meta = next_meta if now < next_meta else now + METADATA_PERIOD_S
             executor.spin_once(timeout_sec=0.02)
+        _drain(executor, recorder)
     finally:
         if writer is not None:
             writer.close()
