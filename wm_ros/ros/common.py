@@ -277,8 +277,8 @@ class Commander:
     """
     The one way a node commands the robot: ``TwistStamped`` on ``ee_twist_cmd``.
 
-    Thread-safe, so a watchdog in its own callback group and a slow policy step never
-    interleave a stale action after a zero. After :meth:`stop` nothing else is sent, so the
+    Thread-safe, so a watchdog on its own thread (:class:`Ticker`) and a slow policy step
+    never interleave a stale action after a zero. After :meth:`stop` nothing else is sent, so the
     zero twist a stopping node publishes is the last command it ever gives.
     """
 

@@ -139,19 +139,18 @@ def graph_stop(log_dir: Path) -> Outcome:
                 if moving:
                     break
         before = probe.msgs['ee_twist_cmd'][-1][1] if probe.msgs['ee_twist_cmd'] else None
+        at_stop = _speed(before) if before else math.nan
         stopped_at = time.monotonic()
         codes = graph.stop(timeout=30)
         probe.spin(0.5)
         late = [m for t, m in probe.msgs['ee_twist_cmd'] if t >= stopped_at]
-        last = _speed(late[-1]) if late else (_speed(before) if before else math.nan)
+        last = _speed(late[-1]) if late else at_stop
         passed = moving and last == 0.0 and codes['expert_driver'] == 0
-        observed = (f'stopped while commanding {_speed(before) if before else math.nan:.3f} '
-                    f'm/s; last twist {last:.3f} m/s, expert_driver exit '
-                    f'{codes["expert_driver"]}' if heard else
+        observed = (f'stopped while commanding {at_stop:.3f} m/s; last twist {last:.3f} '
+                    f'm/s, expert_driver exit {codes["expert_driver"]}' if heard else
                     f'the probe never heard ee_pose and sim_robot/reset (logs in {log_dir})')
         return Outcome(name, expected, observed, passed,
-                       {'last_speed': last, 'speed_at_stop': _speed(before) if before
-                        else math.nan})
+                       {'last_speed': last, 'speed_at_stop': at_stop})
     finally:
         graph.stop()
         probe.close()

@@ -207,8 +207,7 @@ class PolicyNode(Node):
 
     def on_shutdown(self):
         """Command zero velocity as the node stops (SIGINT, SIGTERM, an exception)."""
-        self.watchdog.stop()
-        acked = self.out.stop()
+        acked = self.out.stop()             # the watchdog can send nothing after this
         self.get_logger().info(f'stopping: zero twist sent{"" if acked else " (not acked)"}')
 
     def destroy_node(self):
