@@ -66,3 +66,20 @@ class Policy(Protocol):
 
     def act(self, observation: Observation) -> np.ndarray:
         """Return the next action."""
+
+
+@runtime_checkable
+class BatchPolicy(Protocol):
+    """A policy that acts for B episodes at once (evaluation in imagination is batched)."""
+
+    def act_batch(self, images: np.ndarray, ee_xy: np.ndarray,
+                  instructions: list[str]) -> np.ndarray:
+        """Return actions float32[B, 2] for images uint8[B, H, W, 3], ee_xy float32[B, 2]."""
+
+
+@runtime_checkable
+class RewardModel(Protocol):
+    """Judges success from pixels: the same judge works on camera and on imagined frames."""
+
+    def score(self, images: np.ndarray, instructions: list[str]) -> np.ndarray:
+        """Return P(success) float32[B] for images uint8[B, H, W, 3] and B instructions."""
