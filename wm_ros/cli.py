@@ -41,6 +41,7 @@ from pathlib import Path
 import sys
 
 DEFAULT_MODEL = str(Path(__file__).resolve().parent / 'models' / 'world_model')
+DEFAULT_REWARD = str(Path(__file__).resolve().parent / 'models' / 'reward')
 
 
 def _mix(text: str) -> dict[str, float]:
@@ -164,6 +165,9 @@ def _bench(args) -> int:
     elif args.what == 'nodes':
         from wm_ros.bench.nodes import main
         rows = main(args.backend, min(args.n, 300), baseline=args.baseline)
+    elif args.what == 'evaluate':
+        from wm_ros.bench.evaluate import main
+        rows = main(args.model, args.reward, tuple(args.policies.split(',')), args.episodes)
     else:
         from wm_ros.bench.world_model import main
         rows = main(args.model, args.onnx, device=args.device, baseline=args.baseline)
@@ -232,6 +236,28 @@ def _closed_loop(args) -> int:
           f"{args.workers} worker(s)), {t['imagined_steps']} imagined steps "
           f"({t['imagine_s']} s), replay {t['replay_s']} s")
     print(f'wrote {paths[0]} and {paths[1]}')
+    return 0
+
+
+def _evaluate(args) -> int:
+    from wm_ros.evaluate import evaluator, summary
+    split = [x for item in args.policies for x in item.split(',') if x]
+    tasks = [x for item in args.tasks for x in item.split(',') if x]
+    edits = tuple(x for item in args.edits for x in item.split(',') if x)
+    config = evaluator.EvalConfig(
+        **({'policies': tuple(split)} if split else {}),
+        **({'tasks': tuple(tasks)} if tasks else {}), episodes=args.episodes, seed=args.seed,
+        max_steps=args.max_steps, max_steps_long=args.max_steps_long, workers=args.workers)
+    result = evaluator.evaluate(config, args.model, args.reward, args.backend, edits)
+    path = summary.write(result, args.out, config.strip_frames)
+    print(summary.table(result))
+    if result.get('ood'):
+        from wm_ros.evaluate.ood import table as ood_table
+        print(ood_table(result))
+    t = result['timing']
+    print(f"tabletop {t['tabletop_s']:.1f} s, imagination {t['imagine_s']:.1f} s "
+          f"({t['speedup_vs_tabletop']:.1f}x the tabletop)")
+    print(f'wrote {path}; `wm-ros report --evaluation {args.out}` renders it')
     return 0
 
 
@@ -311,8 +337,25 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument('--duration', type=float, default=0.0, help='stop after N s (0: Ctrl-C)')
     r.set_defaults(func=_record)
 
+    ev = sub.add_parser('evaluate', help='policies in imagination (reward model) vs the '
+                        'tabletop (oracle): success, Pearson, MMRV, OOD edits')
+    ev.add_argument('--policies', nargs='*', default=[],
+                    help='zoo names or policy dirs, comma separated (default: the zoo)')
+    ev.add_argument('--tasks', nargs='*', default=[], help='task families, comma separated')
+    ev.add_argument('--edits', nargs='*', default=[], help='OOD edits, comma separated')
+    ev.add_argument('--episodes', type=int, default=25, help='episodes per policy x task')
+    ev.add_argument('--seed', type=int, default=5000)
+    ev.add_argument('--max-steps', type=int, default=120)
+    ev.add_argument('--max-steps-long', type=int, default=400)
+    ev.add_argument('--workers', type=int, default=0, help='tabletop processes (0: a core each)')
+    ev.add_argument('--model', default=DEFAULT_MODEL)
+    ev.add_argument('--reward', default=DEFAULT_REWARD)
+    ev.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
+    ev.add_argument('--out', default='out/evaluate')
+    ev.set_defaults(func=_evaluate)
+
     n = sub.add_parser('bench', help='benchmarks that print side-by-side ratios')
-    n.add_argument('what', choices=['sim', 'world-model', 'nodes'])
+    n.add_argument('what', choices=['sim', 'world-model', 'nodes', 'evaluate'])
     n.add_argument('-n', type=int, default=300)
     n.add_argument('--model', default=DEFAULT_MODEL)
     n.add_argument('--onnx', default=None, help='exported graphs (default <model>/onnx)')
@@ -322,6 +365,9 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument('--baseline', default=None,
                    help='another model directory measured in the same run (world-model, '
                    'nodes): prints model/baseline ratios')
+    n.add_argument('--reward', default=DEFAULT_REWARD, help='reward model (evaluate)')
+    n.add_argument('--policies', default='bc_full,bc_50', help='policies (evaluate)')
+    n.add_argument('--episodes', type=int, default=8, help='episodes per task (evaluate)')
     n.add_argument('--json', action='store_true')
     n.set_defaults(func=_bench)
 

@@ -1,0 +1,322 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+``wm-ros evaluate``: policies judged in imagination by the reward model, against the robot.
+
+Protocol (WorldGym-style, closed loop). For every task family and episode k a fixed
+tabletop seed gives a scene, a task and a real first frame, the same for every policy.
+
+* **Tabletop** ("real robot"): each policy runs from that scene until the physics says
+  success or the step limit; the oracle's verdict is the real outcome. The reward model also
+  judges the real frames (success = the first frame it scores at or above its threshold),
+  which measures the judge on real rollouts. Episodes run in a pool of ``workers``
+  processes (all cores); the result does not depend on the number of workers.
+* **Imagination**: all episodes of a policy (every family) start as one batch from the same
+  first frames (``runtime.encode``). Each step the batch is decoded, the policy acts on
+  the decoded frames (``act_batch``: one forward pass for the batch), the world model
+  steps, and the reward model scores the new frames; a row stops the first time the score
+  reaches the threshold (success) or at the family's step limit. The evaluator talks to the
+  world model only through the runtime contract (encode / step / decode), so any model
+  family works; where the family can read objects out (``ObjectReadout``) the
+  imagined-state judge runs beside the reward model as a second judge and as the reference
+  for the reward model's errors on imagined frames.
+
+Output per policy x family cell: real and imagined success with bootstrap 95 % intervals,
+the gap; over the cells Pearson, Spearman, MMRV (SIMPLER) and the mean absolute gap; the
+reward model's confusion on real rollouts (against the oracle) and on imagined ones
+(against the imagined-state judge). OOD edits (:mod:`wm_ros.evaluate.ood`) reuse the same
+episodes. Policies are zoo names or directories (:func:`wm_ros.policy.zoo.load_policy`)
+or the perception-expert variants of :mod:`wm_ros.policy.degraded`.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+import multiprocessing
+import os
+import time
+
+import numpy as np
+
+from wm_ros.interfaces import BatchPolicy, Observation
+from wm_ros.sim.scene import Scene
+from wm_ros.sim.tasks import check_family, Task
+
+BOARD_HALF = 0.25          # m, the tabletop's
+TASKS = ('block_to_region', 'block_to_block', 'separate', 'group_by_colour')
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What to evaluate; ``tiny`` for tests."""
+
+    policies: tuple[str, ...] = ('bc_full', 'bc_200', 'bc_50', 'bc_noisy', 'bc_short',
+                                 'colour_only')
+    tasks: tuple[str, ...] = TASKS
+    episodes: int = 25
+    seed: int = 5000                   # tabletop seeds derive from it; never used in training
+    max_steps: int = 120
+    max_steps_long: int = 400
+    workers: int = 0                   # tabletop processes; 0 = one per core
+    strip_frames: int = 8              # frames per rollout strip (episode 0 of every cell)
+
+    @classmethod
+    def tiny(cls, policies: tuple[str, ...]) -> 'EvalConfig':
+        """Two families, two episodes, short limits: seconds, for tests."""
+        return cls(policies=policies, tasks=('block_to_region', 'separate'), episodes=2,
+                   max_steps=12, max_steps_long=12, workers=1, strip_frames=4)
+
+
+@dataclass
+class Start:
+    """One evaluation episode's start: the same for every policy."""
+
+    task_family: str
+    k: int
+    seed: int
+    scene: Scene
+    task: Task
+    image: np.ndarray          # uint8[S, S, 3]
+    ee: np.ndarray             # float32[2]
+
+
+@dataclass
+class Rollout:
+    """One rollout's outcome; ``frames`` uint8[T+1, S, S, 3] kept for strips only."""
+
+    success: bool
+    judged: bool               # the reward model's verdict on the same frames
+    reference: bool | None     # the second judge (imagined-state), if any
+    steps: int
+    seconds: float = 0.0
+    frames: np.ndarray | None = field(default=None, repr=False)
+
+
+def episode_seed(seed: int, family: str, k: int) -> int:
+    """Return the tabletop seed of episode ``k`` of ``family`` (fixed for ``seed``)."""
+    key = [seed, sum(map(ord, family)), k]
+    return int(np.random.SeedSequence(key).generate_state(1)[0])
+
+
+def starts(config: EvalConfig, image_size: int) -> list[Start]:
+    """Sample every (family, k) start on a tabletop: scene, task, first frame."""
+    from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
+    env = TabletopEnv(TabletopConfig(image_size=image_size, board_half=BOARD_HALF))
+    out = []
+    try:
+        for family in config.tasks:
+            for k in range(config.episodes):
+                s = episode_seed(config.seed, family, k)
+                obs, _ = env.reset(seed=s, options={'task': family})
+                out.append(Start(family, k, s, env.scene, env.task, obs['image'],
+                                 obs['ee_xy']))
+    finally:
+        env.close()
+    return out
+
+
+# ------------------------------------------------------------------ policies
+def resolve_policy(name: str, runtime=None, seed: int = 0):
+    """Return a policy for ``name``: a zoo name or directory, or a degraded expert."""
+    from wm_ros.policy.degraded import make_policy, POLICIES
+    if name in POLICIES:
+        if runtime is None:
+            raise ValueError(f'policy {name!r} reads objects with a world model; pass runtime')
+        return make_policy(name, runtime, seed, BOARD_HALF)
+    from wm_ros.policy.zoo import load_policy
+    return load_policy(name)
+
+
+def _begin(policy, start: Start):
+    if hasattr(policy, 'set_task'):
+        policy.set_task(start.scene, start.task)
+    policy.reset()
+
+
+# ------------------------------------------------------------------ the tabletop
+class _Robot:
+    """A tabletop, the reward model and the policies of one worker process."""
+
+    def __init__(self, model: str, reward: str, image_size: int, config: EvalConfig):
+        import torch
+        from wm_ros.reward import load_reward
+        from wm_ros.runtime import load_runtime
+        from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
+        torch.set_num_threads(1)
+        self.runtime = load_runtime(model, 'onnxruntime', threads=1)
+        self.reward = load_reward(reward)
+        self.config = config
+        self.env = TabletopEnv(TabletopConfig(
+            image_size=image_size, board_half=BOARD_HALF, control_hz=self.runtime.control_hz,
+            max_speed=self.runtime.max_speed, max_steps=config.max_steps,
+            max_steps_long=config.max_steps_long))
+        self.policies: dict = {}
+
+    def run(self, policy: str, start: Start) -> Rollout:
+        t0 = time.perf_counter()
+        if policy not in self.policies:
+            self.policies[policy] = resolve_policy(policy, self.runtime, start.seed)
+        actor = self.policies[policy]
+        obs, info = self.env.reset(seed=start.seed,
+                                   options={'scene': start.scene, 'task': start.task})
+        _begin(actor, start)
+        frames, done = [obs['image']], False
+        while not done:
+            a = np.asarray(actor.act(Observation.from_step(obs, info)), np.float32)
+            obs, _, terminated, truncated, info = self.env.step(np.nan_to_num(a))
+            frames.append(obs['image'])
+            done = terminated or truncated
+        frames = np.stack(frames)
+        judged = _judge_frames(self.reward, frames[1:], start.task.instruction)
+        return Rollout(bool(info['success']), judged, None, len(frames) - 1,
+                       time.perf_counter() - t0, frames)
+
+
+def _judge_frames(reward, frames: np.ndarray, instruction: str) -> bool:
+    """Return whether the reward model scores any of ``frames`` at or above its threshold."""
+    if not len(frames):
+        return False
+    p = reward.score(frames, [instruction] * len(frames))
+    return bool(np.any(p >= _threshold(reward)))
+
+
+def _threshold(reward) -> float:
+    return float(getattr(reward, 'threshold', 0.5))
+
+
+@lru_cache(maxsize=1)
+def _robot(model: str, reward: str, image_size: int, config: EvalConfig) -> _Robot:
+    return _Robot(model, reward, image_size, config)
+
+
+def _run_real(args: tuple, job: tuple) -> Rollout:
+    return _robot(*args).run(*job)
+
+
+def run_tabletop(jobs: list[tuple[str, Start]], model: str, reward: str, image_size: int,
+                 config: EvalConfig, workers: int) -> list[Rollout]:
+    """Run ``(policy, start)`` jobs on the tabletop, in ``workers`` processes (0: here)."""
+    args = (str(model), str(reward), image_size, config)
+    if workers <= 0:
+        return [_run_real(args, j) for j in jobs]
+    ctx = multiprocessing.get_context('spawn')
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        return list(pool.map(_run_real, [args] * len(jobs), jobs, chunksize=4))
+
+
+# ------------------------------------------------------------------ imagination
+def imagine(runtime, reward, policy_name: str, group: list[Start], config: EvalConfig,
+            keep: set[int] = frozenset()) -> list[Rollout]:
+    """Roll ``policy_name`` out in imagination from every start of ``group`` as one batch."""
+    from wm_ros.runtime.base import ObjectReadout
+    from wm_ros.runtime.imagined_env import TaskJudge
+    b = len(group)
+    policy = resolve_policy(policy_name, runtime)
+    batched = isinstance(policy, BatchPolicy)
+    actors = [policy] if batched else [resolve_policy(policy_name, runtime, s.seed)
+                                       for s in group]
+    if batched:
+        policy.reset()
+    else:
+        for actor, s in zip(actors, group):
+            _begin(actor, s)
+    instructions = [s.task.instruction for s in group]
+    limit = np.array([config.max_steps_long if s.task.long_horizon else config.max_steps
+                      for s in group])
+    state = runtime.encode(np.stack([s.image for s in group]), np.stack([s.ee for s in group]))
+    judges = None
+    if isinstance(runtime, ObjectReadout):
+        objects = runtime.objects(state)
+        judges = [TaskJudge(s.task, runtime.kinds, BOARD_HALF) for s in group]
+        for row, j in enumerate(judges):
+            j.start(objects, row)
+    images, ee = runtime.decode(state)
+    kept = {row: [images[row]] for row in keep}
+    success, reference = np.zeros(b, bool), np.zeros(b, bool)
+    steps, done = np.zeros(b, int), np.zeros(b, bool)
+    threshold = _threshold(reward)
+    t = 0
+    while not done.all():
+        act = np.zeros((b, 1, 2), np.float32)
+        rows = np.flatnonzero(~done)
+        if batched:
+            act[rows, 0] = policy.act_batch(images[rows], ee[rows].astype(np.float32),
+                                            [instructions[r] for r in rows])
+        else:
+            for r in rows:
+                obs = Observation(images[r], ee[r].astype(np.float32), instructions[r], t)
+                act[r, 0] = actors[r].act(obs)
+        state = runtime.step(state, np.nan_to_num(act))
+        images, ee = runtime.decode(state)
+        t += 1
+        p = reward.score(images[rows], [instructions[r] for r in rows])
+        if judges is not None:
+            objects = runtime.objects(state)
+            for r in rows:
+                reference[r] |= judges[r].judge(objects, r)['success']
+        for i, r in enumerate(rows):
+            steps[r] = t
+            success[r] = p[i] >= threshold
+            done[r] = success[r] or t >= limit[r]
+            if r in kept:
+                kept[r].append(images[r])
+    return [Rollout(bool(success[r]), bool(success[r]),
+                    bool(reference[r]) if judges is not None else None, int(steps[r]),
+                    frames=np.stack(kept[r]) if r in kept else None) for r in range(b)]
+
+
+# ------------------------------------------------------------------ the suite
+def evaluate(config: EvalConfig, model: str, reward: str, backend: str = 'onnxruntime',
+             ood_edits: tuple[str, ...] = (), progress: bool = True) -> dict:
+    """Run the suite (module docstring); return the evaluation dict (see ``summary``)."""
+    from wm_ros.evaluate import summary
+    from wm_ros.reward import load_reward
+    from wm_ros.runtime import load_runtime
+    for family in config.tasks:
+        check_family(family)
+    if config.episodes < 1:
+        raise ValueError(f'need at least 1 episode per task, got {config.episodes}')
+    cores = os.cpu_count() or 1
+    workers = config.workers or cores
+    runtime = load_runtime(model, backend, threads=cores)
+    judge = load_reward(reward)
+    for name in config.policies:                       # fail before any episode runs
+        resolve_policy(name, runtime)
+    group = starts(config, runtime.image_size)
+    t0 = time.perf_counter()
+    jobs = [(p, s) for p in config.policies for s in group]
+    real = run_tabletop(jobs, model, reward, runtime.image_size, config, workers)
+    t1 = time.perf_counter()
+    imagined = []
+    for name in config.policies:
+        keep = {i for i, s in enumerate(group) if s.k == 0}
+        imagined += imagine(runtime, judge, name, group, config, keep)
+    t2 = time.perf_counter()
+    records = [summary.record(p, s, r, m) for (p, s), r, m in zip(jobs, real, imagined)]
+    timing = {'tabletop_s': t1 - t0, 'imagine_s': t2 - t1, 'workers': workers,
+              'imagine_threads': cores, 'tabletop_steps': sum(r.steps for r in real),
+              'imagined_steps': sum(m.steps for m in imagined)}
+    result = summary.summarise(records, dict(asdict(config), model=str(model),
+                                             reward=str(reward), backend=backend,
+                                             judge=type(judge).__name__), timing)
+    result['_rollouts'] = [(p, s, r, m) for (p, s), r, m in zip(jobs, real, imagined)
+                           if s.k == 0]
+    if ood_edits:
+        from wm_ros.evaluate.ood import run_ood
+        result.update(run_ood(ood_edits, config, records, group, runtime, judge, model,
+                              reward, workers))
+    return result
