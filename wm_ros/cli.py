@@ -28,6 +28,7 @@
   wm-ros eval fidelity --model models/world_model --data data/heldout
   wm-ros eval closed-loop --model models/world_model   pixel policies: imagined vs real success
   wm-ros bench sim | world-model | nodes   benchmarks printing side-by-side ratios
+  wm-ros report --evaluation out/evaluate  one HTML page (figures embedded) + report.json
 
 Heavy modules are imported inside each subcommand so ``wm-ros --help`` stays fast.
 """
@@ -261,6 +262,14 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from wm_ros.evaluate.report import load_evaluation, write_report
+    paths = write_report(load_evaluation(args.evaluation), args.out or args.evaluation,
+                         args.evaluation)
+    print(f'wrote {paths[0]} and {paths[1]}')
+    return 0
+
+
 def _record(args) -> int:
     from wm_ros.ros.record import DEFAULT_TOPICS, record
     record(args.out, args.topics or DEFAULT_TOPICS, args.duration)
@@ -353,6 +362,14 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
     ev.add_argument('--out', default='out/evaluate')
     ev.set_defaults(func=_evaluate)
+
+    rp = sub.add_parser('report', help='one self-contained HTML page (and a JSON) from an '
+                        'evaluation: scatter, bars, OOD heatmap, judges, strips, targets')
+    rp.add_argument('--evaluation', default='out/evaluate',
+                    help='directory holding evaluation.json (from wm-ros evaluate)')
+    rp.add_argument('--out', default=None, help='where to write report.html / report.json '
+                    '(default: the evaluation directory)')
+    rp.set_defaults(func=_report)
 
     n = sub.add_parser('bench', help='benchmarks that print side-by-side ratios')
     n.add_argument('what', choices=['sim', 'world-model', 'nodes', 'evaluate'])
