@@ -296,6 +296,10 @@ def evaluate(config: EvalConfig, model: str, reward: str, backend: str = 'onnxru
     judge = load_reward(reward)
     for name in config.policies:                       # fail before any episode runs
         resolve_policy(name, runtime)
+    if ood_edits:
+        from wm_ros.evaluate.edits import parse_edit
+        for name in ood_edits:
+            parse_edit(name)
     group = starts(config, runtime.image_size)
     t0 = time.perf_counter()
     jobs = [(p, s) for p in config.policies for s in group]
