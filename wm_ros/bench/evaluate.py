@@ -37,7 +37,7 @@ def main(model: str, reward: str, policies: tuple[str, ...], episodes: int = 8) 
             'tabletop_steps': t['tabletop_steps'], 'imagined_steps': t['imagined_steps'],
             'imagination_vs_tabletop': t['tabletop_s'] / t['imagine_s'],
             'imagination_vs_real_time': robot_s / t['imagine_s']}
-    print(f"suite: {len(policies)} policies x {len(config.tasks)} tasks x {episodes} episodes "
+    print(f'suite: {len(policies)} policies x {len(config.tasks)} tasks x {episodes} episodes '
           f"= {rows['episodes']} episodes; {t['workers']} tabletop processes, "
           f"{t['imagine_threads']} ONNX Runtime threads")
     print(f"tabletop     {t['tabletop_s']:8.1f} s  ({t['tabletop_steps']} steps)")

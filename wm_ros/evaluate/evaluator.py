@@ -27,11 +27,12 @@ tabletop seed gives a scene, a task and a real first frame, the same for every p
   first frames (``runtime.encode``). Each step the batch is decoded, the policy acts on
   the decoded frames (``act_batch``: one forward pass for the batch), the world model
   steps, and the reward model scores the new frames; a row stops the first time the score
-  reaches the threshold (success) or at the family's step limit. The evaluator talks to the
-  world model only through the runtime contract (encode / step / decode), so any model
-  family works; where the family can read objects out (``ObjectReadout``) the
-  imagined-state judge runs beside the reward model as a second judge and as the reference
-  for the reward model's errors on imagined frames.
+  reaches the threshold (success) or at the family's step limit (``judge='state'``: the
+  first time the imagined-state judge says success; both verdicts are always recorded).
+  The evaluator talks to the world model only through the runtime contract (encode /
+  step / decode), so any model family works; where the family can read objects out
+  (``ObjectReadout``) the imagined-state judge runs beside the reward model as a second
+  judge and as the reference for the reward model's errors on imagined frames.
 
 Output per policy x family cell: real and imagined success with bootstrap 95 % intervals,
 the gap; over the cells Pearson, Spearman, MMRV (SIMPLER) and the mean absolute gap; the
@@ -73,6 +74,12 @@ class EvalConfig:
     max_steps_long: int = 400
     workers: int = 0                   # tabletop processes; 0 = one per core
     strip_frames: int = 8              # frames per rollout strip (episode 0 of every cell)
+    judge: str = 'reward'              # what ends an imagined episode: 'reward' or 'state'
+
+    def __post_init__(self):
+        if self.judge not in ('reward', 'state'):
+            raise ValueError(f"judge must be 'reward' (the reward model on the imagined "
+                             f"frames) or 'state' (the imagined objects), got {self.judge!r}")
 
     @classmethod
     def tiny(cls, policies: tuple[str, ...]) -> 'EvalConfig':
@@ -246,7 +253,7 @@ def imagine(runtime, reward, policy_name: str, group: list[Start], config: EvalC
             j.start(objects, row)
     images, ee = runtime.decode(state)
     kept = {row: [images[row]] for row in keep}
-    success, reference = np.zeros(b, bool), np.zeros(b, bool)
+    by_reward, by_state = np.zeros(b, bool), np.zeros(b, bool)
     steps, done = np.zeros(b, int), np.zeros(b, bool)
     threshold = _threshold(reward)
     t = 0
@@ -264,18 +271,19 @@ def imagine(runtime, reward, policy_name: str, group: list[Start], config: EvalC
         images, ee = runtime.decode(state)
         t += 1
         p = reward.score(images[rows], [instructions[r] for r in rows])
-        if judges is not None:
-            objects = runtime.objects(state)
-            for r in rows:
-                reference[r] |= judges[r].judge(objects, r)['success']
+        objects = runtime.objects(state) if judges is not None else None
         for i, r in enumerate(rows):
             steps[r] = t
-            success[r] = p[i] >= threshold
-            done[r] = success[r] or t >= limit[r]
+            by_reward[r] |= p[i] >= threshold
+            if judges is not None:
+                by_state[r] |= judges[r].judge(objects, r)['success']
+            primary = by_state[r] if config.judge == 'state' else by_reward[r]
+            done[r] = primary or t >= limit[r]
             if r in kept:
                 kept[r].append(images[r])
-    return [Rollout(bool(success[r]), bool(success[r]),
-                    bool(reference[r]) if judges is not None else None, int(steps[r]),
+    success = by_state if config.judge == 'state' else by_reward
+    return [Rollout(bool(success[r]), bool(by_reward[r]),
+                    bool(by_state[r]) if judges is not None else None, int(steps[r]),
                     frames=np.stack(kept[r]) if r in kept else None) for r in range(b)]
 
 
@@ -286,6 +294,7 @@ def evaluate(config: EvalConfig, model: str, reward: str, backend: str = 'onnxru
     from wm_ros.evaluate import summary
     from wm_ros.reward import load_reward
     from wm_ros.runtime import load_runtime
+    from wm_ros.runtime.base import ObjectReadout
     for family in config.tasks:
         check_family(family)
     if config.episodes < 1:
@@ -293,6 +302,10 @@ def evaluate(config: EvalConfig, model: str, reward: str, backend: str = 'onnxru
     cores = os.cpu_count() or 1
     workers = config.workers or cores
     runtime = load_runtime(model, backend, threads=cores)
+    if config.judge == 'state' and not isinstance(runtime, ObjectReadout):
+        raise ValueError(f"{model}: judge 'state' reads objects out of the imagined state; "
+                         f'{type(runtime).__name__} cannot (no ObjectReadout): use judge '
+                         "'reward'")
     judge = load_reward(reward)
     for name in config.policies:                       # fail before any episode runs
         resolve_policy(name, runtime)

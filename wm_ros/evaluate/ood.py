@@ -95,5 +95,5 @@ def table(result: dict) -> str:
                      f"{100 * r['imagined_edit']:.0f} | {mark} |")
     s = result['ood_summary']
     lines += ['', f"Sign of the success change agrees for {s['agree']} of {s['pairs']} "
-              f"(policy, edit) pairs with a real change over {100 * MIN_CHANGE:.0f} points."]
+              f'(policy, edit) pairs with a real change over {100 * MIN_CHANGE:.0f} points.']
     return '\n'.join(lines)

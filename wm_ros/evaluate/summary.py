@@ -42,7 +42,8 @@ def record(policy: str, start, real, imagined) -> dict:
             'instruction': start.task.instruction, 'real': real.success,
             'real_judged': real.judged, 'real_steps': real.steps,
             'real_s': round(real.seconds, 3), 'imagined': imagined.success,
-            'imagined_state': imagined.reference, 'imagined_steps': imagined.steps}
+            'imagined_reward': imagined.judged, 'imagined_state': imagined.reference,
+            'imagined_steps': imagined.steps}
 
 
 def _rate(rows: list[dict], key: str) -> float:
@@ -59,6 +60,7 @@ def cell(rows: list[dict], seed: int = 0) -> dict:
             'real_judged': _rate(rows, 'real_judged'), 'imagined': float(imag.mean()),
             'imagined_ci': list(bootstrap_ci(imag, seed=seed)),
             'imagined_state': _rate(rows, 'imagined_state'),
+            'imagined_reward': _rate(rows, 'imagined_reward'),
             'gap': float(imag.mean() - real.mean())}
 
 
@@ -97,7 +99,7 @@ def summarise(records: list[dict], config: dict, timing: dict) -> dict:
                 [c['imagined'] for c in cells if c['task'] == t]) for t in config['tasks']}
     judges = {'real': confusion([r['real_judged'] for r in records],
                                 [r['real'] for r in records]),
-              'imagined': confusion([r['imagined'] for r in records],
+              'imagined': confusion([r['imagined_reward'] for r in records],
                                     [r['imagined_state'] for r in records])}
     steps = timing.get('imagined_steps', 0)
     wm_s = max(timing.get('imagine_s', 0), 1e-9)
