@@ -12,7 +12,7 @@ export ROS_DOMAIN_ID ?= $(shell $(PYTHON) -c 'import random; print(random.randin
 export MUJOCO_GL ?= egl
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: venv demo test lint bench-sim bench-world-model bench-nodes model data fidelity closed-loop study clean
+.PHONY: venv demo test lint bench-sim bench-world-model bench-nodes model data fidelity closed-loop study clean policies reward
 
 # The ROS 2 launch system (launch, launch_ros, launch_pytest) is not on PyPI; where the
 # offline kit exists beside this checkout, `make venv` installs it (test/test_launch.py
@@ -77,6 +77,18 @@ fidelity: venv
 
 closed-loop: venv
 	$(VENV)/bin/wm-ros eval closed-loop --model $(WM) --episodes 50 --out out/closed_loop
+
+# The shipped reward model (wm_ros/models/reward): the vision-language success classifier,
+# trained on real frames and on the shipped world model's drawings of them (one CPU thread),
+# measured on data/fresh (a seed never trained on) into its reward.json.
+reward: data
+	$(VENV)/bin/wm-ros train reward --data data/train1 data/train2 --heldout data/fresh --out wm_ros/models/reward
+
+# The shipped policy zoo (wm_ros/models/policies/<recipe>): every behaviour-cloning recipe
+# of wm_ros.policy.zoo trained on the same data, each one's real success measured on the
+# tabletop (20 episodes per family, seeds from 7000) and stored in its policy.json.
+policies: data
+	$(VENV)/bin/wm-ros train policy --all --data data/train1 data/train2 --episodes 20 --workers 2
 
 bench-nodes: venv
 	$(VENV)/bin/wm-ros bench nodes

@@ -40,7 +40,8 @@ setup(
     ],
     # the shipped reference world model (``make model``) travels inside the package
     package_data={PACKAGE: ['models/*/*.json', 'models/*/*.safetensors',
-                            'models/*/onnx/*.onnx', 'models/*/onnx/*.json']},
+                            'models/*/onnx/*.onnx', 'models/*/onnx/*.json',
+                            'models/policies/*/*.json', 'models/policies/*/*.safetensors']},
     install_requires=['setuptools'],
     zip_safe=False,
     maintainer='wm_ros developers',

@@ -24,9 +24,12 @@
   wm-ros record --out BAG          record topics to an MCAP bag that survives SIGKILL
   wm-ros bag recover BAG           repair a bag whose recorder was killed (ros2 bag reindex)
   wm-ros train world-model --data data/train1 --out models/world_model
+  wm-ros train policy --recipe bc_50 --data data/train1   one policy-zoo recipe (--all: all)
+  wm-ros train reward --data data/train1 data/train2 --heldout data/fresh   success classifier
   wm-ros export --model models/world_model --out models/world_model/onnx
   wm-ros eval fidelity --model models/world_model --data data/heldout
   wm-ros eval closed-loop --model models/world_model   pixel policies: imagined vs real success
+  wm-ros eval policies [--episodes 20]   real success of the policy zoo on the tabletop
   wm-ros bench sim | world-model | nodes   benchmarks printing side-by-side ratios
   wm-ros report --evaluation out/evaluate  one HTML page (figures embedded) + report.json
 
@@ -178,6 +181,13 @@ def _bench(args) -> int:
 
 
 def _train(args) -> int:
+    if args.what == 'policy':
+        return _train_policy(args)
+    if args.what == 'reward':
+        return _train_reward(args)
+    if not args.data or not args.out:
+        print('wm-ros train world-model: --data and --out are required', file=sys.stderr)
+        return 2
     from wm_ros.model.config import load_config
     from wm_ros.model.train import train
     overrides = dict(kv.split('=', 1) for kv in args.set)
@@ -189,6 +199,44 @@ def _train(args) -> int:
     stats = train(args.data, args.out, cfg, resume=args.resume, init_from=args.init_from)
     print(json.dumps(stats, indent=2))
     print(f'model written to {args.out}')
+    return 0
+
+
+def _train_reward(args) -> int:
+    from wm_ros.reward import DEFAULT_REWARD
+    from wm_ros.reward.config import load_config
+    from wm_ros.reward.train import train_reward
+    if not args.data:
+        print('wm-ros train reward: --data is required (shard dirs, e.g. data/train1 '
+              'data/train2)', file=sys.stderr)
+        return 2
+    overrides = {k: _number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    cfg = load_config(args.config, args.config_file, **overrides)
+    out = args.out or str(DEFAULT_REWARD)
+    stats = train_reward(args.data, out, cfg, heldout=args.heldout)
+    print(json.dumps(stats, indent=2))
+    print(f'reward model written to {out}')
+    return 0
+
+
+def _train_policy(args) -> int:
+    from wm_ros.policy.learned import get_config
+    from wm_ros.policy.zoo import models_dir, train_zoo, ZOO
+    from wm_ros.policy.zoo_eval import table
+    if bool(args.recipe) == args.all:
+        print('wm-ros train policy: give --recipe NAME or --all; the zoo has '
+              f'{", ".join(ZOO)}', file=sys.stderr)
+        return 2
+    overrides = {k: _number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    cfg = get_config(args.config, **overrides)
+    data = args.data or ['data/train1', 'data/train2']
+    root = Path(args.out) if args.out else models_dir()
+    outs = ({name: root / name for name in ZOO} if args.all else
+            {args.recipe: Path(args.out) if args.out else root / args.recipe})
+    results = train_zoo(data, outs, cfg, args.episodes, args.workers)
+    measured = {k: v['real_success'] for k, v in results.items() if v['real_success']}
+    if measured:
+        print(table(measured))
     return 0
 
 
@@ -248,7 +296,8 @@ def _evaluate(args) -> int:
     config = evaluator.EvalConfig(
         **({'policies': tuple(split)} if split else {}),
         **({'tasks': tuple(tasks)} if tasks else {}), episodes=args.episodes, seed=args.seed,
-        max_steps=args.max_steps, max_steps_long=args.max_steps_long, workers=args.workers)
+        max_steps=args.max_steps, max_steps_long=args.max_steps_long, workers=args.workers,
+        judge=args.judge)
     result = evaluator.evaluate(config, args.model, args.reward, args.backend, edits)
     path = summary.write(result, args.out, config.strip_frames)
     print(summary.table(result))
@@ -267,6 +316,22 @@ def _report(args) -> int:
     paths = write_report(load_evaluation(args.evaluation), args.out or args.evaluation,
                          args.evaluation)
     print(f'wrote {paths[0]} and {paths[1]}')
+    return 0
+
+
+def _eval_policies(args) -> int:
+    from wm_ros.policy.zoo import load_policy, ZOO
+    from wm_ros.policy.zoo_eval import measure, table
+    names = [p for item in args.policies for p in item.split(',') if p] or list(ZOO)
+    rows = {}
+    for name in names + (['expert'] if args.expert else []):
+        policy = load_policy(name) if name != 'expert' else None
+        rows[name] = measure(policy.path if policy else 'expert', episodes=args.episodes,
+                             seed=args.seed, workers=args.workers)
+        if policy is not None and args.store:
+            policy.save(policy.path, real_success=rows[name])
+        print(f'{name}: {rows[name]["mean_pct"]} % ({rows[name]["seconds"]} s)', flush=True)
+    print(table(rows))
     return 0
 
 
@@ -360,6 +425,9 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument('--model', default=DEFAULT_MODEL)
     ev.add_argument('--reward', default=DEFAULT_REWARD)
     ev.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
+    ev.add_argument('--judge', default='reward', choices=['reward', 'state'],
+                    help='what ends an imagined episode: the reward model on the frames, or '
+                    'the imagined-state judge (both verdicts are reported)')
     ev.add_argument('--out', default='out/evaluate')
     ev.set_defaults(func=_evaluate)
 
@@ -389,10 +457,21 @@ def parser() -> argparse.ArgumentParser:
     n.set_defaults(func=_bench)
 
     t = sub.add_parser('train', help='train a model')
-    t.add_argument('what', choices=['world-model'])
-    t.add_argument('--data', nargs='+', required=True, help='shard dirs and/or MCAP bag dirs')
-    t.add_argument('--out', required=True)
-    t.add_argument('--config', default='default', help='section of config/world_model.yaml')
+    t.add_argument('what', choices=['world-model', 'policy', 'reward'])
+    t.add_argument('--heldout', nargs='*', default=None,
+                   help='reward: shard dirs of a seed never trained on, measured into '
+                   'reward.json (e.g. data/fresh)')
+    t.add_argument('--data', nargs='+', default=None, help='shard dirs and/or MCAP bag dirs '
+                   '(policy: shard dirs, default data/train1 data/train2)')
+    t.add_argument('--out', default=None, help='output directory (policy: default '
+                   'wm_ros/models/policies/<recipe>; with --all the parent directory)')
+    t.add_argument('--config', default='default', help='section of config/world_model.yaml '
+                   '(policy: default or tiny)')
+    t.add_argument('--recipe', default=None, help='policy: a recipe of wm_ros.policy.zoo.ZOO')
+    t.add_argument('--all', action='store_true', help='policy: train every zoo recipe')
+    t.add_argument('--episodes', type=int, default=20, help='policy: tabletop episodes per '
+                   'family to measure real success (0: do not measure)')
+    t.add_argument('--workers', type=int, default=1, help='policy: tabletop processes')
     t.add_argument('--config-file', default=None)
     t.add_argument('--set', nargs='*', default=[], help='config overrides key=value')
     t.add_argument('--resume', action='store_true')
@@ -435,6 +514,19 @@ def parser() -> argparse.ArgumentParser:
                     help='tabletop processes (0: in this process); results do not depend on it')
     cl.add_argument('--out', default='out/closed_loop')
     cl.set_defaults(func=_closed_loop)
+
+    pe = vsub.add_parser('policies', help='real success of learned policies on the tabletop '
+                         '(fixed seeds no training data used)')
+    pe.add_argument('--policies', nargs='+', default=[],
+                    help='zoo names or policy directories (default: the whole zoo)')
+    pe.add_argument('--episodes', type=int, default=20, help='episodes per family')
+    pe.add_argument('--seed', type=int, default=7000)
+    pe.add_argument('--workers', type=int, default=1, help='tabletop processes')
+    pe.add_argument('--expert', action='store_true',
+                    help='add the scripted expert (true state) as the ceiling row')
+    pe.add_argument('--store', action='store_true',
+                    help="write the measured success into each policy's policy.json")
+    pe.set_defaults(func=_eval_policies)
     return p
 
 

@@ -17,12 +17,19 @@
 
 Subscribes to both streams, ``camera/image_raw`` + ``ee_pose`` (real) and
 ``imagined/camera/image_raw`` + ``imagined/ee_pose`` (the world model), and to
-``task/spec`` (JSON scene + task, transient local). Each new image of the stream named by
-the ``source`` parameter, with that stream's latest pose, gives one ``ee_twist_cmd``
-(TwistStamped, fresh stamp, frame ``board``); an image stamped after the latest pose waits
-up to ``POSE_WAIT_S`` for its pose (``sim_robot`` publishes the image first). ``source``
-switches at run time (``ros2 param set /policy source imagined``); the current one is
-latched on ``policy/source``.
+``task/spec`` (JSON scene + task, transient local) and ``task/instruction``.
+
+Two policies: by default the scripted expert on block positions the world model's encoder
+perceives (needs ``task/spec``); with ``policy_path`` (a zoo name such as ``bc_full`` or a
+policy directory) a :class:`~wm_ros.policy.learned.LearnedPolicy`, which needs only the
+image, the pose and the instruction (no world model is loaded). A bad ``policy_path``
+stops the node at start-up with the reason.
+
+Each new image of the stream named by the ``source`` parameter, with that stream's latest
+pose, gives one ``ee_twist_cmd`` (TwistStamped, fresh stamp, frame ``board``); an image
+stamped after the latest pose waits up to ``POSE_WAIT_S`` for its pose (``sim_robot``
+publishes the image first). ``source`` switches at run time (``ros2 param set /policy
+source imagined``); the current one is latched on ``policy/source``.
 
 Safety: a 100 Hz watchdog publishes zero velocity (and keeps doing so at ``rate``) while the
 selected stream's latest image is older than ``input_timeout`` by receipt time. It runs in
@@ -70,6 +77,9 @@ PARAMS = {
                     choices=('expert',)),
     'model_file_path': Param('', "world model directory used as perception ('' = shipped "
                              'model)', read_only=True),
+    'policy_path': Param('', 'learned pixel policy: a zoo name (bc_full, bc_50, ...) or a '
+                         "policy directory ('' = the expert on perceived block positions)",
+                         read_only=True),
     'backend': Param('onnxruntime', 'world model runtime', choices=('onnxruntime', 'torch'),
                      read_only=True),
     'rate': Param(10.0, 'control rate (expert timing, zero-twist repeat rate), Hz', 1.0, 100.0,
@@ -88,17 +98,33 @@ def load_perception(model_file_path: str, backend: str):
     return load_runtime(path, backend)
 
 
+def load_learned(policy_path: str):
+    """Return the learned policy named by ``policy_path`` ('' = none), failing fast."""
+    if not policy_path:
+        return None
+    from wm_ros.policy.zoo import load_policy
+    policy = load_policy(policy_path)
+    policy.warm_up()            # loads the instruction embedder now, not at the first frame
+    return policy
+
+
 class PolicyNode(Node):
-    """Thin ROS wrapper around :class:`PerceptionExpert` with a real/imagined switch."""
+    """Thin ROS wrapper around a policy (perception expert or learned) with a source switch."""
 
     def __init__(self):
         super().__init__('policy')
         self.p = declare(self, PARAMS, self._on_params)
         start = time.perf_counter()
-        self.runtime = load_perception(self.p['model_file_path'], self.p['backend'])
-        self.size = self.runtime.image_size
-        self.policy = PerceptionExpert(self.runtime, max_speed=self.p['max_speed'],
-                                       control_hz=self.p['rate'])
+        self.learned = load_learned(self.p['policy_path'])
+        if self.learned is None:
+            self.runtime = load_perception(self.p['model_file_path'], self.p['backend'])
+            self.size = self.runtime.image_size
+            self.policy = PerceptionExpert(self.runtime, max_speed=self.p['max_speed'],
+                                           control_hz=self.p['rate'])
+            perception = f'perception {self.runtime.backend}'
+        else:
+            self.policy, self.size = self.learned, self.learned.config.image_size
+            perception = f'learned policy {self.learned.path}'
         self.out = Commander(self, FRAME_ID)
         self.pub_source = self.create_publisher(String, 'policy/source', LATCHED_QOS)
         self.diag = Diagnostics(self)
@@ -111,6 +137,7 @@ class PolicyNode(Node):
         self.last_zero = -np.inf
         self.faults = FaultLog(self)
         self.create_subscription(String, 'task/spec', self._on_spec, LATCHED_QOS)
+        self.create_subscription(String, 'task/instruction', self._on_instruction, LATCHED_QOS)
         for source, (image_topic, pose_topic) in TOPICS.items():
             self.create_subscription(Image, image_topic,
                                      lambda m, s=source: self._on_image(s, m), SENSOR_QOS)
@@ -120,13 +147,13 @@ class PolicyNode(Node):
         self.watchdog = Ticker(1.0 / WATCHDOG_HZ, self._watchdog)
         self._publish_source()
         self.get_logger().info(
-            f'policy up: {self.p["policy"]} on {self.p["source"]} images, perception '
-            f'{self.runtime.backend} {self.size}x{self.size} loaded in '
+            f'policy up: {self.p["policy_path"] or self.p["policy"]} on {self.p["source"]} '
+            f'images, {perception} {self.size}x{self.size} loaded in '
             f'{time.perf_counter() - start:.2f} s')
 
     # ---------------------------------------------------------------- parameters
     def _on_params(self, changes: dict):
-        if 'max_speed' in changes:
+        if 'max_speed' in changes and self.learned is None:
             self.policy.vmax = changes['max_speed']
             if self.policy.controller is not None:
                 self.policy.controller.vmax = changes['max_speed']
@@ -144,7 +171,8 @@ class PolicyNode(Node):
         try:
             spec = json.loads(msg.data)
             scene, task = Scene.from_dict(spec['scene']), Task.from_dict(spec['task'])
-            self.policy.half = float(spec.get('board_half', self.policy.half))
+            if self.learned is None:
+                self.policy.half = float(spec.get('board_half', self.policy.half))
             self.policy.set_task(scene, task)
         except (ValueError, KeyError, TypeError) as exc:
             self._fault('bad_spec', f'bad task/spec ({type(exc).__name__}: {exc}); keeping the '
@@ -152,6 +180,13 @@ class PolicyNode(Node):
             return
         self.instruction, self.step = task.instruction, 0
         self.get_logger().info(f'new task: "{task.instruction}"')
+
+    def _on_instruction(self, msg: String):
+        if msg.data != self.instruction:
+            self.instruction, self.step = msg.data, 0
+            if self.learned is not None:
+                self.learned.embed([msg.data])     # cached: the next frame acts at once
+            self.get_logger().info(f'instruction: "{msg.data}"')
 
     def _on_pose(self, source: str, msg: PoseStamped):
         self.ee[source] = np.array([msg.pose.position.x, msg.pose.position.y], np.float32)
@@ -170,7 +205,7 @@ class PolicyNode(Node):
         if msg.encoding not in COLOUR_ENCODINGS or (msg.height, msg.width) != (s, s):
             self.image_time[source] = -np.inf       # a bad frame is no fresh input
             self._fault('bad_image', f'{topic}: got a {msg.width}x{msg.height} {msg.encoding!r} '
-                        f'image, the perception model expects {s}x{s} rgb8 (or bgr8/rgba8/'
+                        f'image, the policy expects {s}x{s} rgb8 (or bgr8/rgba8/'
                         'bgra8); resize/convert the camera image. No action from this frame')
             return
         if self.ee[source] is None:
@@ -187,7 +222,10 @@ class PolicyNode(Node):
         try:
             rgb = image_codec.from_msg(msg, (s, s))
             obs = Observation(rgb, self.ee[source], self.instruction, self.step)
-            action = np.asarray(self.policy.act(obs), np.float64)
+            action = np.zeros(2)
+            if self._ready():
+                action = np.clip(self.policy.act(obs), -self.p['max_speed'],
+                                 self.p['max_speed']).astype(np.float64)
         except ValueError as exc:       # ImageEncodingError, RuntimeInputError, SceneError
             self.image_time[source] = -np.inf
             self._fault('unreadable_image', f'{topic}: {exc}; no action from this frame')
@@ -196,10 +234,16 @@ class PolicyNode(Node):
         if not self.out.send(action, still_valid=lambda: self._fresh(source)):
             return                  # its image went stale meanwhile: the watchdog has it
         rate = self.rate.tick()
-        if self.policy.controller is None:
-            self._report(WARN, 'waiting for task/spec: zero twist', rate_hz=f'{rate:.1f}')
+        if not self._ready():
+            wanted = 'task/spec' if self.learned is None else 'task/instruction'
+            self._report(WARN, f'waiting for {wanted}: zero twist', rate_hz=f'{rate:.1f}')
         else:
             self._report(OK, f'acting on {source} images', rate_hz=f'{rate:.1f}')
+
+    def _ready(self) -> bool:
+        """Return whether the policy has its task (expert: the spec; learned: an instruction)."""
+        return self.policy.controller is not None if self.learned is None else \
+            bool(self.instruction)
 
     # ---------------------------------------------------------------- outputs
     def _fresh(self, source: str) -> bool:
