@@ -14,18 +14,22 @@
 
 """``wm-ros evaluate``: its statistics against hand-computed values, and the suite end to end."""
 
+from dataclasses import replace
+import json
 import math
+from pathlib import Path
 
 import numpy as np
+from PIL import Image
 import pytest
 
 from wm_ros.evaluate import ood, summary
-from wm_ros.evaluate.evaluator import EvalConfig, episode_seed, starts
+from wm_ros.evaluate.evaluator import episode_seed, EvalConfig, starts
 
 
 def _rec(policy, task, real, imagined, judged=None, state=None):
     return {'policy': policy, 'task': task, 'real': real, 'imagined': imagined,
-            'real_judged': real if judged is None else judged,
+            'imagined_reward': imagined, 'real_judged': real if judged is None else judged,
             'imagined_state': imagined if state is None else state}
 
 
@@ -83,3 +87,87 @@ def test_strip_and_strict_json():
     s = summary.strip(frames, 3)
     assert s.shape == (2, 6, 3) and np.array_equal(s[:, 2:4], frames[2])
     assert summary.finite({'a': [float('nan'), np.float32(1.5)]}) == {'a': [None, 1.5]}
+
+
+# ------------------------------------------------------------------ end to end, tiny
+WORLD_MODEL = str(Path(__file__).resolve().parent.parent / 'wm_ros' / 'models' / 'world_model')
+
+
+@pytest.fixture(scope='module')
+def trained(tmp_path_factory):
+    """Train a tiny behaviour-cloned policy and a tiny reward model on 6 episodes."""
+    from wm_ros.policy.learned import get_config
+    from wm_ros.policy.zoo import train_policy
+    from wm_ros.reward.config import load_config
+    from wm_ros.reward.train import train_reward
+    from wm_ros.sim.dataset import collect
+    root = tmp_path_factory.mktemp('evaluate')
+    collect(root / 'data', 6, seed=3, mix={'expert': 1.0},
+            families=('block_to_region', 'separate'), max_steps=40, progress=False)
+    train_policy('bc_full', [root / 'data'], root / 'policy', config=get_config('tiny'))
+    train_reward([root / 'data'], root / 'reward', load_config('tiny'), progress=False)
+    return root
+
+
+def test_tiny_suite_end_to_end_writes_every_number_and_the_report(trained, tmp_path):
+    from wm_ros.evaluate.evaluator import evaluate
+    from wm_ros.evaluate.report import write_report
+    config = EvalConfig.tiny((str(trained / 'policy'),))
+    result = evaluate(config, WORLD_MODEL, str(trained / 'reward'),
+                      ood_edits=('recolour', 'rephrase'), progress=False)
+    assert len(result['cells']) == 2 and all(c['n'] == 2 for c in result['cells'])
+    episodes = result['episodes']
+    assert len(episodes) == 4
+    for c in result['cells']:                    # each rate is a mean of 2 episodes
+        assert c['real'] in (0.0, 0.5, 1.0) and c['imagined'] in (0.0, 0.5, 1.0)
+        rows = [e for e in episodes if e['task'] == c['task']]
+        assert c['real'] == np.mean([e['real'] for e in rows])
+    real = result['judges']['real']
+    assert real['tp'] + real['fp'] + real['tn'] + real['fn'] == 4
+    assert all(1 <= e['real_steps'] <= 12 and 1 <= e['imagined_steps'] <= 12 for e in episodes)
+    assert result['timing']['imagined_steps'] > 0 and result['timing']['tabletop_s'] > 0
+    assert [r['edit'] for r in result['ood']] == ['recolour', 'rephrase']
+    path = summary.write(result, tmp_path, config.strip_frames)
+    data = json.loads(path.read_text())
+    assert len(data['strips']) == 2
+    for entry in data['strips']:
+        for side in ('real', 'imagined'):
+            img = np.asarray(Image.open(tmp_path / entry[side]))
+            assert img.shape[0] == 64 and img.shape[1] >= 64 * 2       # several frames
+    html, _ = write_report(data, tmp_path / 'report', tmp_path)
+    assert 'Pearson' in html.read_text()
+
+
+def test_same_suite_gives_the_same_real_outcomes_with_more_workers(trained):
+    from wm_ros.evaluate.evaluator import resolve_policy, run_tabletop
+    config = EvalConfig.tiny((str(trained / 'policy'),))
+    group = starts(config, 64)[:3]
+    jobs = [(config.policies[0], s) for s in group]
+    args = (WORLD_MODEL, str(trained / 'reward'), 64, config)
+    here = run_tabletop(jobs, *args, workers=0)
+    pooled = run_tabletop(jobs, *args, workers=2)
+    assert [r.steps for r in here] == [r.steps for r in pooled]
+    assert all(np.array_equal(a.frames, b.frames) for a, b in zip(here, pooled))
+    assert resolve_policy(str(trained / 'policy')) is not None
+
+
+def test_bad_requests_fail_before_any_episode_runs(trained):
+    from wm_ros.evaluate.edits import EditError
+    from wm_ros.evaluate.evaluator import evaluate, imagine
+    from wm_ros.reward import load_reward
+    from wm_ros.runtime import load_runtime
+    from wm_ros.sim.tasks import TaskError
+    reward = str(trained / 'reward')
+    with pytest.raises(ValueError, match='bc_full'):            # the message lists the zoo
+        evaluate(EvalConfig.tiny(('no_such_policy',)), WORLD_MODEL, reward, progress=False)
+    with pytest.raises(TaskError, match='block_to_region'):
+        evaluate(EvalConfig(policies=(str(trained / 'policy'),), tasks=('juggle',)),
+                 WORLD_MODEL, reward, progress=False)
+    with pytest.raises(EditError, match='recolour'):
+        evaluate(EvalConfig.tiny((str(trained / 'policy'),)), WORLD_MODEL, reward,
+                 ood_edits=('paint_it_black',), progress=False)
+    config = EvalConfig.tiny((str(trained / 'policy'),))
+    small = [replace(s, image=s.image[::2, ::2]) for s in starts(config, 64)[:1]]
+    with pytest.raises(ValueError, match='64'):
+        imagine(load_runtime(WORLD_MODEL, 'onnxruntime'), load_reward(reward),
+                config.policies[0], small, config)
