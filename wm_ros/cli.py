@@ -29,8 +29,9 @@
   wm-ros export --model models/world_model --out models/world_model/onnx
   wm-ros eval fidelity --model models/world_model --data data/heldout
   wm-ros eval closed-loop --model models/world_model   pixel policies: imagined vs real success
+  wm-ros evaluate --episodes 25 --edits recolour   policies in imagination vs the tabletop
   wm-ros eval policies [--episodes 20]   real success of the policy zoo on the tabletop
-  wm-ros bench sim | world-model | nodes   benchmarks printing side-by-side ratios
+  wm-ros bench sim | world-model | nodes | evaluate   benchmarks printing side-by-side ratios
   wm-ros report --evaluation out/evaluate  one HTML page (figures embedded) + report.json
 
 Heavy modules are imported inside each subcommand so ``wm-ros --help`` stays fast.
