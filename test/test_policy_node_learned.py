@@ -45,10 +45,11 @@ def test_learned_policy_drives_toward_the_task_from_camera_images(tmp_path):
         offline = load_policy(ZOO_POLICY).act(Observation(image, ee, instruction, 0))
         assert np.linalg.norm(offline) > 0.05 and cos(offline, expert) > 0.5, (offline, expert)
         t0 = time.monotonic()
-        while time.monotonic() - t0 < 3.0:                  # 10 Hz camera
-            node.send('real', image, ee)
+        moving = []
+        while time.monotonic() - t0 < 45.0 and len(moving) < 10:    # 10 Hz camera; a loaded
+            node.send('real', image, ee)                           # host loads slowly
             node.probe.spin(0.1)
-        moving = [v for _, v in node.twists_since(t0 + 0.5) if np.linalg.norm(v) > 0.01]
+            moving = [v for _, v in node.twists_since(t0) if np.linalg.norm(v) > 0.01]
         assert len(moving) >= 5, node.twists_since(t0)
         mean = np.mean(moving, axis=0)
         print(f'"{instruction}": node twist {mean.round(3)}, offline policy '
