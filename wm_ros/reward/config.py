@@ -42,7 +42,7 @@ class RewardConfig:
 
     # what the model sees
     image_size: int = 64
-    width: int = 8                  # channels of the first conv (then 2x, 2x)
+    width: int = 12                 # channels of the first conv (then 2x, 2x)
     hidden: int = 128               # the head's hidden units
     aux_colours: int = 6            # block colours, shapes and task families the network
     aux_shapes: int = 5             # reads out (wm_ros.reward.network)
@@ -58,6 +58,7 @@ class RewardConfig:
     imagined: bool = True           # replays in the world model (needs its ObjectReadout)
     world_model: str = ''           # model directory; '' = the shipped wm_ros/models/world_model
     val_fraction: float = 0.05      # episodes held out of training to calibrate the threshold
+    max_fpr: float = 0.01           # per-frame false positives the threshold may allow there
     max_episodes: int = 0           # 0: every episode of the data directories
     # training (wm_ros.reward.fit): language, vision, decision
     vocabulary: bool = True         # read every task the tabletop can phrase (~8000 texts)

@@ -166,8 +166,7 @@ def fit(cfg: RewardConfig, frames: Frames, device: torch.device, progress: bool 
     rng = np.random.default_rng(cfg.seed)
     net = RewardNet(cfg).to(device).train()
     losses = {}
-    bar = tqdm(total=cfg.text_steps + cfg.steps + cfg.head_epochs, desc='reward',
-               disable=not progress)
+    bar = tqdm(total=cfg.text_steps + cfg.steps + 1, desc='reward', disable=not progress)
 
     opt, sched = _schedule(list(net.text.parameters()) + list(net.query.parameters()), cfg,
                            cfg.lr, cfg.text_steps)
@@ -180,6 +179,7 @@ def fit(cfg: RewardConfig, frames: Frames, device: torch.device, progress: bool 
     trunk = [p for n, p in net.named_parameters() if n.split('.')[0] in
              ('conv0', 'where', 'conv1', 'conv2', 'norms', 'blocks')]
     opt, sched = _schedule(trunk, cfg, cfg.lr, cfg.steps)
+    net.train()
     for _ in range(cfg.steps):
         img = rng.integers(len(images), size=cfg.batch_size)
         x, target = _views(images[img], block_maps(frames.colour[img], frames.shape[img],
@@ -192,19 +192,19 @@ def fit(cfg: RewardConfig, frames: Frames, device: torch.device, progress: bool 
 
     net.eval()
     feats, labels, pools = _features(net, frames, emb, rows_text, rng, cfg, device)
-    head = net.head.train()
-    steps = cfg.head_epochs * max(len(labels) // 512, 1)
+    head = net.heads.train()
+    epoch = -(-len(labels) // 512)
+    steps = max(cfg.head_epochs * epoch, 300)           # small data: still 300 updates
     opt, sched = _schedule(head.parameters(), cfg, cfg.lr, steps)
     share = _shares(cfg, pools)
-    for step in range(steps):
+    for _ in range(steps):
         counts = rng.multinomial(512, share)
         pick = np.concatenate([rng.choice(p, n) for p, n in zip(pools, counts) if n])
         f = feats[torch.from_numpy(pick)]
         logit = net.decide(f[:, :-cfg.aux_families], f[:, -cfg.aux_families:])
         losses['decision'] = _step(opt, sched, nn.functional.binary_cross_entropy_with_logits(
             logit, labels[torch.from_numpy(pick)]))
-        if (step + 1) % max(len(labels) // 512, 1) == 0:
-            bar.update()
+    bar.update()
     bar.close()
     return net.cpu().eval(), losses
 
@@ -221,27 +221,36 @@ def _views(images: torch.Tensor, maps: torch.Tensor, g: np.ndarray) -> tuple:
 
 
 def _features(net: RewardNet, frames: Frames, emb, rows_text, rng, cfg, device) -> tuple:
-    """Return the head's inputs (+ family logits) of every row under ``head_views`` views."""
+    """
+    Return the decision's inputs (+ family logits) of every row under ``head_views`` views.
+
+    A view shows each image under one symmetry (the first: none), read by the trunk once;
+    every row of that image then takes its instruction under the same symmetry.
+    """
     out, labels, pools = [], [], [[], [], [], []]
     images = torch.from_numpy(frames.images)
     pool_of = (~frames.labels).astype(int) + 2 * (~frames.own).astype(int)
     with torch.no_grad():
         for view in range(cfg.head_views):
-            g = rng.integers(len(DIHEDRAL), size=len(frames)) if view else \
-                np.zeros(len(frames), int)
-            for lo in range(0, len(frames), 512):
-                rows = np.arange(lo, min(lo + 512, len(frames)))
-                x = torch.cat([transform_images(images[frames.frame[rows[g[rows] == k]]],
-                                                DIHEDRAL[k]) for k in np.unique(g[rows])])
-                rows = np.concatenate([rows[g[rows] == k] for k in np.unique(g[rows])])
-                parts = net.read_text(emb[torch.from_numpy(rows_text[rows, g[rows]]).to(
-                    device)])
-                f = net.features(net.block_logits(x.to(device)), parts)
+            g = rng.integers(len(DIHEDRAL), size=len(images)) if view else \
+                np.zeros(len(images), int)
+            mass, centre = [], []
+            for lo in range(0, len(images), 512):
+                x, _ = _views(images[lo:lo + 512], images[lo:lo + 512, :1, :1], g[lo:lo + 512])
+                m, c = net.objects(net.block_logits(x.to(device)))
+                mass.append(m.cpu())
+                centre.append(c.cpu())
+            mass, centre = torch.cat(mass), torch.cat(centre)
+            for lo in range(0, len(frames), 4096):
+                rows = np.arange(lo, min(lo + 4096, len(frames)))
+                img = frames.frame[rows]
+                parts = net.read_text(emb[torch.from_numpy(rows_text[rows, g[img]]).to(device)])
+                f = net.geometry(mass[img].to(device), centre[img].to(device), parts)
                 out.append(torch.cat([f, parts['family']], 1).cpu())
-                base = len(labels)
-                labels += frames.labels[rows].tolist()
-                for i, p in enumerate(pool_of[rows]):
-                    pools[p].append(base + i)
+            base = len(labels)
+            labels += frames.labels.tolist()
+            for p in range(4):
+                pools[p] += (base + np.flatnonzero(pool_of == p)).tolist()
     return (torch.cat(out), torch.tensor(labels, dtype=torch.float32),
             [np.array(p, int) for p in pools])
 

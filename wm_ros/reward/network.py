@@ -16,23 +16,26 @@
 ``RewardNet``: where the named blocks are, from pixels, and whether that is success.
 
 Success on this tabletop is a matter of where blocks are: one named block in a region,
-two named blocks near or far, colour groups, a line. A plain CNN must learn that geometry
-and the grounding of the words at once and generalised poorly on 2 CPU cores (issue 10,
-README); this network splits the job so each part learns from a direct signal:
+two named blocks near or far, colour groups, a line. A plain CNN conditioned on the
+sentence embedding (FiLM) must learn that geometry and the binding of the words at once;
+on 2 CPU cores it generalised poorly to new scenes and instructions (balanced accuracy
+~0.8; README, issue 10). This network splits the job so each part learns from a direct
+signal (:mod:`wm_ros.reward.fit`):
 
-1. **trunk** (text-free, S -> S/2): per-cell colour and shape logits (``C+1`` and ``S+1``
-   classes, 0 = no block), supervised in training with the block positions;
-2. **language** (MiniLM embedding float[384] -> MLP): which colour and shape the first
-   and second named block have (distributions), the task family and the region's centre,
-   supervised in training with the task;
-3. **read-out**: the text-conditioned attention map of each named block (P(colour) x
-   P(shape) per cell) gives its position and mass; per-colour and all-block moments
-   (mass, centre, spread, colour-centre distances, the all-block covariance's
-   eigenvalues) describe groups and lines;
-4. **head**: an MLP on those features and the region -> one success logit per family,
-   mixed by the family read from the text (each family's rule is learnt from its own
-   rows). The text reaches the head only through what was read out of it (named blocks,
-   region, family): a head that also saw the raw embedding learnt to recognise training
+1. **vision** (text-free, S -> S/2): per-cell colour and shape logits (``C+1`` and ``S+1``
+   classes, 0 = no block), supervised in training with the block positions; their
+   product is a soft map of every block kind, whose mass and centre give a soft object
+   list (kind, presence, position);
+2. **language** (MiniLM embedding float[384] -> MLP): the task family, which colour and
+   shape the first and second named block have (distributions) and the region's centre,
+   supervised in training with the tasks;
+3. **geometry**: the named blocks' positions (the object list weighted by the language
+   read-out), their distance and their distance to the region; over all present blocks,
+   the widest same-colour spread, the narrowest gap between colour centres and how far
+   the blocks are from their best-fit line;
+4. **decision**: one small MLP per family on the quantities its check is about, mixed by
+   the family read from the text. The embedding reaches the decision only through what was
+   read out of it: a head that also saw the raw embedding learnt to recognise training
    instructions instead of the geometry and failed on new ones.
 
 Coordinates are fractions of the board half-width (+x right, +y up), as ``REGIONS``.
@@ -48,16 +51,16 @@ from torch import nn
 from wm_ros.language import EMBED_DIM
 from wm_ros.reward.config import RewardConfig
 
-
-def moments(mass: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """Return [B, K, 6]: mass, centre x, y, std x, y, xy-correlation of maps [B,K,N]."""
-    total = mass.sum(-1, keepdim=True)
-    w = mass / total.clamp_min(1e-4)
-    first, second = w @ grid[:2].T, w @ grid[2:].T          # [B,K,2]: E[x], E[y]; E[..^2]
-    var = (second[..., :2] - first * first).clamp_min(0)
-    cov = second[..., 2:] - first[..., :1] * first[..., 1:]
-    std = (var + 1e-4).sqrt()
-    return torch.cat([total * 0.2, first, std, cov / (std[..., :1] * std[..., 1:])], -1)
+# the decision's inputs (``features`` columns) and which ones each family's MLP reads,
+# in the order of wm_ros.sim.tasks.FAMILIES
+FEATURES = ('mass_a', 'mass_b', 'ab_x', 'ab_y', 'ab', 'ar_x', 'ar_y', 'ar',
+            'blocks', 'line_std', 'line_max', 'spread', 'gap')
+FAMILY_INPUTS = (('mass_a', 'ar_x', 'ar_y', 'ar'),                     # block_to_region
+                 ('mass_a', 'mass_b', 'ab_x', 'ab_y', 'ab'),           # block_to_block
+                 ('mass_a', 'mass_b', 'ab_x', 'ab_y', 'ab'),           # separate
+                 ('blocks', 'spread', 'gap'),                          # group_by_colour
+                 ('blocks', 'line_std', 'line_max'))                   # make_line
+FAR = 4.0       # a gap between colours that do not exist (board fractions)
 
 
 class RewardNet(nn.Module):
@@ -66,27 +69,32 @@ class RewardNet(nn.Module):
     def __init__(self, cfg: RewardConfig):
         super().__init__()
         w, nc, ns = cfg.width, cfg.aux_colours, cfg.aux_shapes
+        if cfg.aux_families != len(FAMILY_INPUTS):
+            raise ValueError(f'aux_families must be {len(FAMILY_INPUTS)} (one decision per '
+                             f'family of wm_ros.sim.tasks), got {cfg.aux_families}')
         self.nc, self.ns, self.nf = nc, ns, cfg.aux_families
         self.conv0 = nn.Conv2d(3, w, 4, 2, 1)                    # S/2, sees every pixel
         self.where = nn.Conv2d(2, w, 4, 2, 1, bias=False)        # the coordinates' part
         self.conv1 = nn.Conv2d(w, 2 * w, 3, 1, 1)
         self.conv2 = nn.Conv2d(2 * w, 2 * w, 3, 1, 1)
-        self.norms = nn.ModuleList([nn.GroupNorm(min(4, c), c) for c in (w, 2 * w, 2 * w)])
+        self.norms = nn.ModuleList([nn.BatchNorm2d(c) for c in (w, 2 * w, 2 * w)])
         self.blocks = nn.Conv2d(2 * w, nc + ns + 2, 1)
-        h, t = cfg.hidden, cfg.text_hidden
+        t = cfg.text_hidden
         self.text = nn.Sequential(nn.Linear(EMBED_DIM, t), nn.ReLU(), nn.Linear(t, t), nn.ReLU())
         self.query = nn.Linear(t, 2 * (nc + ns) + self.nf + 2)
-        self.pairs = list(itertools.combinations(range(nc), 2))
-        width = 2 * 6 + 8 + (nc + 1) * 6 + len(self.pairs) + 2
-        self.head = nn.Sequential(nn.Linear(width, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
-                                  nn.Linear(h, self.nf))
+        self.inputs = [[FEATURES.index(f) for f in names] for names in FAMILY_INPUTS]
+        self.heads = nn.ModuleList([
+            nn.Sequential(nn.Linear(len(i), cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, 1))
+            for i in self.inputs])
+        self.colour_pairs = [(i, j) for c in range(nc) for i, j in
+                             itertools.combinations(range(c * ns, (c + 1) * ns), 2)]
+        self.gap_pairs = list(itertools.combinations(range(nc), 2))
         ramp = torch.linspace(-1.0, 1.0, cfg.image_size)
         self.register_buffer('coords', torch.stack(torch.meshgrid(ramp, ramp, indexing='ij'))
                              [None], persistent=False)
         half = (torch.arange(cfg.image_size // 2) + 0.5) / (cfg.image_size // 2) * 2 - 1
         gy, gx = torch.meshgrid(-half, half, indexing='ij')       # +y up, +x right
-        gx, gy = gx.reshape(-1), gy.reshape(-1)                    # x, y, x^2, y^2, xy
-        self.register_buffer('grid', torch.stack([gx, gy, gx * gx, gy * gy, gx * gy]),
+        self.register_buffer('grid', torch.stack([gx.reshape(-1), gy.reshape(-1)]),
                              persistent=False)
 
     def block_logits(self, images: torch.Tensor) -> torch.Tensor:
@@ -99,47 +107,71 @@ class RewardNet(nn.Module):
         return self.blocks(x)
 
     def read_text(self, text: torch.Tensor) -> dict:
-        """Return the instruction's parts: query logits, family logits, region, features."""
-        h = self.text(text)
-        q = self.query(h)
+        """Return the instruction's parts: named blocks' logits, family logits, region."""
+        q = self.query(self.text(text))
         nc, ns, nf = self.nc, self.ns, self.nf
         a, b = q[:, :nc + ns], q[:, nc + ns:2 * (nc + ns)]
         return {'a_colour': a[:, :nc], 'a_shape': a[:, nc:], 'b_colour': b[:, :nc],
                 'b_shape': b[:, nc:], 'family': q[:, 2 * (nc + ns):2 * (nc + ns) + nf],
                 'region': q[:, -2:]}
 
-    def features(self, maps: torch.Tensor, parts: dict) -> torch.Tensor:
-        """Return the head's input [B, F] from block logits and the instruction's parts."""
+    def objects(self, maps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return per kind (colour-major) its mass in cells [B, C*S] and centre [B, C*S, 2]."""
         nc = self.nc
-        colour = maps[:, :nc + 1].flatten(2).softmax(1)                  # [B, C+1, N]
+        colour = maps[:, :nc + 1].flatten(2).softmax(1)[:, 1:]           # [B, C, N]
         shape = maps[:, nc + 1:].flatten(2).softmax(1)[:, 1:]            # [B, S, N]
+        kind = (colour[:, :, None] * shape[:, None]).flatten(1, 2)       # [B, C*S, N]
+        mass = kind.sum(-1)
+        centre = (kind @ self.grid.T) / mass[..., None].clamp_min(1e-4)
+        return mass, centre
+
+    def features(self, maps: torch.Tensor, parts: dict) -> torch.Tensor:
+        """Return the decision's inputs [B, len(FEATURES)] (module docstring, step 3)."""
+        return self.geometry(*self.objects(maps), parts)
+
+    def geometry(self, mass: torch.Tensor, centre: torch.Tensor, parts: dict) -> torch.Tensor:
+        """Return the decision's inputs from the object list (:meth:`objects`) and text."""
+        present = torch.sigmoid(1.5 * (mass - 3.0))           # a block covers ~8 cells
         named = []
         for key in ('a', 'b'):
-            qc = parts[f'{key}_colour'].softmax(-1)[:, None]             # [B, 1, C]
-            qs = parts[f'{key}_shape'].softmax(-1)[:, None]
-            named.append((qc @ colour[:, 1:]) * (qs @ shape))            # [B, 1, N]
-        per_colour = torch.cat([colour[:, 1:], 1 - colour[:, :1]], 1)    # C colours + any
-        m = moments(torch.cat(named + [per_colour], 1), self.grid)       # [B, 2+C+1, 6]
-        a, b, groups = m[:, 0], m[:, 1], m[:, 2:]
-        region = parts['region']
-        centres = groups[:, :nc, 1:3]
-        gaps = torch.stack([(centres[:, i] - centres[:, j]).norm(dim=-1)
-                            for i, j in self.pairs], -1)
-        cov = groups[:, -1]
-        sx, sy, r = cov[:, 3], cov[:, 4], cov[:, 5]
-        vx, vy, vxy = sx * sx, sy * sy, r * sx * sy
-        root = (((vx - vy) / 2) ** 2 + vxy ** 2 + 1e-8).sqrt()
-        eigen = torch.stack([((vx + vy) / 2 - root).clamp_min(0).sqrt(),
-                             ((vx + vy) / 2 + root).sqrt()], -1)
-        ab = a[:, 1:3] - b[:, 1:3]
-        ar = a[:, 1:3] - region
-        return torch.cat([a, b, ab, ab.norm(dim=-1, keepdim=True), ar,
-                          ar.norm(dim=-1, keepdim=True), region, groups.flatten(1), gaps,
-                          eigen], 1)
+            q = (parts[f'{key}_colour'].softmax(-1)[:, :, None] *
+                 parts[f'{key}_shape'].softmax(-1)[:, None]).flatten(1)     # [B, C*S]
+            named.append(((q * mass).sum(-1, keepdim=True) * 0.125,
+                          (q[..., None] * centre).sum(1)))
+        (mass_a, pos_a), (mass_b, pos_b) = named
+        ab, ar = pos_a - pos_b, pos_a - parts['region']
+        n = present.sum(-1, keepdim=True)
+        # best-fit line through the present blocks' centres
+        mean = (present[..., None] * centre).sum(1) / n.clamp_min(1e-4)
+        d = centre - mean[:, None]
+        cxx = (present * d[..., 0] ** 2).sum(-1)
+        cyy = (present * d[..., 1] ** 2).sum(-1)
+        cxy = (present * d[..., 0] * d[..., 1]).sum(-1)
+        theta = 0.5 * torch.atan2(2 * cxy, cxx - cyy)
+        normal = torch.stack([-torch.sin(theta), torch.cos(theta)], -1)
+        off = (d * normal[:, None]).sum(-1).abs()                          # [B, C*S]
+        line_std = ((present * off ** 2).sum(-1) / n[:, 0].clamp_min(1e-4)).sqrt()
+        line_max = (present * off).max(-1).values
+        # colour groups: widest same-colour pair, narrowest gap between colour centres
+        i, j = zip(*self.colour_pairs)
+        spread = (present[:, i] * present[:, j] *
+                  (centre[:, i] - centre[:, j]).norm(dim=-1)).max(-1).values
+        per = present.view(len(present), self.nc, self.ns)
+        weight = per.sum(-1, keepdim=True)
+        colour_centre = (per[..., None] * centre.view(len(present), self.nc, self.ns, 2)
+                         ).sum(2) / weight.clamp_min(1e-4)
+        has = weight[..., 0].clamp_max(1.0)
+        i, j = zip(*self.gap_pairs)
+        gap = ((colour_centre[:, i] - colour_centre[:, j]).norm(dim=-1) +
+               FAR * (1 - has[:, i] * has[:, j])).min(-1).values
+        return torch.cat([mass_a, mass_b, ab, ab.norm(dim=-1, keepdim=True), ar,
+                          ar.norm(dim=-1, keepdim=True), n * 0.25, line_std[:, None],
+                          line_max[:, None], spread[:, None], gap[:, None]], 1)
 
     def decide(self, features: torch.Tensor, family: torch.Tensor) -> torch.Tensor:
-        """Return logits float[B]: each family's head, mixed by the family logits [B, F]."""
-        return (self.head(features) * family.softmax(-1)).sum(-1)
+        """Return logits float[B]: each family's MLP on its inputs, mixed by ``family``."""
+        out = torch.cat([head(features[:, i]) for head, i in zip(self.heads, self.inputs)], 1)
+        return (out * family.softmax(-1)).sum(-1)
 
     def forward(self, images: torch.Tensor, text: torch.Tensor, aux: bool = False):
         """Return logits float[B] (and the block logits and text parts with ``aux``)."""

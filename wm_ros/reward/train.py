@@ -23,8 +23,9 @@
 2. **fit** the network in three stages (:mod:`wm_ros.reward.fit`): language, vision,
    decision.
 3. **calibrate** on the held-apart episodes at their natural rate of success: Platt
-   scaling of the logit, then the threshold on the calibrated probability with the
-   fewest wrong frames (false positives and negatives alike) over all sources.
+   scaling of the logit, then the threshold on the calibrated probability with the best
+   balanced accuracy whose per-frame false-positive rate is at most ``max_fpr`` (over
+   real, redrawn and imagined frames).
 4. **measure** on ``heldout`` episodes (a seed never trained on;
    :mod:`wm_ros.reward.evaluate`) and time a batch of 64 frames.
 
@@ -136,13 +137,27 @@ def calibrate(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return (a, b) if a > 0 and np.isfinite(a + b) else (1.0, 0.0)
 
 
-def pick_threshold(prob: np.ndarray, labels: np.ndarray) -> float:
-    """Return the threshold in [0.05, 0.95] with the fewest wrong frames (ties: higher)."""
+def pick_threshold(prob: np.ndarray, labels: np.ndarray, max_fpr: float = 0.01) -> float:
+    """
+    Return the threshold in [0.05, 0.95] for the best balanced accuracy at FPR <= max_fpr.
+
+    The false-positive rate is per frame; ties take the higher threshold, and when none is
+    within ``max_fpr`` the highest threshold is returned. An evaluator stops an episode at
+    the first frame judged a success, so false positives per frame are what it cannot
+    afford; within that budget, recall is what it wants.
+    """
     grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
-    if len(labels) == 0:
+    pos, neg = labels.astype(bool), ~labels.astype(bool)
+    if not pos.any() or not neg.any():
         return 0.5
-    wrong = [((prob >= t) != labels).sum() for t in grid]
-    return float(grid[len(grid) - 1 - int(np.argmin(wrong[::-1]))])
+    fpr = np.array([(prob[neg] >= t).mean() for t in grid])
+    balanced = np.array([0.5 * ((prob[pos] >= t).mean() + (prob[neg] < t).mean())
+                         for t in grid])
+    ok = np.flatnonzero(fpr <= max_fpr)
+    if not len(ok):
+        return float(grid[-1])
+    best = ok[balanced[ok] >= balanced[ok].max() - 1e-12]
+    return float(grid[best.max()])
 
 
 def speed_ms(model: SuccessClassifier, frames: Frames, batch: int = 64, repeat: int = 20
@@ -180,7 +195,7 @@ def train_reward(data_dirs, out: str | Path, config: RewardConfig | None = None,
         calibration = calibrate(model.logits(images, texts), val.labels)
         model.calibration = calibration
         prob = model.score(images, texts)
-        threshold = pick_threshold(prob, val.labels)
+        threshold = pick_threshold(prob, val.labels, cfg.max_fpr)
         val_metrics = binary_metrics(prob >= threshold, val.labels)
     model.threshold = threshold
     metrics = {}
