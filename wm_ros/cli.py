@@ -24,6 +24,7 @@
   wm-ros record --out BAG          record topics to an MCAP bag that survives SIGKILL
   wm-ros bag recover BAG           repair a bag whose recorder was killed (ros2 bag reindex)
   wm-ros train world-model --data data/train1 --out models/world_model
+  wm-ros train world-model --family latent --data BAG --image-topic /cam ...  label-free
   wm-ros train policy --recipe bc_50 --data data/train1   one policy-zoo recipe (--all: all)
   wm-ros train reward --data data/train1 data/train2 --heldout data/fresh   success classifier
   wm-ros export --model models/world_model --out models/world_model/onnx
@@ -189,6 +190,8 @@ def _train(args) -> int:
     if not args.data or not args.out:
         print('wm-ros train world-model: --data and --out are required', file=sys.stderr)
         return 2
+    if args.family == 'latent':
+        return _train_latent(args)
     from wm_ros.model.config import load_config
     from wm_ros.model.train import train
     overrides = dict(kv.split('=', 1) for kv in args.set)
@@ -198,6 +201,20 @@ def _train(args) -> int:
         cfg = from_dict(type(cfg), {**cfg.to_dict(), **{k: _number(v) for k, v in
                                                         overrides.items()}})
     stats = train(args.data, args.out, cfg, resume=args.resume, init_from=args.init_from)
+    print(json.dumps(stats, indent=2))
+    print(f'model written to {args.out}')
+    return 0
+
+
+def _train_latent(args) -> int:
+    from wm_ros.model import latent
+    from wm_ros.model.bag_source import TopicMap
+    from wm_ros.model.latent_train import train
+    overrides = {k: _number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    cfg = latent.load_config(args.config, args.config_file, **overrides)
+    topics = TopicMap.load(args.topics, image=args.image_topic, command=args.command_topic,
+                           pose=args.pose_topic)
+    stats = train(args.data, args.out, cfg, topics)
     print(json.dumps(stats, indent=2))
     print(f'model written to {args.out}')
     return 0
@@ -251,7 +268,11 @@ def _number(text: str):
 
 
 def _export(args) -> int:
-    from wm_ros.model.export import export
+    from wm_ros.runtime.registry import model_format
+    if model_format(args.model) == 'wm_ros.latent_grid':
+        from wm_ros.model.latent import export
+    else:
+        from wm_ros.model.export import export
     print(f'ONNX graphs written to {export(args.model, args.out or f"{args.model}/onnx")}')
     return 0
 
@@ -467,7 +488,18 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--out', default=None, help='output directory (policy: default '
                    'wm_ros/models/policies/<recipe>; with --all the parent directory)')
     t.add_argument('--config', default='default', help='section of config/world_model.yaml '
-                   '(policy: default or tiny)')
+                   '(latent: config/latent.yaml; policy: default or tiny)')
+    t.add_argument('--family', default='slots', choices=['slots', 'latent'],
+                   help='world-model family: slots (supervised with block states) or latent '
+                   '(label-free: images, commands, pose)')
+    t.add_argument('--topics', default=None, help='latent: YAML {image, command, pose} naming '
+                   'the bag topics')
+    t.add_argument('--image-topic', default=None, help='latent: camera topic of the bags '
+                   '(default /camera/image_raw)')
+    t.add_argument('--command-topic', default=None, help='latent: velocity command topic '
+                   '(default /ee_twist_cmd)')
+    t.add_argument('--pose-topic', default=None, help='latent: end-effector pose topic '
+                   '(default /ee_pose)')
     t.add_argument('--recipe', default=None, help='policy: a recipe of wm_ros.policy.zoo.ZOO')
     t.add_argument('--all', action='store_true', help='policy: train every zoo recipe')
     t.add_argument('--episodes', type=int, default=20, help='policy: tabletop episodes per '

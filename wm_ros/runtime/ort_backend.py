@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 from pathlib import Path
 import time
 
@@ -34,8 +35,7 @@ import onnxruntime as ort
 
 from wm_ros.model import checkpoint
 from wm_ros.model.checkpoint import ModelFileError
-from wm_ros.model.export import DECODER_INPUTS, GRAPHS, STEP_INPUTS
-from wm_ros.model.network import STATE_KEYS
+from wm_ros.model.export import GRAPHS
 from wm_ros.runtime.base import CheckedRuntime, SlotFamily, State, StateSpec
 
 PROFILE_BATCHES = (1, 64, 256)
@@ -73,10 +73,18 @@ def _profile(names, shapes: dict[str, tuple], batch: int) -> str:
     return ','.join(f'{n}:' + 'x'.join(str(d) for d in (batch,) + shapes[n][1:]) for n in names)
 
 
-class OrtRuntime(SlotFamily, CheckedRuntime):
-    """Run an exported model directory with ONNX Runtime (see the module docstring)."""
+class OrtGraphRuntime(CheckedRuntime):
+    """
+    Run any family's exported graphs with ONNX Runtime (see the module docstring).
+
+    A family's export writes ``encoder.onnx`` ``(images, ee_xy) -> state``, ``step.onnx``
+    ``(state keys it needs, action) -> next_<key> for every key`` and ``decoder.onnx``
+    ``(state keys it needs) -> (images, ee_out)``; ``model.json`` ``onnx.graphs`` names
+    their inputs and outputs, ``state`` the keys. Nothing here knows what the keys mean.
+    """
 
     backend = 'onnxruntime'
+    graphs: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def __init__(self, model_dir: str | Path, providers: str | list[str] = 'auto',
                  engine_cache_dir: str | Path | None = None, fp16: bool = False,
@@ -84,13 +92,17 @@ class OrtRuntime(SlotFamily, CheckedRuntime):
         model_dir = Path(model_dir)
         if (model_dir / 'onnx' / 'step.onnx').exists():     # a model directory, not its export
             model_dir = model_dir / 'onnx'
-        meta = checkpoint.read_metadata(model_dir)
-        cfg = checkpoint.config_of(meta)
-        self.kinds = cfg.world.kinds
+        meta = self._metadata(model_dir)
         self.state_spec = StateSpec.from_metadata(meta)
-        self.image_size, self.control_hz, self.max_speed = (cfg.image_size, cfg.control_hz,
-                                                            cfg.max_speed)
-        self.cfg = cfg
+        self.image_size, self.control_hz = int(meta['image_size']), float(meta['control_hz'])
+        self.max_speed = float(meta['action_scale']['max_speed_m_s'])
+        signatures = meta.get('onnx', {}).get('graphs')
+        if signatures:
+            self.graphs = {n: (tuple(g['inputs']), tuple(g['outputs']))
+                           for n, g in signatures.items()}
+        if set(self.graphs) != {'encoder', 'step', 'decoder'}:
+            raise ModelFileError(f'{model_dir / "model.json"} names graphs {sorted(self.graphs)}'
+                                 '; expected encoder, step, decoder: re-export the model')
         wanted = usable_providers() if providers == 'auto' else list(providers)
         missing = [p for p in wanted if p not in ort.get_available_providers()]
         if missing:
@@ -101,12 +113,12 @@ class OrtRuntime(SlotFamily, CheckedRuntime):
         if threads:
             options.intra_op_num_threads = threads
         self.sessions, self.build_seconds = {}, {}
-        for name, (inputs, outputs) in GRAPHS.items():
+        for name, (inputs, outputs) in self.graphs.items():
             path = model_dir / f'{name}.onnx'
             if not path.is_file():
                 raise ModelFileError(f'{path} does not exist; run `wm-ros export` first')
-            chain = [self._provider(p, name, inputs, engine_cache_dir, fp16,
-                                    force_engine_update) for p in wanted]
+            chain = [self._provider(p, inputs, engine_cache_dir, fp16, force_engine_update)
+                     for p in wanted]
             start = time.perf_counter()
             try:
                 session = ort.InferenceSession(str(path), options, providers=chain)
@@ -120,19 +132,27 @@ class OrtRuntime(SlotFamily, CheckedRuntime):
                                      f'wm_ros expects {list(inputs)} / {list(outputs)}')
             self.sessions[name] = session
         image = self.sessions['encoder'].get_inputs()[0].shape
-        if list(image[1:]) != [cfg.image_size, cfg.image_size, 3]:
+        if list(image[1:]) != [self.image_size, self.image_size, 3]:
             raise ModelFileError(f'encoder.onnx takes images {image}, model.json says '
-                                 f'{cfg.image_size}x{cfg.image_size}: re-export the model')
+                                 f'{self.image_size}x{self.image_size}: re-export the model')
         self.providers = self.sessions['step'].get_providers()
         self.io_binding = self.providers[0] == 'CUDAExecutionProvider'
 
-    def _provider(self, name, graph, inputs, cache_dir, fp16, force):
+    def _metadata(self, model_dir: Path) -> dict:
+        """Return the export's ``model.json`` (families override to check their format)."""
+        path = model_dir / checkpoint.META
+        if not path.is_file():
+            raise ModelFileError(f'model metadata {path} does not exist; run `wm-ros export`')
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ModelFileError(f'model metadata {path} is not valid JSON: {exc}') from None
+
+    def _provider(self, name, inputs, cache_dir, fp16, force):
         if name == 'TensorrtExecutionProvider':
-            s, m = self.image_size, self.cfg.max_blocks
-            shapes = {'images': (0, s, s, 3), 'ee_xy': (0, 2), 'ee': (0, 2), 'kind': (0, m),
-                      'present': (0, m),
-                      'pos': (0, m, 2), 'yaw': (0, m), 'prev_pos': (0, m, 2), 'prev_ee': (0, 2),
-                      'uncertainty': (0,), 'action': (0, 2)}
+            s = self.image_size
+            shapes = {'images': (0, s, s, 3), 'ee_xy': (0, 2), 'action': (0, 2),
+                      **{k: (0,) + v for k, v in self.state_spec.shapes.items()}}
             cache = Path(cache_dir or Path.home() / '.cache' / 'wm_ros' / 'trt')
             cache.mkdir(parents=True, exist_ok=True)
             if force:
@@ -157,16 +177,30 @@ class OrtRuntime(SlotFamily, CheckedRuntime):
         session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()
 
+    def _feeds(self, graph: str, state: State, action=None) -> dict[str, np.ndarray]:
+        return {k: (action if k == 'action' else np.ascontiguousarray(state[k]))
+                for k in self.graphs[graph][0]}
+
     def _encode(self, images, ee) -> State:
-        return State.from_tuple(STATE_KEYS, self._run('encoder', {'images': images,
-                                                                  'ee_xy': ee}))
+        return State.from_tuple(self.graphs['encoder'][1],
+                                self._run('encoder', {'images': images, 'ee_xy': ee}))
 
     def _step(self, state: State, action) -> State:
-        feeds = {k: (action if k == 'action' else np.ascontiguousarray(state[k]))
-                 for k in STEP_INPUTS}
-        return State.from_tuple(STATE_KEYS, self._run('step', feeds))
+        keys = tuple(k.removeprefix('next_') for k in self.graphs['step'][1])
+        return State.from_tuple(keys, self._run('step', self._feeds('step', state, action)))
 
     def _decode(self, state: State):
-        feeds = {k: np.ascontiguousarray(state[k]) for k in DECODER_INPUTS}
-        images, ee = self._run('decoder', feeds)
+        images, ee = self._run('decoder', self._feeds('decoder', state))
         return images, ee
+
+
+class OrtRuntime(SlotFamily, OrtGraphRuntime):
+    """The object-slot family's graphs, with its object read-out and uncertainty."""
+
+    graphs = GRAPHS
+
+    def _metadata(self, model_dir: Path) -> dict:
+        meta = checkpoint.read_metadata(model_dir)
+        self.cfg = checkpoint.config_of(meta)
+        self.kinds = self.cfg.world.kinds
+        return meta

@@ -48,6 +48,9 @@ register('wm_ros.object_slots', 'onnxruntime', 'wm_ros.runtime.ort_backend:OrtRu
 for _backend in ('torch', 'onnxruntime'):      # numpy either way
     register('wm_ros.copy_last', _backend, 'wm_ros.runtime.copy_last:CopyLastRuntime')
 # version-2 files of the same family (before the format named the family)
+register('wm_ros.latent_grid', 'torch', 'wm_ros.runtime.latent_backend:TorchLatentRuntime')
+register('wm_ros.latent_grid', 'onnxruntime',
+         'wm_ros.runtime.latent_backend:OrtLatentRuntime')
 register('wm_ros.world_model', 'torch', 'wm_ros.runtime.torch_backend:TorchRuntime')
 register('wm_ros.world_model', 'onnxruntime', 'wm_ros.runtime.ort_backend:OrtRuntime')
 

@@ -1,0 +1,203 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Label-free training from any rosbag2 MCAP, and the latent-grid family behind the contract.
+
+The robot bag here has other topic names, a 128x96 camera at 30 Hz, unstamped commands
+at 50 Hz and poses at 100 Hz, and no object labels: what a robot team records.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from rosbags.rosbag2 import StoragePlugin, Writer
+
+from wm_ros import image_encoding
+from wm_ros.cli import main as cli
+from wm_ros.model import latent
+from wm_ros.model.bag_source import BagTopicError, read_bag, TopicMap
+from wm_ros.runtime.base import ObjectReadout, RuntimeInputError
+from wm_ros.runtime.registry import load_runtime
+from wm_ros.sim.bag import typestore
+
+START = 1_700_000_000 * 10**9
+TOPICS = TopicMap(image='/front_cam/color', command='/arm/cmd_vel', pose='/arm/pose')
+
+
+def command(t: float) -> tuple[float, float]:
+    """Return the velocity (m/s) the robot is sent at ``t`` s; it changes every 20 ms."""
+    k = int(round(t * 50))
+    return 0.15 * np.sin(0.7 * k / 5), 0.15 * np.cos(0.5 * k / 5)
+
+
+def held(ms: int) -> tuple[float, float]:
+    """Return the command in force at millisecond ``ms`` (sent every 20 ms, then held)."""
+    return command((ms - ms % 20) / 1000)
+
+
+# the arm follows its commands exactly: position = integral of the held command
+PATH = np.concatenate([[[0.0, 0.05]], np.cumsum([held(ms) for ms in range(8000)], 0) * 1e-3
+                       + [0.0, 0.05]])
+
+
+def position(t: float) -> np.ndarray:
+    """Return the arm's position at ``t`` s (a whole millisecond)."""
+    return PATH[int(round(t * 1000))]
+
+
+def frame(t: float, h: int = 96, w: int = 128) -> np.ndarray:
+    """Return a camera frame: grey board, a dark pusher disc and an orange square."""
+    img = np.full((h, w, 3), 128, np.uint8)
+    rows, cols = np.mgrid[:h, :w]
+    x, y = position(t)
+    cx, cy = w / 2 + x / 0.25 * h / 2, h / 2 - y / 0.25 * h / 2
+    img[(rows - cy) ** 2 + (cols - cx) ** 2 < 16] = (20, 20, 20)
+    bx = int(w / 2 + 20 * np.sin(0.3 * t))
+    img[40:52, bx - 6:bx + 6] = (230, 120, 30)
+    return img
+
+
+def write_robot_bag(path, seconds: float = 6.0, gap_at: float | None = None):
+    """Write the robot bag; ``gap_at`` drops camera frames for 0.5 s from then."""
+    ts = typestore()
+    t = ts.types
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        image = writer.add_connection(TOPICS.image, 'sensor_msgs/msg/Image', typestore=ts)
+        cmd = writer.add_connection(TOPICS.command, 'geometry_msgs/msg/Twist', typestore=ts)
+        pose = writer.add_connection(TOPICS.pose, 'geometry_msgs/msg/PoseStamped',
+                                     typestore=ts)
+        other = writer.add_connection('/diagnostics', 'std_msgs/msg/String', typestore=ts)
+        writer.write(other, START, ts.serialize_cdr(t['std_msgs/msg/String'](data='ok'),
+                                                    'std_msgs/msg/String'))
+        for ms in range(int(seconds * 1000)):
+            ns = START + ms * 10**6
+            stamp = t['builtin_interfaces/msg/Time'](sec=ns // 10**9, nanosec=ns % 10**9)
+            header = t['std_msgs/msg/Header'](stamp=stamp, frame_id='base')
+            if ms % 10 == 0:
+                x, y = map(float, position(ms / 1000))
+                msg = t['geometry_msgs/msg/PoseStamped'](header=header, pose=t[
+                    'geometry_msgs/msg/Pose'](position=t['geometry_msgs/msg/Point'](
+                        x=x, y=y, z=0.1), orientation=t['geometry_msgs/msg/Quaternion'](
+                        x=0.0, y=0.0, z=0.0, w=1.0)))
+                writer.write(pose, ns, ts.serialize_cdr(msg, 'geometry_msgs/msg/PoseStamped'))
+            if ms % 20 == 0:
+                vx, vy = map(float, command(ms / 1000))
+                v3 = t['geometry_msgs/msg/Vector3']
+                msg = t['geometry_msgs/msg/Twist'](linear=v3(x=vx, y=vy, z=0.0),
+                                                   angular=v3(x=0.0, y=0.0, z=0.0))
+                writer.write(cmd, ns, ts.serialize_cdr(msg, 'geometry_msgs/msg/Twist'))
+            in_gap = gap_at is not None and gap_at <= ms / 1000 < gap_at + 0.5
+            if ms % 33 == 0 and not in_gap:
+                img = frame(ms / 1000)
+                data, step = image_encoding.encode(img, 'rgb8')
+                msg = t['sensor_msgs/msg/Image'](header=header, height=96, width=128,
+                                                 encoding='rgb8', is_bigendian=0, step=step,
+                                                 data=np.frombuffer(data, np.uint8))
+                writer.write(image, ns, ts.serialize_cdr(msg, 'sensor_msgs/msg/Image'))
+    return path
+
+
+@pytest.fixture(scope='module')
+def robot_bag(tmp_path_factory):
+    return write_robot_bag(tmp_path_factory.mktemp('bags') / 'robot')
+
+
+def test_bag_is_resampled_aligned_and_resized(robot_bag):
+    (ep,) = read_bag(robot_bag, TOPICS, image_size=64, control_hz=10.0)
+    stamps = (np.array(ep.extra['stamps_ns']) - START) // 10**6          # ms
+    assert ep.images.shape[1:] == (64, 64, 3) and 55 <= len(ep.images) <= 61
+    assert not hasattr(ep, 'block_states')               # no labels read or needed
+    # one frame per 10 Hz tick (a 30 Hz camera: every third frame, within 0.6 its period)
+    assert np.abs(stamps - stamps[0] - 100 * np.arange(len(stamps))).max() <= 20
+    # the pose of each frame is interpolated at its stamp
+    assert np.abs(ep.ee_xy - np.stack([position(ms / 1000) for ms in stamps])).max() < 1e-4
+    # the action between two frames is the time-average of the held 50 Hz command
+    expect = np.array([np.mean([held(ms) for ms in range(lo, hi)], axis=0)
+                       for lo, hi in zip(stamps[:-1], stamps[1:])])
+    assert np.abs(ep.actions - expect).max() < 1e-4
+    # the frame was cropped to a square and resized: the orange square is still there
+    orange = (ep.images[..., 0] > 180) & (ep.images[..., 2] < 90)
+    assert orange.sum((1, 2)).min() > 10
+
+
+def test_a_camera_gap_splits_the_bag_into_episodes(tmp_path):
+    bag = write_robot_bag(tmp_path / 'gappy', seconds=5.0, gap_at=2.0)
+    episodes = read_bag(bag, TOPICS, image_size=32, control_hz=10.0)
+    assert len(episodes) == 2
+    assert sum(len(e.images) for e in episodes) < 50 - 3
+
+
+def test_wrong_topic_names_list_what_the_bag_has(robot_bag, tmp_path):
+    with pytest.raises(BagTopicError) as err:
+        read_bag(robot_bag, TopicMap(image='/camera/image_raw', command=TOPICS.command,
+                                     pose=TOPICS.pose))
+    text = str(err.value)
+    assert "no image topic '/camera/image_raw'" in text and '--image-topic' in text
+    for topic, kind in ((TOPICS.image, 'sensor_msgs/msg/Image'),
+                        (TOPICS.command, 'geometry_msgs/msg/Twist'),
+                        ('/diagnostics', 'std_msgs/msg/String')):
+        assert f'{topic} ({kind})' in text
+    with pytest.raises(BagTopicError, match="pose topic '/diagnostics' is std_msgs/msg/String"):
+        read_bag(robot_bag, TopicMap(image=TOPICS.image, command=TOPICS.command,
+                                     pose='/diagnostics'))
+    # through the CLI: exit code 2 and the same message, nothing written
+    topics = tmp_path / 'topics.yaml'
+    topics.write_text('image: /cam\ncommand: /arm/cmd_vel\npose: /arm/pose\n')
+    out = tmp_path / 'never'
+    assert cli(['train', 'world-model', '--family', 'latent', '--config', 'tiny',
+                '--data', str(robot_bag), '--topics', str(topics), '--out', str(out)]) == 2
+    assert not out.exists()
+
+
+@pytest.fixture(scope='module')
+def trained(robot_bag, tmp_path_factory):
+    out = tmp_path_factory.mktemp('latent') / 'model'
+    code = cli(['train', 'world-model', '--family', 'latent', '--config', 'tiny',
+                '--data', str(robot_bag), '--image-topic', TOPICS.image,
+                '--command-topic', TOPICS.command, '--pose-topic', TOPICS.pose,
+                '--set', 'steps=60', '--out', str(out)])
+    assert code == 0
+    return out
+
+
+def test_latent_family_trains_from_a_bag_without_labels(trained):
+    meta = json.loads((trained / 'model.json').read_text())
+    assert meta['format'] == latent.FORMAT and meta['train']['topics'] == TOPICS.as_dict()
+    assert meta['train']['final_loss'] < 0.8 * meta['train']['first_loss'], meta['train']
+    assert set(meta['state']) == {'z', 'ee'}
+
+
+def test_latent_runtimes_agree_and_keep_the_contract(trained, robot_bag):
+    (ep,) = read_bag(robot_bag, TOPICS, image_size=64)
+    assert cli(['export', '--model', str(trained)]) == 0
+    torch_rt = load_runtime(trained, 'torch')
+    ort_rt = load_runtime(trained, 'onnxruntime')
+    assert not isinstance(torch_rt, ObjectReadout)      # no objects: consumers check
+    actions = ep.actions[None, :12].repeat(3, 0)
+    frames = []
+    for rt in (torch_rt, ort_rt):
+        state = rt.encode(ep.images[:3], ep.ee_xy[:3])
+        states = list(rt.rollout(state, actions))
+        images, ee = rt.decode(states[-1])
+        assert images.shape == (3, 64, 64, 3) and images.dtype == np.uint8
+        frames.append(images.astype(int))
+        # the pusher follows the commands: 12 steps of dt * action from where it started
+        assert np.abs(ee - (ep.ee_xy[:3] + 0.1 * actions.sum(1))).max() < 0.02
+        with pytest.raises(RuntimeInputError, match='NaN'):
+            rt.step(state, np.full((3, 1, 2), np.nan, np.float32))
+        with pytest.raises(RuntimeInputError, match='64x64'):
+            rt.encode(np.zeros((1, 32, 32, 3), np.uint8), np.zeros((1, 2)))
+    assert np.abs(frames[0] - frames[1]).max() <= 2

@@ -1,0 +1,333 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The latent-grid family: a general video world model learned from images, actions and pose.
+
+For cameras whose scenes are not flat sprites, and for robots that record no object
+labels. Format ``wm_ros.latent_grid`` (``model.json``); state ``{'z': float32[L, g, g],
+'ee': float32[2]}`` with ``g = image_size / 4``.
+
+* **encoder**: three convolutions to the latent grid; the pusher position passes through.
+* **dynamics**: a residual convolutional step ``z + f(z, planes)``; the planes tell it
+  where the pusher is and where the command takes it (a Gaussian at ``ee`` and at
+  ``ee + dt * action`` on the board, drawn for a top-down camera whose image spans
+  ``[-board_half, board_half]``), plus the command and position as constant planes so a
+  camera with any other geometry is learned too. The pusher moves by ``dt * action``
+  plus a small learned correction (what the arm's controller does to the command).
+* **decoder**: two transposed convolutions back to the image, the pusher's Gaussian
+  given again at full resolution to draw it sharp.
+
+Trained end to end on open-loop unrolls (:mod:`wm_ros.model.latent_train`). No object
+read-out: its objects are measured from its decoded frames by a fixed colour probe
+(:mod:`wm_ros.evaluate.fidelity`), used only for measurement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+import json
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+import torch
+from torch import nn
+
+from wm_ros import config as config_io
+from wm_ros.model.config import ModelFileError
+
+FORMAT = 'wm_ros.latent_grid'
+FORMAT_VERSION = 1
+STATE_KEYS = ('z', 'ee')
+WEIGHTS, META = 'model.safetensors', 'model.json'
+
+
+@dataclass(frozen=True)
+class LatentConfig:
+    """Architecture and training settings (``config/latent.yaml``; ``tiny`` for tests)."""
+
+    image_size: int = 64
+    board_half: float = 0.25
+    control_hz: float = 10.0
+    max_speed: float = 0.2
+    latent: int = 32               # channels of the latent grid
+    width: int = 48                # channels of the convolutions
+    dyn_blocks: int = 2            # residual blocks of the dynamics
+    pusher_sigma: float = 0.02     # m: the pusher's Gaussian in the planes
+    # training (wm_ros.model.latent_train)
+    batch_size: int = 32
+    unroll: int = 8
+    steps: int = 3000
+    lr: float = 1e-3
+    motion_weight: float = 20.0    # extra weight of pixels off the episode's median frame
+    latent_weight: float = 0.1     # predicted latent vs the encoding of the real next frame
+    seed: int = 0
+    threads: int = 0
+    device: str = 'cpu'
+
+    def __post_init__(self):
+        if self.image_size % 4 or not 16 <= self.image_size <= 512:
+            raise config_io.ConfigError(f'image_size must be a multiple of 4 in [16, 512], '
+                                        f'got {self.image_size}')
+        if self.unroll < 1 or self.steps < 0:
+            raise config_io.ConfigError('unroll must be >= 1 and steps >= 0')
+
+    @property
+    def dt(self) -> float:
+        """Return the control period (s)."""
+        return 1.0 / self.control_hz
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+
+def load_config(name: str = 'default', path: str | Path | None = None, **overrides
+                ) -> LatentConfig:
+    """Load section ``name`` of ``config/latent.yaml`` (or ``path``) plus overrides."""
+    path = Path(path) if path else config_io.config_dir() / 'latent.yaml'
+    return config_io.load(LatentConfig, path, section=name, **overrides)
+
+
+def _gaussian(xy: torch.Tensor, coords: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Return float32[B, 1, n, n]: a Gaussian at ``xy`` [B, 2] on ``coords`` [2, n, n]."""
+    d2 = ((coords[None] - xy[:, :, None, None]) ** 2).sum(1, keepdim=True)
+    return torch.exp(-d2 / (2 * sigma ** 2))
+
+
+def _coords(n: int, half: float) -> torch.Tensor:
+    """Return the board (x, y) of each pixel centre of an n x n image, float32[2, n, n]."""
+    c = (torch.arange(n, dtype=torch.float32) + 0.5) / n * 2 - 1
+    y, x = torch.meshgrid(-c * half, c * half, indexing='ij')
+    return torch.stack([x, y])
+
+
+class _Residual(nn.Module):
+    """Two 3x3 convolutions added to their input."""
+
+    def __init__(self, width: int):
+        super().__init__()
+        self.a = nn.Conv2d(width, width, 3, padding=1)
+        self.b = nn.Conv2d(width, width, 3, padding=1)
+
+    def forward(self, x):
+        return x + self.b(nn.functional.gelu(self.a(nn.functional.gelu(x))))
+
+
+class LatentWorldModel(nn.Module):
+    """Encoder, dynamics and decoder of the latent-grid family (see the module docstring)."""
+
+    def __init__(self, cfg: LatentConfig):
+        super().__init__()
+        self.cfg = cfg
+        w, n, s = cfg.width, cfg.latent, cfg.image_size
+        self.register_buffer('grid', _coords(s // 4, cfg.board_half), persistent=False)
+        self.register_buffer('pixels', _coords(s, cfg.board_half), persistent=False)
+        self.enc = nn.Sequential(nn.Conv2d(3, w // 2, 4, 2, 1), nn.GELU(),
+                                 nn.Conv2d(w // 2, w, 4, 2, 1), nn.GELU(),
+                                 nn.Conv2d(w, w, 3, padding=1), nn.GELU(), nn.Conv2d(w, n, 1))
+        self.dyn_in = nn.Conv2d(n + 6, w, 3, padding=1)
+        self.dyn = nn.Sequential(*[_Residual(w) for _ in range(cfg.dyn_blocks)], nn.GELU())
+        self.dyn_out = nn.Conv2d(w, n, 3, padding=1)
+        nn.init.zeros_(self.dyn_out.weight)
+        nn.init.zeros_(self.dyn_out.bias)
+        self.ee_head = nn.Sequential(nn.Linear(4, 32), nn.GELU(), nn.Linear(32, 2))
+        nn.init.zeros_(self.ee_head[-1].weight)
+        nn.init.zeros_(self.ee_head[-1].bias)
+        self.dec_in = nn.Sequential(nn.Conv2d(n + 1, w, 3, padding=1), nn.GELU())
+        self.up = nn.Sequential(nn.ConvTranspose2d(w, w // 2, 4, 2, 1), nn.GELU(),
+                                nn.ConvTranspose2d(w // 2, w // 3, 4, 2, 1), nn.GELU())
+        self.dec_out = nn.Conv2d(w // 3 + 1, 3, 3, padding=1)
+
+    def _clip(self, ee: torch.Tensor) -> torch.Tensor:
+        h = self.cfg.board_half
+        return torch.clamp(ee, -h, h)
+
+    def encode(self, images: torch.Tensor, ee: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Return ``(z, ee)`` from uint8 images [B, S, S, 3] and pusher positions [B, 2]."""
+        x = images.permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
+        return self.enc(x), self._clip(ee.to(torch.float32))
+
+    def step(self, z: torch.Tensor, ee: torch.Tensor, action: torch.Tensor
+             ) -> tuple[torch.Tensor, ...]:
+        """Return the state one control period after applying ``action`` [B, 2] (m/s)."""
+        cfg = self.cfg
+        moved = ee + cfg.dt * action
+        g = z.shape[-1]
+        const = torch.cat([action / cfg.max_speed, ee / cfg.board_half], 1)
+        planes = torch.cat([_gaussian(ee, self.grid, cfg.pusher_sigma),
+                            _gaussian(moved, self.grid, cfg.pusher_sigma),
+                            const[:, :, None, None].expand(-1, -1, g, g)], 1)
+        z = z + self.dyn_out(self.dyn(self.dyn_in(torch.cat([z, planes], 1))))
+        ee = self._clip(moved + 0.01 * self.ee_head(const))
+        return z, ee
+
+    def decode(self, z: torch.Tensor, ee: torch.Tensor) -> torch.Tensor:
+        """Return the image float32[B, 3, S, S] in [0, 1] of a state."""
+        sigma = self.cfg.pusher_sigma
+        h = self.up(self.dec_in(torch.cat([z, _gaussian(ee, self.grid, sigma)], 1)))
+        h = torch.cat([h, _gaussian(ee, self.pixels, sigma)], 1)
+        return torch.sigmoid(self.dec_out(h))
+
+    def decode_uint8(self, z: torch.Tensor, ee: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Return ``(images uint8[B, S, S, 3], ee)`` (what runtimes and graphs return)."""
+        image = self.decode(z, ee).permute(0, 2, 3, 1)
+        return torch.round(image * 255.0).to(torch.uint8), ee
+
+
+def state_spec(cfg: LatentConfig) -> dict:
+    """Return ``{key: {'shape': [...] without batch, 'dtype': ...}}`` of this family's State."""
+    g = cfg.image_size // 4
+    return {'z': {'shape': [cfg.latent, g, g], 'dtype': 'float32'},
+            'ee': {'shape': [2], 'dtype': 'float32'}}
+
+
+def metadata(cfg: LatentConfig, data_hash: str = '', train: dict | None = None) -> dict:
+    """Return the metadata written beside the weights (and the ONNX graphs)."""
+    return {'format': FORMAT, 'format_version': FORMAT_VERSION, 'config': cfg.to_dict(),
+            'state': state_spec(cfg), 'capabilities': [], 'image_size': cfg.image_size,
+            'control_hz': cfg.control_hz,
+            'action_scale': {'max_speed_m_s': cfg.max_speed, 'units': 'm/s, clipped per axis'},
+            'normalisation': {'images': 'uint8 RGB, /127.5 - 1 inside the graph',
+                              'positions': 'metres in the board frame (+x right, +y up)'},
+            'board_half': cfg.board_half, 'data_hash': data_hash, 'train': train or {}}
+
+
+def save(model: LatentWorldModel, out_dir: str | Path, data_hash: str = '',
+         train: dict | None = None, extra: dict | None = None) -> Path:
+    """Write weights and metadata into ``out_dir``; returns the directory."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
+              str(out / WEIGHTS))
+    meta = {**metadata(model.cfg, data_hash, train), **(extra or {})}
+    (out / META).write_text(json.dumps(meta, indent=2))
+    return out
+
+
+def read_metadata(model_dir: str | Path) -> dict:
+    """Read and check a latent-grid ``model.json``; errors name the file and the fix."""
+    path = Path(model_dir) / META
+    if not path.is_file():
+        raise ModelFileError(f'model metadata {path} does not exist; train a model with '
+                             '`wm-ros train world-model --family latent`')
+    try:
+        meta = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f'model metadata {path} is not valid JSON: {exc}') from None
+    if meta.get('format') != FORMAT or meta.get('format_version') != FORMAT_VERSION:
+        raise ModelFileError(f'{path} is {meta.get("format")!r} version '
+                             f'{meta.get("format_version")}, not {FORMAT} {FORMAT_VERSION}')
+    return meta
+
+
+def config_of(meta: dict) -> LatentConfig:
+    """Return the config stored in metadata, with a clear error if it does not parse."""
+    try:
+        return config_io.from_dict(LatentConfig, meta['config'], source='model.json config')
+    except (config_io.ConfigError, KeyError, TypeError) as exc:
+        raise ModelFileError(f'model.json config does not match this wm_ros: {exc}') from None
+
+
+def load(model_dir: str | Path) -> LatentWorldModel:
+    """Load a trained latent-grid model (``model.safetensors`` + ``model.json``)."""
+    model_dir = Path(model_dir)
+    model = LatentWorldModel(config_of(read_metadata(model_dir)))
+    path = model_dir / WEIGHTS
+    if not path.is_file():
+        raise ModelFileError(f'{path} does not exist; train the model or pass its directory')
+    try:
+        weights = load_file(str(path))
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types
+        raise ModelFileError(f'{path} is not a readable safetensors file: {exc}') from None
+    wanted = model.state_dict()
+    bad = sorted(k for k in wanted if k not in weights or weights[k].shape != wanted[k].shape)
+    if bad:
+        raise ModelFileError(f'weights in {path} do not fit the config in model.json '
+                             f'(missing or wrong shape: {bad[:3]})')
+    model.load_state_dict(weights)
+    return model.eval()
+
+
+class _Encoder(nn.Module):
+    """The encoder graph: (images, ee_xy) -> (z, ee)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.m = model
+
+    def forward(self, images, ee):
+        return self.m.encode(images, ee)
+
+
+class _Step(nn.Module):
+    """The step graph: (z, ee, action) -> (next_z, next_ee)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.m = model
+
+    def forward(self, z, ee, action):
+        return self.m.step(z, ee, action)
+
+
+class _Decoder(nn.Module):
+    """The decoder graph: (z, ee) -> (images uint8, ee)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.m = model
+
+    def forward(self, z, ee):
+        return self.m.decode_uint8(z, ee)
+
+
+GRAPHS = {'encoder': (('images', 'ee_xy'), STATE_KEYS),
+          'step': (STATE_KEYS + ('action',), tuple(f'next_{k}' for k in STATE_KEYS)),
+          'decoder': (STATE_KEYS, ('images', 'ee_out'))}
+
+
+def export(model_dir: str | Path, out_dir: str | Path) -> Path:
+    """Export to ``out_dir``: encoder / step / decoder ``.onnx`` and ``model.json``."""
+    import warnings
+
+    import onnx
+    from wm_ros.model.export import IR_VERSION, OPSET
+    model = load(model_dir)
+    meta = read_metadata(model_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    s = model.cfg.image_size
+    with torch.no_grad():
+        z, ee = model.encode(torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, 2))
+    inputs = {'encoder': (torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, 2)),
+              'step': (z, ee, torch.zeros(2, 2)), 'decoder': (z, ee)}
+    wrappers = {'encoder': _Encoder(model), 'step': _Step(model), 'decoder': _Decoder(model)}
+    for name, (in_names, out_names) in GRAPHS.items():
+        path = out / f'{name}.onnx'
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            torch.onnx.export(wrappers[name].eval(), inputs[name], str(path), dynamo=False,
+                              opset_version=OPSET, input_names=list(in_names),
+                              output_names=list(out_names),
+                              dynamic_axes={n: {0: 'batch'} for n in in_names + out_names})
+        graph = onnx.load(str(path))
+        graph.ir_version = IR_VERSION
+        onnx.checker.check_model(graph, full_check=True)
+        onnx.save(graph, str(path))
+    meta['onnx'] = {'opset': OPSET, 'ir_version': IR_VERSION,
+                    'graphs': {n: {'inputs': list(i), 'outputs': list(o)}
+                               for n, (i, o) in GRAPHS.items()}}
+    (out / META).write_text(json.dumps(meta, indent=2))
+    return out
