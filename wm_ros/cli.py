@@ -24,7 +24,7 @@
   wm-ros record --out BAG          record topics to an MCAP bag that survives SIGKILL
   wm-ros bag recover BAG           repair a bag whose recorder was killed (ros2 bag reindex)
   wm-ros train world-model --data data/train1 --out models/world_model
-  wm-ros train world-model --family latent --data BAG --image-topic /cam ...  label-free
+  wm-ros train world-model --family free_slots --data BAG --image-topic /cam ...  label-free
   wm-ros train policy --recipe bc_50 --data data/train1   one policy-zoo recipe (--all: all)
   wm-ros train reward --data data/train1 data/train2 --heldout data/fresh   success classifier
   wm-ros export --model models/world_model --out models/world_model/onnx
@@ -190,8 +190,8 @@ def _train(args) -> int:
     if not args.data or not args.out:
         print('wm-ros train world-model: --data and --out are required', file=sys.stderr)
         return 2
-    if args.family == 'latent':
-        return _train_latent(args)
+    if args.family in ('latent', 'free_slots'):
+        return _train_label_free(args)
     from wm_ros.model.config import load_config
     from wm_ros.model.train import train
     overrides = dict(kv.split('=', 1) for kv in args.set)
@@ -206,12 +206,16 @@ def _train(args) -> int:
     return 0
 
 
-def _train_latent(args) -> int:
-    from wm_ros.model import latent
+def _train_label_free(args) -> int:
     from wm_ros.model.bag_source import TopicMap
-    from wm_ros.model.latent_train import train
+    if args.family == 'latent':
+        from wm_ros.model.latent import load_config
+        from wm_ros.model.latent_train import train
+    else:
+        from wm_ros.model.free_slots import load_config
+        from wm_ros.model.free_slots_train import train
     overrides = {k: _number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
-    cfg = latent.load_config(args.config, args.config_file, **overrides)
+    cfg = load_config(args.config, args.config_file, **overrides)
     topics = TopicMap.load(args.topics, image=args.image_topic, command=args.command_topic,
                            pose=args.pose_topic)
     stats = train(args.data, args.out, cfg, topics)
@@ -269,8 +273,11 @@ def _number(text: str):
 
 def _export(args) -> int:
     from wm_ros.runtime.registry import model_format
-    if model_format(args.model) == 'wm_ros.latent_grid':
+    fmt = model_format(args.model)
+    if fmt == 'wm_ros.latent_grid':
         from wm_ros.model.latent import export
+    elif fmt == 'wm_ros.free_slots':
+        from wm_ros.model.free_slots import export
     else:
         from wm_ros.model.export import export
     print(f'ONNX graphs written to {export(args.model, args.out or f"{args.model}/onnx")}')
@@ -488,17 +495,17 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--out', default=None, help='output directory (policy: default '
                    'wm_ros/models/policies/<recipe>; with --all the parent directory)')
     t.add_argument('--config', default='default', help='section of config/world_model.yaml '
-                   '(latent: config/latent.yaml; policy: default or tiny)')
-    t.add_argument('--family', default='slots', choices=['slots', 'latent'],
-                   help='world-model family: slots (supervised with block states) or latent '
-                   '(label-free: images, commands, pose)')
-    t.add_argument('--topics', default=None, help='latent: YAML {image, command, pose} naming '
+                   '(free_slots/latent: config/<family>.yaml; policy: default or tiny)')
+    t.add_argument('--family', default='slots', choices=['slots', 'free_slots', 'latent'],
+                   help='world-model family: slots (supervised with block states), '
+                   'free_slots or latent (label-free: images, commands, pose)')
+    t.add_argument('--topics', default=None, help='label-free: YAML {image, command, pose} naming '
                    'the bag topics')
-    t.add_argument('--image-topic', default=None, help='latent: camera topic of the bags '
+    t.add_argument('--image-topic', default=None, help='label-free: camera topic of the bags '
                    '(default /camera/image_raw)')
-    t.add_argument('--command-topic', default=None, help='latent: velocity command topic '
+    t.add_argument('--command-topic', default=None, help='label-free: velocity command topic '
                    '(default /ee_twist_cmd)')
-    t.add_argument('--pose-topic', default=None, help='latent: end-effector pose topic '
+    t.add_argument('--pose-topic', default=None, help='label-free: end-effector pose topic '
                    '(default /ee_pose)')
     t.add_argument('--recipe', default=None, help='policy: a recipe of wm_ros.policy.zoo.ZOO')
     t.add_argument('--all', action='store_true', help='policy: train every zoo recipe')

@@ -296,6 +296,42 @@ class Dynamics(nn.Module):
         return (kind, present, new_pos, new_yaw, pos, ee_new, ee, spread.amax(-1))
 
 
+def paste_sprites(tex: torch.Tensor, xy: torch.Tensor, angle: torch.Tensor,
+                  weight: torch.Tensor, batch: int, size: int, half: float, extent: float,
+                  offsets: torch.Tensor, offsets_i: torch.Tensor) -> torch.Tensor:
+    """
+    Return the premultiplied RGBA canvas float32[B, 4, S, S] of N = B x K sprites.
+
+    ``tex`` [N, 4, p, p] premultiplied textures spanning ``extent`` metres, placed centred at
+    ``xy`` [N, 2] (board metres), turned by ``angle`` [N] and scaled by ``weight`` [N]
+    (sprite k of image b is row ``b * K + k``). Each is sampled only over its own
+    ``w x w`` window (``w = len(offsets)``) and scatter-added onto a padded canvas;
+    sprites never overlap from the top, so summing layers equals compositing them.
+    """
+    n, s, w = tex.shape[0], size, offsets.shape[0]
+    per = n // batch
+    col = (xy[:, 0] / half + 1.0) * (s / 2.0) - 0.5                         # pixel coords
+    row = (1.0 - xy[:, 1] / half) * (s / 2.0) - 0.5
+    x0 = torch.clamp(torch.floor(col) - (w // 2 - 1), -w, s).to(torch.int64)
+    y0 = torch.clamp(torch.floor(row) - (w // 2 - 1), -w, s).to(torch.int64)
+    gx = (x0.unsqueeze(1).to(torch.float32) + offsets - col.unsqueeze(1))  # [N, w]
+    gy = (y0.unsqueeze(1).to(torch.float32) + offsets - row.unsqueeze(1))
+    scale = 4.0 * half / (extent * s)                                       # px -> tex
+    c, sn = torch.cos(angle).view(n, 1, 1) * scale, torch.sin(angle).view(n, 1, 1) * scale
+    dx, dy = gx.unsqueeze(1), gy.unsqueeze(2)                                # [N, 1|w, w|1]
+    grid = torch.stack([(c * dx - sn * dy), (sn * dx + c * dy)], -1)         # [N, w, w, 2]
+    layers = F.grid_sample(tex, grid, mode='bilinear', padding_mode='zeros',
+                           align_corners=False)                              # [N, 4, w, w]
+    layers = (layers * weight.view(n, 1, 1, 1)).view(batch, per, 4, w * w).permute(0, 2, 1, 3)
+    p = s + 2 * w
+    index = ((y0 + w).view(n, 1, 1) + offsets_i.view(1, w, 1)) * p \
+        + (x0 + w).view(n, 1, 1) + offsets_i.view(1, 1, w)                   # [N, w, w]
+    index = index.view(batch, 1, per * w * w).expand(batch, 4, -1)
+    canvas = torch.zeros(batch, 4, p * p, dtype=layers.dtype, device=layers.device)
+    canvas = canvas.scatter_add(2, index, layers.reshape(batch, 4, per * w * w))
+    return canvas.view(batch, 4, p, p)[:, :, w:w + s, w:w + s]
+
+
 class Decoder(nn.Module):
     """State -> frame: learned background plus one warped RGBA sprite per slot and pusher."""
 
@@ -332,36 +368,17 @@ class Decoder(nn.Module):
         Objects never overlap from the top, so summing layers equals compositing them.
         """
         b, m = kind.shape
-        k, s, w = len(self.cfg.world.kinds), self.cfg.image_size, self.window
-        half = self.cfg.board_half
-        n = b * (m + 1)
+        k = len(self.cfg.world.kinds)
         kinds = torch.cat([kind, torch.full_like(kind[:, :1], k)], 1)           # [B, M+1]
         sprite = torch.sigmoid(self.sprites)
         sprite = torch.cat([sprite[:, :3] * sprite[:, 3:], sprite[:, 3:]], 1)    # premultiplied
         tex = sprite.index_select(0, kinds.flatten())                            # [N, 4, p, p]
-        xy = torch.cat([pos, ee.unsqueeze(1)], 1).reshape(n, 2)
-        angle = torch.cat([yaw, torch.zeros_like(yaw[:, :1])], 1).reshape(n)
-        col = (xy[:, 0] / half + 1.0) * (s / 2.0) - 0.5                         # pixel coords
-        row = (1.0 - xy[:, 1] / half) * (s / 2.0) - 0.5
-        x0 = torch.clamp(torch.floor(col) - (w // 2 - 1), -w, s).to(torch.int64)
-        y0 = torch.clamp(torch.floor(row) - (w // 2 - 1), -w, s).to(torch.int64)
-        gx = (x0.unsqueeze(1).to(torch.float32) + self.offsets - col.unsqueeze(1))  # [N, w]
-        gy = (y0.unsqueeze(1).to(torch.float32) + self.offsets - row.unsqueeze(1))
-        scale = 4.0 * half / (self.cfg.sprite_extent * s)                         # px -> tex
-        c, sn = torch.cos(angle).view(n, 1, 1) * scale, torch.sin(angle).view(n, 1, 1) * scale
-        dx, dy = gx.unsqueeze(1), gy.unsqueeze(2)                                  # [N, 1|w, w|1]
-        grid = torch.stack([(c * dx - sn * dy), (sn * dx + c * dy)], -1)           # [N, w, w, 2]
-        layers = F.grid_sample(tex, grid, mode='bilinear', padding_mode='zeros',
-                               align_corners=False)                                # [N, 4, w, w]
-        alpha_scale = torch.cat([present, torch.ones_like(present[:, :1])], 1).view(n, 1, 1, 1)
-        layers = (layers * alpha_scale).view(b, m + 1, 4, w * w).permute(0, 2, 1, 3)
-        p = s + 2 * w
-        index = ((y0 + w).view(n, 1, 1) + self.offsets_i.view(1, w, 1)) * p \
-            + (x0 + w).view(n, 1, 1) + self.offsets_i.view(1, 1, w)               # [N, w, w]
-        index = index.view(b, 1, (m + 1) * w * w).expand(b, 4, -1)
-        canvas = torch.zeros(b, 4, p * p, dtype=layers.dtype, device=layers.device)
-        canvas = canvas.scatter_add(2, index, layers.reshape(b, 4, (m + 1) * w * w))
-        canvas = canvas.view(b, 4, p, p)[:, :, w:w + s, w:w + s]
+        xy = torch.cat([pos, ee.unsqueeze(1)], 1).reshape(-1, 2)
+        angle = torch.cat([yaw, torch.zeros_like(yaw[:, :1])], 1).reshape(-1)
+        weight = torch.cat([present, torch.ones_like(present[:, :1])], 1).reshape(-1)
+        canvas = paste_sprites(tex, xy, angle, weight, b, self.cfg.image_size,
+                               self.cfg.board_half, self.cfg.sprite_extent, self.offsets,
+                               self.offsets_i)
         background = torch.sigmoid(self.background).unsqueeze(0)
         return background * (1.0 - torch.clamp(canvas[:, 3:], 0.0, 1.0)) + canvas[:, :3]
 

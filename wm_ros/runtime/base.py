@@ -82,6 +82,10 @@ class State:
         return cls({k: np.asarray(a.detach().cpu() if hasattr(a, 'detach') else a)
                     for k, a in zip(keys, arrays)})
 
+    def updated(self, arrays: Mapping[str, np.ndarray]) -> 'State':
+        """Return a state with ``arrays`` in place of those keys (a step's changed keys)."""
+        return State({k: arrays.get(k, v) for k, v in self._arrays.items()})
+
     @property
     def batch(self) -> int:
         """Return the batch size."""

@@ -77,10 +77,12 @@ class OrtGraphRuntime(CheckedRuntime):
     """
     Run any family's exported graphs with ONNX Runtime (see the module docstring).
 
-    A family's export writes ``encoder.onnx`` ``(images, ee_xy) -> state``, ``step.onnx``
-    ``(state keys it needs, action) -> next_<key> for every key`` and ``decoder.onnx``
-    ``(state keys it needs) -> (images, ee_out)``; ``model.json`` ``onnx.graphs`` names
-    their inputs and outputs, ``state`` the keys. Nothing here knows what the keys mean.
+    A family's export writes ``encoder.onnx`` ``(images, ee_xy) -> state`` (or encodes
+    in Python: a subclass's ``_encode``), ``step.onnx`` ``(state keys it needs, action) ->
+    next_<key>`` for the keys a step changes (the others pass on unchanged) and
+    ``decoder.onnx`` ``(state keys it needs) -> (images, ee_out)``; ``model.json``
+    ``onnx.graphs`` names their inputs and outputs, ``state`` the keys. Nothing here knows
+    what the keys mean.
     """
 
     backend = 'onnxruntime'
@@ -100,9 +102,9 @@ class OrtGraphRuntime(CheckedRuntime):
         if signatures:
             self.graphs = {n: (tuple(g['inputs']), tuple(g['outputs']))
                            for n, g in signatures.items()}
-        if set(self.graphs) != {'encoder', 'step', 'decoder'}:
+        if not {'step', 'decoder'} <= set(self.graphs):
             raise ModelFileError(f'{model_dir / "model.json"} names graphs {sorted(self.graphs)}'
-                                 '; expected encoder, step, decoder: re-export the model')
+                                 '; expected step and decoder (and encoder): re-export it')
         wanted = usable_providers() if providers == 'auto' else list(providers)
         missing = [p for p in wanted if p not in ort.get_available_providers()]
         if missing:
@@ -131,7 +133,8 @@ class OrtGraphRuntime(CheckedRuntime):
                 raise ModelFileError(f'{path} has inputs {got_in} / outputs {got_out}; this '
                                      f'wm_ros expects {list(inputs)} / {list(outputs)}')
             self.sessions[name] = session
-        image = self.sessions['encoder'].get_inputs()[0].shape
+        image = self.sessions['encoder'].get_inputs()[0].shape if 'encoder' in self.sessions \
+            else [0, self.image_size, self.image_size, 3]     # a family encoding in Python
         if list(image[1:]) != [self.image_size, self.image_size, 3]:
             raise ModelFileError(f'encoder.onnx takes images {image}, model.json says '
                                  f'{self.image_size}x{self.image_size}: re-export the model')
@@ -187,7 +190,8 @@ class OrtGraphRuntime(CheckedRuntime):
 
     def _step(self, state: State, action) -> State:
         keys = tuple(k.removeprefix('next_') for k in self.graphs['step'][1])
-        return State.from_tuple(keys, self._run('step', self._feeds('step', state, action)))
+        new = dict(zip(keys, self._run('step', self._feeds('step', state, action))))
+        return state.updated(new)                               # the rest: unchanged
 
     def _decode(self, state: State):
         images, ee = self._run('decoder', self._feeds('decoder', state))

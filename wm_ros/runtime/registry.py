@@ -51,6 +51,9 @@ for _backend in ('torch', 'onnxruntime'):      # numpy either way
 register('wm_ros.latent_grid', 'torch', 'wm_ros.runtime.latent_backend:TorchLatentRuntime')
 register('wm_ros.latent_grid', 'onnxruntime',
          'wm_ros.runtime.latent_backend:OrtLatentRuntime')
+register('wm_ros.free_slots', 'torch', 'wm_ros.runtime.free_slots_backend:TorchFreeSlotsRuntime')
+register('wm_ros.free_slots', 'onnxruntime',
+         'wm_ros.runtime.free_slots_backend:OrtFreeSlotsRuntime')
 register('wm_ros.world_model', 'torch', 'wm_ros.runtime.torch_backend:TorchRuntime')
 register('wm_ros.world_model', 'onnxruntime', 'wm_ros.runtime.ort_backend:OrtRuntime')
 

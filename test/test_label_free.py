@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Label-free training from any rosbag2 MCAP, and the latent-grid family behind the contract.
+Label-free training from any rosbag2 MCAP: the latent-grid and free-slot families.
 
 The robot bag here has other topic names, a 128x96 camera at 30 Hz, unstamped commands
 at 50 Hz and poses at 100 Hz, and no object labels: what a robot team records.
@@ -27,11 +27,14 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 
 from wm_ros import image_encoding
 from wm_ros.cli import main as cli
-from wm_ros.model import latent
+from wm_ros.evaluate.metrics import psnr
+from wm_ros.model import free_slots, free_slots_train, latent
 from wm_ros.model.bag_source import BagTopicError, read_bag, TopicMap
 from wm_ros.runtime.base import ObjectReadout, RuntimeInputError
+from wm_ros.runtime.free_slots_backend import TorchFreeSlotsRuntime
 from wm_ros.runtime.registry import load_runtime
 from wm_ros.sim.bag import typestore
+from wm_ros.sim.dataset import collect, iter_episodes
 
 START = 1_700_000_000 * 10**9
 TOPICS = TopicMap(image='/front_cam/color', command='/arm/cmd_vel', pose='/arm/pose')
@@ -201,3 +204,61 @@ def test_latent_runtimes_agree_and_keep_the_contract(trained, robot_bag):
         with pytest.raises(RuntimeInputError, match='64x64'):
             rt.encode(np.zeros((1, 32, 32, 3), np.uint8), np.zeros((1, 2)))
     assert np.abs(frames[0] - frames[1]).max() <= 2
+
+
+@pytest.fixture(scope='module')
+def tabletop(tmp_path_factory):
+    """Return expert episodes where blocks get pushed (block states only to check)."""
+    out = tmp_path_factory.mktemp('tabletop')
+    collect(out, 6, seed=11, mix={'expert': 1.0}, shard_size=6, max_steps=60, progress=False)
+    return list(iter_episodes(out))
+
+
+def test_discovery_redraws_the_first_frame_and_finds_every_block(tabletop):
+    cfg = free_slots.load_config('tiny')
+    model = free_slots.FreeSlotsModel(cfg)
+    rt = TorchFreeSlotsRuntime(model)
+    images = np.stack([ep.images[0] for ep in tabletop])
+    state = rt.encode(images, np.stack([ep.ee_xy[0] for ep in tabletop]))
+    drawn, _ = rt.decode(state)
+    assert psnr(drawn, images).min() > 40.0                       # redrawn as it was seen
+    found = state['present'].sum(1)
+    assert (found == [len(ep.scene.blocks) for ep in tabletop]).mean() >= 0.8, found
+
+
+def test_tracker_keeps_each_slot_on_its_block(tabletop):
+    """Slot identity is stable: the block a slot starts on is the one it is on later."""
+    cfg = free_slots.load_config('tiny')
+    checked, kept, moved = 0, 0, 0
+    for ep in tabletop:
+        tr = free_slots_train.track(ep.images, ep.ee_xy, cfg)
+        true = ep.block_states[:, :, :2]
+        for k in np.flatnonzero(tr['present']):
+            start = np.argmin(np.linalg.norm(true[0] - tr['track'][0, k], axis=-1))
+            for t in np.flatnonzero(tr['seen'][:, k]):
+                checked += 1
+                kept += np.argmin(np.linalg.norm(true[t] - tr['track'][t, k], axis=-1)) == start
+            moved += np.linalg.norm(true[-1, start] - true[0, start]) > 0.02
+    assert moved >= 3                                # the expert pushed blocks around
+    assert checked > 500 and kept / checked >= 0.98, (kept, checked)
+
+
+def test_free_slots_train_from_a_bag_without_labels_and_export(robot_bag, tmp_path):
+    out = tmp_path / 'free'
+    assert cli(['train', 'world-model', '--family', 'free_slots', '--config', 'tiny',
+                '--data', str(robot_bag), '--image-topic', TOPICS.image, '--command-topic',
+                TOPICS.command, '--pose-topic', TOPICS.pose, '--out', str(out)]) == 0
+    meta = json.loads((out / 'model.json').read_text())
+    assert meta['format'] == free_slots.FORMAT and meta['train']['tracked_share'] > 0.9
+    assert cli(['export', '--model', str(out)]) == 0
+    (ep,) = read_bag(robot_bag, TOPICS, image_size=64)
+    actions = ep.actions[None, :10].repeat(2, 0)
+    frames = []
+    for backend in ('torch', 'onnxruntime'):
+        rt = load_runtime(out, backend)
+        state = rt.encode(ep.images[:2], ep.ee_xy[:2])
+        assert state['present'].sum(1).tolist() == [1, 1]      # the orange square
+        images, ee = rt.decode(rt.step(state, actions))
+        frames.append(images.astype(int))
+        assert np.abs(ee - (ep.ee_xy[:2] + 0.1 * actions.sum(1))).max() < 0.01
+    assert np.abs(frames[0] - frames[1]).max() <= 1

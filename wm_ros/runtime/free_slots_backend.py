@@ -1,0 +1,86 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Runtimes of the free-slot family (:mod:`wm_ros.model.free_slots`): torch, ONNX Runtime.
+
+Both encode with the same weightless discovery in Python (:mod:`wm_ros.model.discover`);
+the step and the drawing run in torch or in the exported graphs. No capabilities beyond
+the contract (its slots have no kind names to read out, and no ensemble).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from wm_ros.model import free_slots
+from wm_ros.runtime.base import CheckedRuntime, State, StateSpec
+from wm_ros.runtime.ort_backend import OrtGraphRuntime
+
+
+class _Encode:
+    """Encoding shared by both backends: discovery in Python."""
+
+    cfg: free_slots.FreeSlotsConfig
+
+    def _encode(self, images, ee) -> State:
+        return State(free_slots.encode_frames(self.cfg, images, ee))
+
+
+class TorchFreeSlotsRuntime(_Encode, CheckedRuntime):
+    """Run a free-slot model directory with torch (CPU or CUDA)."""
+
+    backend = 'torch'
+
+    def __init__(self, model: str | Path | free_slots.FreeSlotsModel, device: str = 'cpu',
+                 threads: int | None = None):
+        if not isinstance(model, free_slots.FreeSlotsModel):
+            model = free_slots.load(model)
+        self.model = model.to(device).eval()
+        self.device = torch.device(device)
+        if threads:
+            torch.set_num_threads(threads)
+        self.cfg = cfg = model.cfg
+        self.image_size, self.control_hz, self.max_speed = (cfg.image_size, cfg.control_hz,
+                                                            cfg.max_speed)
+        self.state_spec = StateSpec.from_metadata({'state': free_slots.state_spec(cfg)})
+
+    def _t(self, state: State, keys, action=None):
+        return tuple(torch.as_tensor(np.asarray(action if k == 'action' else state[k]),
+                                     device=self.device) for k in keys)
+
+    @torch.inference_mode()
+    def _step(self, state: State, action) -> State:
+        out = self.model.step(*self._t(state, free_slots.STEP_INPUTS, action))
+        new = {k: v.cpu().numpy() for k, v in zip(free_slots.DYNAMIC_KEYS, out)}
+        return state.updated(new)
+
+    @torch.inference_mode()
+    def _decode(self, state: State):
+        images, ee = self.model.decode_uint8(*self._t(state, free_slots.DECODER_INPUTS))
+        return images.cpu().numpy(), ee.cpu().numpy()
+
+
+class OrtFreeSlotsRuntime(_Encode, OrtGraphRuntime):
+    """The free-slot family's exported step and decoder graphs with ONNX Runtime."""
+
+    graphs = free_slots.GRAPHS
+
+    def _metadata(self, model_dir: Path) -> dict:
+        meta = free_slots.read_metadata(model_dir)
+        self.cfg = free_slots.config_of(meta)
+        return meta
