@@ -20,6 +20,8 @@ at 50 Hz and poses at 100 Hz, and no object labels: what a robot team records.
 """
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -30,6 +32,7 @@ from wm_ros.cli import main as cli
 from wm_ros.evaluate.metrics import psnr
 from wm_ros.model import free_slots, free_slots_train, latent
 from wm_ros.model.bag_source import BagTopicError, read_bag, TopicMap
+from wm_ros.ros.bringup import Bringup
 from wm_ros.runtime.base import ObjectReadout, RuntimeInputError
 from wm_ros.runtime.free_slots_backend import TorchFreeSlotsRuntime
 from wm_ros.runtime.registry import load_runtime
@@ -262,3 +265,31 @@ def test_free_slots_train_from_a_bag_without_labels_and_export(robot_bag, tmp_pa
         frames.append(images.astype(int))
         assert np.abs(ee - (ep.ee_xy[:2] + 0.1 * actions.sum(1))).max() < 0.01
     assert np.abs(frames[0] - frames[1]).max() <= 1
+
+
+@pytest.mark.ros
+def test_train_from_a_bag_recorded_from_the_sim_graph_without_block_poses(tmp_path):
+    """`wm-ros record` of camera, pose and command only; a label-free model trains on it."""
+    bringup = Bringup('sim', {'sim_robot': {'task': 'separate', 'seed': 7}},
+                      log_dir=tmp_path).start()
+    bag, log = tmp_path / 'robot', tmp_path / 'record.log'
+    try:
+        with log.open('w') as out:
+            code = subprocess.run(
+                [sys.executable, '-m', 'wm_ros.cli', 'record', '--out', str(bag), '--topics',
+                 'camera/image_raw', 'ee_pose', 'ee_twist_cmd', '--duration', '25'],
+                stdout=out, stderr=subprocess.STDOUT, timeout=120).returncode
+    finally:
+        codes = bringup.stop()
+    assert code == 0, log.read_text()
+    assert codes['sim_robot'] == 0, bringup.log('sim_robot')
+    episodes = read_bag(bag, TopicMap(), image_size=64, control_hz=10.0)
+    frames = sum(len(e.images) for e in episodes)
+    assert frames >= 60, (frames, log.read_text())    # 25 s at 10 Hz, less start-up
+    moved = max(np.abs(e.ee_xy[-1] - e.ee_xy[0]).max() for e in episodes)
+    assert moved > 0.02                                 # the expert drove the pusher
+    out = tmp_path / 'model'
+    assert cli(['train', 'world-model', '--family', 'free_slots', '--config', 'tiny',
+                '--data', str(bag), '--out', str(out)]) == 0
+    meta = json.loads((out / 'model.json').read_text())
+    assert meta['train']['tracked_share'] > 0.8, meta['train']
