@@ -64,6 +64,17 @@ def test_cells_and_judges_from_records():
     assert out['timing']['speedup_vs_real_time'] == pytest.approx(400 / 10 / 2.0)
 
 
+def test_mmrv_is_also_reported_per_task_as_simpler_ranks_policies():
+    """t1 ranks a over b in both worlds (0); t2 swaps them by 0.5: the task mean is 0.25."""
+    records = ([_rec('a', 't1', True, True)] * 2 + [_rec('b', 't1', False, False)] * 2
+               + [_rec('a', 't2', True, False), _rec('a', 't2', False, False)]
+               + [_rec('b', 't2', False, True), _rec('b', 't2', False, False)])
+    out = summary.summarise(records, {'policies': ['a', 'b'], 'tasks': ['t1', 't2'],
+                                      'seed': 0}, {})
+    assert out['summary']['per_task_mmrv'] == {'t1': 0.0, 't2': pytest.approx(0.5)}
+    assert out['summary']['mmrv_task_mean'] == pytest.approx(0.25)
+
+
 def test_ood_row_counts_only_real_changes_over_ten_points():
     before = [_rec('a', 't', True, True), _rec('a', 't', False, True)]     # 0.5 real, 1.0 imag
     row = ood._row('a', 'recolour', ['t'], before, real_edit=0.0, imagined_edit=0.5)

@@ -300,6 +300,21 @@ def _eval(args) -> int:
     return 0
 
 
+def _novel(args) -> int:
+    from wm_ros.evaluate import novel
+    from wm_ros.model.data import load_episodes
+    from wm_ros.runtime import load_runtime
+    runtime = load_runtime(args.model, args.backend)
+    episodes, _ = load_episodes(args.data)
+    report = novel.evaluate(runtime, episodes[:args.episodes or None], args.horizon,
+                            args.stride)
+    print(json.dumps(report, indent=2))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2))
+    return 0
+
+
 def _closed_loop(args) -> int:
     from wm_ros.evaluate import closed_loop
     families = [f for item in args.families for f in item.split(',') if f]
@@ -534,6 +549,17 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument('--stride', type=int, default=8)
     v.add_argument('--out', default='out/fidelity')
     v.set_defaults(func=_eval)
+
+    nv = vsub.add_parser('novel', help='blocks of an unseen colour (and per shape) tracked '
+                         'at a horizon, vs seen ones')
+    nv.add_argument('--model', default=DEFAULT_MODEL)
+    nv.add_argument('--backend', default='torch', choices=['torch', 'onnxruntime'])
+    nv.add_argument('--data', nargs='+', required=True)
+    nv.add_argument('--episodes', type=int, default=0)
+    nv.add_argument('--horizon', type=int, default=16)
+    nv.add_argument('--stride', type=int, default=8)
+    nv.add_argument('--out', default='')
+    nv.set_defaults(func=_novel)
 
     cl = vsub.add_parser('closed-loop', help='pixel policies on the tabletop and in imagination '
                          'from the same first frames: success, gap, replay, causes')

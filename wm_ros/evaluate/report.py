@@ -40,11 +40,14 @@ from wm_ros.evaluate.summary import finite
 # The issue's targets; ``evaluation['targets']`` overrides the thresholds where it has them.
 TARGETS: dict[str, tuple[str, str, float]] = {      # key: (label, direction, threshold)
     'pearson': ('Pearson r (imagined vs real, over cells)', '>=', 0.90),
-    'mmrv': ('MMRV (mean maximum rank violation)', '<=', 0.05),
+    'mmrv': ('MMRV (mean maximum rank violation) over all cells', '<=', 0.05),
+    'mmrv_task_mean': ('MMRV per task over policies (SIMPLER), mean of tasks', '<=', 0.05),
     'mean_abs_gap': ('mean absolute gap (points)', '<=', 0.05),
     'ood_agreement': ('OOD sign agreement', '>=', 0.90),
-    'judge_real_accuracy': ('reward model accuracy on real rollouts', '>=', 0.95),
-    'judge_imagined_accuracy': ('reward model accuracy on imagined rollouts', '>=', 0.90),
+    'judge_real_accuracy': ('reward model verdicts on real rollouts (per episode)', '>=',
+                            0.95),
+    'judge_imagined_accuracy': ('reward model verdicts on imagined rollouts (per episode)',
+                                '>=', 0.90),
 }
 CSS = """body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.6em}
@@ -70,6 +73,7 @@ def verdicts(evaluation: dict) -> dict[str, dict]:
     summary = evaluation.get('summary') or {}
     judges = evaluation.get('judges') or {}
     values = {'pearson': summary.get('pearson'), 'mmrv': summary.get('mmrv'),
+              'mmrv_task_mean': summary.get('mmrv_task_mean'),
               'mean_abs_gap': summary.get('mean_abs_gap'),
               'ood_agreement': (evaluation.get('ood_summary') or {}).get('rate'),
               'judge_real_accuracy': (judges.get('real') or {}).get('accuracy'),
