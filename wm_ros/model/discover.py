@@ -18,8 +18,10 @@ Find the objects of a frame without labels: background subtraction and connected
 For a flat workspace seen from above (the free-slot family, :mod:`wm_ros.model.free_slots`):
 
 1. the **background** is the frame's median colour (the board covers most of the frame);
-2. **foreground** is every pixel further than ``threshold`` from it (max over RGB), less a
-   disc around the pusher (its position is known from the arm's pose);
+2. **foreground** is every pixel further than ``threshold`` from it (max over RGB), less
+   the pusher: the pixels of a disc around its position (known from the arm's pose) whose
+   colour is a mix of the board's and the one at the disc's centre (a block it touches
+   stays whole);
 3. **objects** are the 8-connected parts of at least ``min_area`` pixels; a part whose
    solid pixels span two distinct colours (two touching blocks), or whose area is over
    ``split_area`` x the typical object's, is split in two by k-means on position and
@@ -96,7 +98,14 @@ def discover(image: np.ndarray, ee: np.ndarray, max_objects: int, board_half: fl
     rows, cols = np.mgrid[:s, :s]
     pc = _pixels(np.asarray(ee, np.float64), s, board_half)
     reach = pusher_radius / (2 * board_half) * s + 1.2
-    near = (cols - pc[0]) ** 2 + (rows - pc[1]) ** 2 < reach ** 2
+    disc = (cols - pc[0]) ** 2 + (rows - pc[1]) ** 2 < reach ** 2
+    # in the pusher's disc, a pixel is the pusher's when its colour is a mix of the
+    # pusher's (read at its centre) and the board's; anything else is a block it touches
+    centre = x[int(np.clip(np.round(pc[1]), 0, s - 1)), int(np.clip(np.round(pc[0]), 0, s - 1))]
+    axis = centre - board
+    t = np.clip(((x - board) @ axis) / max(float(axis @ axis), 1e-6), 0.0, 1.0)
+    off_line = np.abs(x - board - t[..., None] * axis).max(-1)
+    near = disc & (off_line < 0.15)
     fg = diff > threshold
     parts = _parts(fg & ~near, x, diff, min_area, typical_area, split_area, split_colour)
     parts.sort(key=lambda p: -len(p[0]))
