@@ -147,6 +147,15 @@ def test_tiny_suite_end_to_end_writes_every_number_and_the_report(trained, tmp_p
             assert img.shape[0] == 64 and img.shape[1] >= 64 * 2       # several frames
     html, _ = write_report(data, tmp_path / 'report', tmp_path)
     assert 'Pearson' in html.read_text()
+    # another world model on the same suite: the tabletop outcomes are taken, not rerun
+    again = evaluate(config, WORLD_MODEL, str(trained / 'reward'), progress=False,
+                     real_from=tmp_path)
+    assert [(e['real'], e['real_judged'], e['real_steps']) for e in again['episodes']] == \
+        [(e['real'], e['real_judged'], e['real_steps']) for e in episodes]
+    assert again['timing']['real_from'] == str(tmp_path)
+    with pytest.raises(ValueError, match='max_steps=12, this run has 11'):
+        evaluate(replace(config, max_steps=11), WORLD_MODEL, str(trained / 'reward'),
+                 progress=False, real_from=tmp_path)
 
 
 def test_same_suite_gives_the_same_real_outcomes_with_more_workers(trained):

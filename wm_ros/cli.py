@@ -342,15 +342,19 @@ def _evaluate(args) -> int:
         **({'tasks': tuple(tasks)} if tasks else {}), episodes=args.episodes, seed=args.seed,
         max_steps=args.max_steps, max_steps_long=args.max_steps_long, workers=args.workers,
         judge=args.judge)
-    result = evaluator.evaluate(config, args.model, args.reward, args.backend, edits)
+    result = evaluator.evaluate(config, args.model, args.reward, args.backend, edits,
+                                real_from=args.real_from)
     path = summary.write(result, args.out, config.strip_frames)
     print(summary.table(result))
     if result.get('ood'):
         from wm_ros.evaluate.ood import table as ood_table
         print(ood_table(result))
     t = result['timing']
-    print(f"tabletop {t['tabletop_s']:.1f} s, imagination {t['imagine_s']:.1f} s "
-          f"({t['speedup_vs_tabletop']:.1f}x the tabletop)")
+    if t.get('real_from'):
+        print(f"real outcomes from {t['real_from']}; imagination {t['imagine_s']:.1f} s")
+    else:
+        print(f"tabletop {t['tabletop_s']:.1f} s, imagination {t['imagine_s']:.1f} s "
+              f"({t['speedup_vs_tabletop']:.1f}x the tabletop)")
     print(f'wrote {path}; `wm-ros report --evaluation {args.out}` renders it')
     return 0
 
@@ -472,6 +476,9 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument('--judge', default='reward', choices=['reward', 'state'],
                     help='what ends an imagined episode: the reward model on the frames, or '
                     'the imagined-state judge (both verdicts are reported)')
+    ev.add_argument('--real-from', default=None,
+                    help='take the tabletop outcomes from this earlier evaluation (same '
+                    'starts, limits, reward model): compare world models on one suite')
     ev.add_argument('--out', default='out/evaluate')
     ev.set_defaults(func=_evaluate)
 

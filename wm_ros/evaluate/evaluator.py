@@ -47,8 +47,10 @@ from __future__ import annotations
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+import json
 import multiprocessing
 import os
+from pathlib import Path
 import time
 
 import numpy as np
@@ -288,9 +290,48 @@ def imagine(runtime, reward, policy_name: str, group: list[Start], config: EvalC
 
 
 # ------------------------------------------------------------------ the suite
+def reuse_real(path: str | Path, config: EvalConfig, reward: str,
+               jobs: list[tuple[str, Start]]) -> list[Rollout]:
+    """
+    Return the tabletop outcomes of ``jobs`` from an earlier ``evaluation.json``.
+
+    The real side of the suite depends only on the policies, the starts, the step limits
+    and the reward model, not on the world model: comparing model families on the same
+    suite needs it once. Anything that differs is refused, naming it.
+    """
+    path = Path(path)
+    path = path / 'evaluation.json' if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f'no evaluation at {path} to take the real outcomes from')
+    old = json.loads(path.read_text())
+    was = old.get('config', {})
+    for key in ('seed', 'max_steps', 'max_steps_long'):
+        if was.get(key) != getattr(config, key):
+            raise ValueError(f'{path} ran with {key}={was.get(key)}, this run has '
+                             f'{getattr(config, key)}: its real outcomes do not apply')
+    if Path(str(was.get('reward'))).resolve() != Path(reward).resolve():
+        raise ValueError(f'{path} judged real frames with reward model {was.get("reward")}, '
+                         f'this run uses {reward}')
+    index = {(e['policy'], e['task'], e['k'], e['seed']): e for e in old.get('episodes', [])}
+    out = []
+    for policy, start in jobs:
+        e = index.get((policy, start.task_family, start.k, start.seed))
+        if e is None:
+            raise ValueError(f'{path} has no real outcome for {policy} on {start.task_family} '
+                             f'episode {start.k}: run the tabletop (omit --real-from)')
+        out.append(Rollout(e['real'], e['real_judged'], None, e['real_steps'], e['real_s']))
+    return out
+
+
 def evaluate(config: EvalConfig, model: str, reward: str, backend: str = 'onnxruntime',
-             ood_edits: tuple[str, ...] = (), progress: bool = True) -> dict:
-    """Run the suite (module docstring); return the evaluation dict (see ``summary``)."""
+             ood_edits: tuple[str, ...] = (), progress: bool = True,
+             real_from: str | Path | None = None) -> dict:
+    """
+    Run the suite (module docstring); return the evaluation dict (see ``summary``).
+
+    ``real_from``: take the tabletop outcomes from that earlier evaluation (same starts,
+    limits and reward model) and run only the imagination, to compare model families.
+    """
     from wm_ros.evaluate import summary
     from wm_ros.reward import load_reward
     from wm_ros.runtime import load_runtime
@@ -316,7 +357,8 @@ def evaluate(config: EvalConfig, model: str, reward: str, backend: str = 'onnxru
     group = starts(config, runtime.image_size)
     t0 = time.perf_counter()
     jobs = [(p, s) for p in config.policies for s in group]
-    real = run_tabletop(jobs, model, reward, runtime.image_size, config, workers)
+    real = reuse_real(real_from, config, reward, jobs) if real_from else \
+        run_tabletop(jobs, model, reward, runtime.image_size, config, workers)
     t1 = time.perf_counter()
     imagined = []
     for name in config.policies:
@@ -325,6 +367,7 @@ def evaluate(config: EvalConfig, model: str, reward: str, backend: str = 'onnxru
     t2 = time.perf_counter()
     records = [summary.record(p, s, r, m) for (p, s), r, m in zip(jobs, real, imagined)]
     timing = {'tabletop_s': t1 - t0, 'imagine_s': t2 - t1, 'workers': workers,
+              'real_from': str(real_from) if real_from else None,
               'imagine_threads': cores, 'tabletop_steps': sum(r.steps for r in real),
               'imagined_steps': sum(m.steps for m in imagined)}
     result = summary.summarise(records, dict(asdict(config), model=str(model),
