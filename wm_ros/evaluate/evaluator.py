@@ -231,62 +231,93 @@ def run_tabletop(jobs: list[tuple[str, Start]], model: str, reward: str, image_s
 def imagine(runtime, reward, policy_name: str, group: list[Start], config: EvalConfig,
             keep: set[int] = frozenset()) -> list[Rollout]:
     """Roll ``policy_name`` out in imagination from every start of ``group`` as one batch."""
-    from wm_ros.runtime.base import ObjectReadout
+    return imagine_many(runtime, reward, [policy_name], group, config, keep)[0]
+
+
+def imagine_many(runtime, reward, policy_names: list[str], group: list[Start],
+                 config: EvalConfig, keep: set[int] = frozenset()) -> list[list[Rollout]]:
+    """
+    Roll every policy out from every start of ``group``, all as one batch.
+
+    Rows are (policy, start) pairs. Each step the world model decodes and steps only the
+    rows still running, each policy acts on its own rows (one ``act_batch`` call), and the
+    reward model scores every running row at once: batches stay large, which is what makes
+    imagination fast on a CPU. ``keep``: start indices whose frames are returned (strips).
+    Returns one list of rollouts per policy, in ``group`` order.
+    """
+    from wm_ros.runtime.base import ObjectReadout, State
     from wm_ros.runtime.imagined_env import TaskJudge
-    b = len(group)
-    policy = resolve_policy(policy_name, runtime)
-    batched = isinstance(policy, BatchPolicy)
-    actors = [policy] if batched else [resolve_policy(policy_name, runtime, s.seed)
-                                       for s in group]
-    if batched:
-        policy.reset()
-    else:
-        for actor, s in zip(actors, group):
-            _begin(actor, s)
-    instructions = [s.task.instruction for s in group]
+    n, b = len(group), len(policy_names) * len(group)
+    rows_of, actors = [], []
+    for name in policy_names:
+        policy = resolve_policy(name, runtime)
+        if isinstance(policy, BatchPolicy):
+            policy.reset()
+            rows_of.append((policy, True))
+            actors += [policy] * n
+        else:
+            rows_of.append((None, False))
+            for s in group:
+                actor = resolve_policy(name, runtime, s.seed)
+                _begin(actor, s)
+                actors.append(actor)
+    starts_ = [group[r % n] for r in range(b)]
+    instructions = [s.task.instruction for s in starts_]
     limit = np.array([config.max_steps_long if s.task.long_horizon else config.max_steps
-                      for s in group])
-    state = runtime.encode(np.stack([s.image for s in group]), np.stack([s.ee for s in group]))
+                      for s in starts_])
+    first = runtime.encode(np.stack([s.image for s in group]), np.stack([s.ee for s in group]))
+    state = State.concat([first] * len(policy_names))
     judges = None
     if isinstance(runtime, ObjectReadout):
         objects = runtime.objects(state)
-        judges = [TaskJudge(s.task, runtime.kinds, BOARD_HALF) for s in group]
+        judges = [TaskJudge(s.task, runtime.kinds, BOARD_HALF) for s in starts_]
         for row, j in enumerate(judges):
             j.start(objects, row)
     images, ee = runtime.decode(state)
-    kept = {row: [images[row]] for row in keep}
+    kept = {row: [images[row]] for row in range(b) if row % n in keep}
     by_reward, by_state = np.zeros(b, bool), np.zeros(b, bool)
-    steps, done = np.zeros(b, int), np.zeros(b, bool)
+    steps = np.zeros(b, int)
+    active = np.arange(b)                       # the rows ``state`` holds, in order
     threshold = _threshold(reward)
     t = 0
-    while not done.all():
-        act = np.zeros((b, 1, 2), np.float32)
-        rows = np.flatnonzero(~done)
-        if batched:
-            act[rows, 0] = policy.act_batch(images[rows], ee[rows].astype(np.float32),
-                                            [instructions[r] for r in rows])
-        else:
-            for r in rows:
-                obs = Observation(images[r], ee[r].astype(np.float32), instructions[r], t)
-                act[r, 0] = actors[r].act(obs)
+    while len(active):
+        act = np.zeros((len(active), 1, 2), np.float32)
+        for p, (policy, batched) in enumerate(rows_of):
+            mine = np.flatnonzero(active // n == p)
+            if not len(mine):
+                continue
+            if batched:
+                act[mine, 0] = policy.act_batch(images[mine], ee[mine].astype(np.float32),
+                                                [instructions[active[i]] for i in mine])
+            else:
+                for i in mine:
+                    r = active[i]
+                    act[i, 0] = actors[r].act(Observation(images[i], ee[i].astype(np.float32),
+                                                          instructions[r], t))
         state = runtime.step(state, np.nan_to_num(act))
         images, ee = runtime.decode(state)
         t += 1
-        p = reward.score(images[rows], [instructions[r] for r in rows])
+        score = reward.score(images, [instructions[r] for r in active])
         objects = runtime.objects(state) if judges is not None else None
-        for i, r in enumerate(rows):
+        running = np.ones(len(active), bool)
+        for i, r in enumerate(active):
             steps[r] = t
-            by_reward[r] |= p[i] >= threshold
+            by_reward[r] |= score[i] >= threshold
             if judges is not None:
-                by_state[r] |= judges[r].judge(objects, r)['success']
+                by_state[r] |= judges[r].judge(objects, i)['success']
             primary = by_state[r] if config.judge == 'state' else by_reward[r]
-            done[r] = primary or t >= limit[r]
+            running[i] = not (primary or t >= limit[r])
             if r in kept:
-                kept[r].append(images[r])
+                kept[r].append(images[i])
+        if not running.all():                   # drop finished rows from the batch
+            keep_i = np.flatnonzero(running)
+            state, images, ee, active = (state.select(keep_i), images[keep_i], ee[keep_i],
+                                         active[keep_i])
     success = by_state if config.judge == 'state' else by_reward
-    return [Rollout(bool(success[r]), bool(by_reward[r]),
-                    bool(by_state[r]) if judges is not None else None, int(steps[r]),
-                    frames=np.stack(kept[r]) if r in kept else None) for r in range(b)]
+    out = [Rollout(bool(success[r]), bool(by_reward[r]),
+                   bool(by_state[r]) if judges is not None else None, int(steps[r]),
+                   frames=np.stack(kept[r]) if r in kept else None) for r in range(b)]
+    return [out[p * n:(p + 1) * n] for p in range(len(policy_names))]
 
 
 # ------------------------------------------------------------------ the suite
@@ -360,10 +391,9 @@ def evaluate(config: EvalConfig, model: str, reward: str, backend: str = 'onnxru
     real = reuse_real(real_from, config, reward, jobs) if real_from else \
         run_tabletop(jobs, model, reward, runtime.image_size, config, workers)
     t1 = time.perf_counter()
-    imagined = []
-    for name in config.policies:
-        keep = {i for i, s in enumerate(group) if s.k == 0}
-        imagined += imagine(runtime, judge, name, group, config, keep)
+    keep = {i for i, s in enumerate(group) if s.k == 0}
+    imagined = [r for per_policy in imagine_many(runtime, judge, list(config.policies), group,
+                                                 config, keep) for r in per_policy]
     t2 = time.perf_counter()
     records = [summary.record(p, s, r, m) for (p, s), r, m in zip(jobs, real, imagined)]
     timing = {'tabletop_s': t1 - t0, 'imagine_s': t2 - t1, 'workers': workers,
