@@ -46,17 +46,15 @@ there is no uncertainty estimate (no ensemble).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-import json
 import math
 from pathlib import Path
 
 import numpy as np
-from safetensors.torch import load_file, save_file
 import torch
 from torch import nn
 
 from wm_ros import config as config_io
-from wm_ros.model.config import ModelFileError
+from wm_ros.model import family_files
 from wm_ros.model.discover import discover
 from wm_ros.model.network import paste_sprites
 
@@ -66,7 +64,6 @@ STATE_KEYS = ('sprite', 'shape', 'present', 'pos', 'prev_pos', 'offset', 'ee', '
               'board', 'pusher', 'pusher_offset')
 DYNAMIC_KEYS = ('pos', 'prev_pos', 'ee', 'prev_ee')      # what a step changes
 POS_SCALE = 0.1
-WEIGHTS, META = 'model.safetensors', 'model.json'
 
 
 @dataclass(frozen=True)
@@ -287,56 +284,23 @@ def metadata(cfg: FreeSlotsConfig, data_hash: str = '', train: dict | None = Non
 def save(model: FreeSlotsModel, out_dir: str | Path, data_hash: str = '',
          train: dict | None = None) -> Path:
     """Write weights and metadata into ``out_dir``; returns the directory."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
-              str(out / WEIGHTS))
-    (out / META).write_text(json.dumps(metadata(model.cfg, data_hash, train), indent=2))
-    return out
+    return family_files.save(model, out_dir, metadata(model.cfg, data_hash, train))
 
 
 def read_metadata(model_dir: str | Path) -> dict:
     """Read and check a free-slot ``model.json``; errors name the file and the fix."""
-    path = Path(model_dir) / META
-    if not path.is_file():
-        raise ModelFileError(f'model metadata {path} does not exist; train a model with '
-                             '`wm-ros train world-model --family free_slots`')
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f'model metadata {path} is not valid JSON: {exc}') from None
-    if meta.get('format') != FORMAT or meta.get('format_version') != FORMAT_VERSION:
-        raise ModelFileError(f'{path} is {meta.get("format")!r} version '
-                             f'{meta.get("format_version")}, not {FORMAT} {FORMAT_VERSION}')
-    return meta
+    return family_files.read_metadata(model_dir, FORMAT, FORMAT_VERSION, 'free_slots')
 
 
 def config_of(meta: dict) -> FreeSlotsConfig:
     """Return the config stored in metadata, with a clear error if it does not parse."""
-    try:
-        return config_io.from_dict(FreeSlotsConfig, meta['config'], source='model.json config')
-    except (config_io.ConfigError, KeyError, TypeError) as exc:
-        raise ModelFileError(f'model.json config does not match this wm_ros: {exc}') from None
+    return family_files.config_of(FreeSlotsConfig, meta)
 
 
 def load(model_dir: str | Path) -> FreeSlotsModel:
     """Load a trained free-slot model (``model.safetensors`` + ``model.json``)."""
-    model_dir = Path(model_dir)
     model = FreeSlotsModel(config_of(read_metadata(model_dir)))
-    path = model_dir / WEIGHTS
-    if not path.is_file():
-        raise ModelFileError(f'{path} does not exist; train the model or pass its directory')
-    try:
-        weights = load_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - safetensors raises several types
-        raise ModelFileError(f'{path} is not a readable safetensors file: {exc}') from None
-    wanted = model.state_dict()
-    bad = sorted(k for k in wanted if k not in weights or weights[k].shape != wanted[k].shape)
-    if bad:
-        raise ModelFileError(f'weights in {path} do not fit the config in model.json '
-                             f'(missing or wrong shape: {bad[:3]})')
-    model.load_state_dict(weights)
-    return model.eval()
+    return family_files.load_weights(model, model_dir)
 
 
 class _Step(nn.Module):
@@ -364,34 +328,12 @@ class _Decoder(nn.Module):
 
 def export(model_dir: str | Path, out_dir: str | Path) -> Path:
     """Export the step and decoder graphs and ``model.json`` (the encoder has no weights)."""
-    import warnings
-
-    import onnx
-    from wm_ros.model.export import IR_VERSION, OPSET
     model = load(model_dir)
-    meta = read_metadata(model_dir)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg = model.cfg
-    s = cfg.image_size
+    s = model.cfg.image_size
     state = {k: torch.from_numpy(v) for k, v in encode_frames(
-        cfg, np.full((2, s, s, 3), 128, np.uint8), np.zeros((2, 2), np.float32)).items()}
+        model.cfg, np.full((2, s, s, 3), 128, np.uint8), np.zeros((2, 2), np.float32)).items()}
     state['action'] = torch.zeros(2, 2)
-    wrappers = {'step': _Step(model), 'decoder': _Decoder(model)}
-    for name, (in_names, out_names) in GRAPHS.items():
-        path = out / f'{name}.onnx'
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            torch.onnx.export(wrappers[name].eval(), tuple(state[k] for k in in_names),
-                              str(path), dynamo=False, opset_version=OPSET,
-                              input_names=list(in_names), output_names=list(out_names),
-                              dynamic_axes={n: {0: 'batch'} for n in in_names + out_names})
-        graph = onnx.load(str(path))
-        graph.ir_version = IR_VERSION
-        onnx.checker.check_model(graph, full_check=True)
-        onnx.save(graph, str(path))
-    meta['onnx'] = {'opset': OPSET, 'ir_version': IR_VERSION,
-                    'graphs': {n: {'inputs': list(i), 'outputs': list(o)}
-                               for n, (i, o) in GRAPHS.items()}}
-    (out / META).write_text(json.dumps(meta, indent=2))
-    return out
+    return family_files.export_graphs(
+        {'step': _Step(model), 'decoder': _Decoder(model)},
+        {name: tuple(state[k] for k in ins) for name, (ins, _) in GRAPHS.items()}, GRAPHS,
+        read_metadata(model_dir), out_dir)

@@ -34,12 +34,11 @@ import time
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 import torch
-from tqdm import tqdm
 
 from wm_ros.model import free_slots
 from wm_ros.model.bag_source import TopicMap
 from wm_ros.model.discover import discover
-from wm_ros.model.latent_train import load_label_free
+from wm_ros.model.latent_train import load_label_free, optimise
 
 MAX_JUMP = 0.03       # m: a slot's object moves at most this far between two frames
 CONTACT = 0.7         # share of training windows with a moving slot
@@ -167,21 +166,9 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: free_slots.FreeSl
     data = Tracks(episodes, cfg, workers)
     t_track = time.time() - t0
     model = free_slots.FreeSlotsModel(cfg).train()
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
-    losses = []
-    bar = tqdm(range(cfg.steps), desc='train free slots', disable=not progress)
-    for step in bar:
-        for group in opt.param_groups:              # cosine decay to 10 % of lr
-            group['lr'] = cfg.lr * (0.1 + 0.45 * (1 + np.cos(np.pi * step / max(cfg.steps, 1))))
-        loss = unroll_loss(model, data, data.sample(cfg.batch_size, rng))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-        opt.step()
-        losses.append(float(loss.detach()))
-        if step % 20 == 0:
-            bar.set_postfix(loss=f'{np.mean(losses[-20:]):.3f}')
+    losses = optimise(model, lambda: unroll_loss(model, data, data.sample(cfg.batch_size, rng)),
+                      cfg.steps, cfg.lr, 10.0, 'train free slots', progress)
     window = max(1, min(50, len(losses) // 5))
     stats = {'seconds': round(time.time() - t0, 1), 'track_seconds': round(t_track, 1),
              'episodes': len(episodes), 'windows': len(data.starts),

@@ -37,20 +37,17 @@ read-out: its objects are measured from its decoded frames by a fixed colour pro
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-import json
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
 import torch
 from torch import nn
 
 from wm_ros import config as config_io
-from wm_ros.model.config import ModelFileError
+from wm_ros.model import family_files
 
 FORMAT = 'wm_ros.latent_grid'
 FORMAT_VERSION = 1
 STATE_KEYS = ('z', 'ee')
-WEIGHTS, META = 'model.safetensors', 'model.json'
 
 
 @dataclass(frozen=True)
@@ -207,57 +204,24 @@ def metadata(cfg: LatentConfig, data_hash: str = '', train: dict | None = None) 
 def save(model: LatentWorldModel, out_dir: str | Path, data_hash: str = '',
          train: dict | None = None, extra: dict | None = None) -> Path:
     """Write weights and metadata into ``out_dir``; returns the directory."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
-              str(out / WEIGHTS))
-    meta = {**metadata(model.cfg, data_hash, train), **(extra or {})}
-    (out / META).write_text(json.dumps(meta, indent=2))
-    return out
+    return family_files.save(model, out_dir,
+                             {**metadata(model.cfg, data_hash, train), **(extra or {})})
 
 
 def read_metadata(model_dir: str | Path) -> dict:
     """Read and check a latent-grid ``model.json``; errors name the file and the fix."""
-    path = Path(model_dir) / META
-    if not path.is_file():
-        raise ModelFileError(f'model metadata {path} does not exist; train a model with '
-                             '`wm-ros train world-model --family latent`')
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f'model metadata {path} is not valid JSON: {exc}') from None
-    if meta.get('format') != FORMAT or meta.get('format_version') != FORMAT_VERSION:
-        raise ModelFileError(f'{path} is {meta.get("format")!r} version '
-                             f'{meta.get("format_version")}, not {FORMAT} {FORMAT_VERSION}')
-    return meta
+    return family_files.read_metadata(model_dir, FORMAT, FORMAT_VERSION, 'latent')
 
 
 def config_of(meta: dict) -> LatentConfig:
     """Return the config stored in metadata, with a clear error if it does not parse."""
-    try:
-        return config_io.from_dict(LatentConfig, meta['config'], source='model.json config')
-    except (config_io.ConfigError, KeyError, TypeError) as exc:
-        raise ModelFileError(f'model.json config does not match this wm_ros: {exc}') from None
+    return family_files.config_of(LatentConfig, meta)
 
 
 def load(model_dir: str | Path) -> LatentWorldModel:
     """Load a trained latent-grid model (``model.safetensors`` + ``model.json``)."""
-    model_dir = Path(model_dir)
     model = LatentWorldModel(config_of(read_metadata(model_dir)))
-    path = model_dir / WEIGHTS
-    if not path.is_file():
-        raise ModelFileError(f'{path} does not exist; train the model or pass its directory')
-    try:
-        weights = load_file(str(path))
-    except Exception as exc:  # noqa: BLE001 - safetensors raises several types
-        raise ModelFileError(f'{path} is not a readable safetensors file: {exc}') from None
-    wanted = model.state_dict()
-    bad = sorted(k for k in wanted if k not in weights or weights[k].shape != wanted[k].shape)
-    if bad:
-        raise ModelFileError(f'weights in {path} do not fit the config in model.json '
-                             f'(missing or wrong shape: {bad[:3]})')
-    model.load_state_dict(weights)
-    return model.eval()
+    return family_files.load_weights(model, model_dir)
 
 
 class _Encoder(nn.Module):
@@ -300,34 +264,12 @@ GRAPHS = {'encoder': (('images', 'ee_xy'), STATE_KEYS),
 
 def export(model_dir: str | Path, out_dir: str | Path) -> Path:
     """Export to ``out_dir``: encoder / step / decoder ``.onnx`` and ``model.json``."""
-    import warnings
-
-    import onnx
-    from wm_ros.model.export import IR_VERSION, OPSET
     model = load(model_dir)
-    meta = read_metadata(model_dir)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     s = model.cfg.image_size
+    images, ee = torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, 2)
     with torch.no_grad():
-        z, ee = model.encode(torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, 2))
-    inputs = {'encoder': (torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, 2)),
-              'step': (z, ee, torch.zeros(2, 2)), 'decoder': (z, ee)}
-    wrappers = {'encoder': _Encoder(model), 'step': _Step(model), 'decoder': _Decoder(model)}
-    for name, (in_names, out_names) in GRAPHS.items():
-        path = out / f'{name}.onnx'
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            torch.onnx.export(wrappers[name].eval(), inputs[name], str(path), dynamo=False,
-                              opset_version=OPSET, input_names=list(in_names),
-                              output_names=list(out_names),
-                              dynamic_axes={n: {0: 'batch'} for n in in_names + out_names})
-        graph = onnx.load(str(path))
-        graph.ir_version = IR_VERSION
-        onnx.checker.check_model(graph, full_check=True)
-        onnx.save(graph, str(path))
-    meta['onnx'] = {'opset': OPSET, 'ir_version': IR_VERSION,
-                    'graphs': {n: {'inputs': list(i), 'outputs': list(o)}
-                               for n, (i, o) in GRAPHS.items()}}
-    (out / META).write_text(json.dumps(meta, indent=2))
-    return out
+        z, ee_z = model.encode(images, ee)
+    return family_files.export_graphs(
+        {'encoder': _Encoder(model), 'step': _Step(model), 'decoder': _Decoder(model)},
+        {'encoder': (images, ee), 'step': (z, ee_z, torch.zeros(2, 2)), 'decoder': (z, ee_z)},
+        GRAPHS, read_metadata(model_dir), out_dir)

@@ -147,6 +147,31 @@ def _pixel_loss(image: torch.Tensor, data: Frames, f: torch.Tensor) -> torch.Ten
     return ((diff.abs() + 10.0 * diff.pow(2)) * w).sum() / (w.sum() * 3)
 
 
+def optimise(model: torch.nn.Module, batch_loss, steps: int, lr: float, clip: float,
+             desc: str, progress: bool = True) -> list[float]:
+    """
+    Run ``steps`` Adam updates of ``batch_loss()``; return the losses.
+
+    The learning rate decays on a cosine to 10 % of ``lr``; gradients are clipped to norm
+    ``clip``. Shared by the label-free families' trainers.
+    """
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    bar = tqdm(range(steps), desc=desc, disable=not progress)
+    for step in bar:
+        for group in opt.param_groups:
+            group['lr'] = lr * (0.1 + 0.45 * (1 + np.cos(np.pi * step / max(steps, 1))))
+        loss = batch_loss()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        losses.append(float(loss.detach()))
+        if step % 20 == 0:
+            bar.set_postfix(loss=f'{np.mean(losses[-20:]):.4f}')
+    return losses
+
+
 def train(sources: list[str | Path], out_dir: str | Path, cfg: latent.LatentConfig,
           topics: TopicMap | None = None, progress: bool = True) -> dict:
     """Train on ``sources`` and write ``model.safetensors`` + ``model.json`` to ``out_dir``."""
@@ -160,21 +185,9 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: latent.LatentConf
     episodes, files = load_label_free(sources, cfg, topics)
     data = Frames(episodes, cfg)
     model = latent.LatentWorldModel(cfg).train()
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
-    losses = []
-    bar = tqdm(range(cfg.steps), desc='train latent', disable=not progress)
-    for step in bar:
-        for group in opt.param_groups:              # cosine decay to 10 % of lr
-            group['lr'] = cfg.lr * (0.1 + 0.45 * (1 + np.cos(np.pi * step / max(cfg.steps, 1))))
-        loss = unroll_loss(model, data, data.sample(cfg.batch_size, rng))
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        opt.step()
-        losses.append(float(loss.detach()))
-        if step % 20 == 0:
-            bar.set_postfix(loss=f'{np.mean(losses[-20:]):.4f}')
+    losses = optimise(model, lambda: unroll_loss(model, data, data.sample(cfg.batch_size, rng)),
+                      cfg.steps, cfg.lr, 5.0, 'train latent', progress)
     window = max(1, min(50, len(losses) // 5))
     stats = {'seconds': round(time.time() - t0, 1), 'episodes': len(episodes),
              'frames': len(data.images), 'windows': len(data.starts),
