@@ -41,6 +41,7 @@ messages, calls it and publishes.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 import time
 
@@ -102,8 +103,13 @@ PARAMS = {
 def board_half_of(model_path: Path) -> float:
     """Return the board half width (m) from the model's metadata (0.25 if it has none)."""
     for folder in (model_path, model_path / 'onnx'):
-        if (folder / checkpoint.META).is_file():
-            return float(checkpoint.read_metadata(folder).get('board_half', 0.25))
+        meta = folder / checkpoint.META                  # every family writes model.json
+        if meta.is_file():
+            try:
+                return float(json.loads(meta.read_text()).get('board_half', 0.25))
+            except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+                raise checkpoint.ModelFileError(f'model metadata {meta} is not valid: '
+                                                f'{exc}') from None
     return 0.25
 
 
