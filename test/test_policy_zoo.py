@@ -44,7 +44,7 @@ def episodes(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def bc(episodes):
-    return train_policy('bc_expert', episodes[0], config=TINY)
+    return train_policy('bc_expert', episodes[0], config=replace(TINY, steps=400))
 
 
 @pytest.fixture(scope='module')
