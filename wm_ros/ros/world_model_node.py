@@ -41,7 +41,6 @@ messages, calls it and publishes.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 import time
 
@@ -54,13 +53,13 @@ from std_msgs.msg import Float32, Header, String
 from std_srvs.srv import Trigger
 
 from wm_ros.cli import DEFAULT_MODEL
-from wm_ros.model import checkpoint
 from wm_ros.ros import image_codec
 from wm_ros.ros.common import (camera_info, COMMAND_QOS, declare, Diagnostics, ERROR,
                                FAULT_HOLD_S, LATCHED_QOS, OK, Param, RateMeter, run, SENSOR_QOS,
                                stamp_age, stamp_ns, STATE_QOS, task_spec, WARN)
 from wm_ros.ros.sim_robot_node import pose_msg
 from wm_ros.runtime import load_runtime
+from wm_ros.runtime.registry import model_metadata
 from wm_ros.runtime.shadow import Prediction, Rules, Shadow
 from wm_ros.sim.tasks import FAMILIES
 
@@ -101,16 +100,8 @@ PARAMS = {
 
 
 def board_half_of(model_path: Path) -> float:
-    """Return the board half width (m) from the model's metadata (0.25 if it has none)."""
-    for folder in (model_path, model_path / 'onnx'):
-        meta = folder / checkpoint.META                  # every family writes model.json
-        if meta.is_file():
-            try:
-                return float(json.loads(meta.read_text()).get('board_half', 0.25))
-            except (json.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
-                raise checkpoint.ModelFileError(f'model metadata {meta} is not valid: '
-                                                f'{exc}') from None
-    return 0.25
+    """Return the board half width (m) from any family's model.json (0.25 if it has none)."""
+    return float(model_metadata(model_path).get('board_half', 0.25))
 
 
 class WorldModelNode(Node):

@@ -58,18 +58,23 @@ register('wm_ros.world_model', 'torch', 'wm_ros.runtime.torch_backend:TorchRunti
 register('wm_ros.world_model', 'onnxruntime', 'wm_ros.runtime.ort_backend:OrtRuntime')
 
 
-def model_format(model_dir: str | Path) -> str:
-    """Return the ``format`` of ``model_dir/model.json`` (or its ``onnx/`` export's)."""
+def model_metadata(model_dir: str | Path) -> dict:
+    """Return ``model_dir/model.json`` (or its ``onnx/`` export's), whatever the family."""
     model_dir = Path(model_dir)
     for meta in (model_dir / 'model.json', model_dir / 'onnx' / 'model.json'):
         if meta.is_file():
             try:
-                return str(json.loads(meta.read_text()).get('format'))
+                return json.loads(meta.read_text())
             except json.JSONDecodeError as exc:
                 raise ModelFileError(f'model metadata {meta} is not valid JSON: {exc}') from None
     raise ModelFileError(f'model metadata {model_dir / "model.json"} does not exist; train a '
                          'model with `wm-ros train world-model` or pass the directory that '
                          'has it')
+
+
+def model_format(model_dir: str | Path) -> str:
+    """Return the ``format`` of ``model_dir/model.json`` (or its ``onnx/`` export's)."""
+    return str(model_metadata(model_dir).get('format'))
 
 
 def load_runtime(model_dir: str | Path, backend: str = 'torch', **kwargs):
