@@ -277,7 +277,7 @@ def test_train_from_a_bag_recorded_from_the_sim_graph_without_block_poses(tmp_pa
         with log.open('w') as out:
             code = subprocess.run(
                 [sys.executable, '-m', 'wm_ros.cli', 'record', '--out', str(bag), '--topics',
-                 'camera/image_raw', 'ee_pose', 'ee_twist_cmd', '--duration', '15'],
+                 'camera/image_raw', 'ee_pose', 'ee_twist_cmd', '--duration', '30'],
                 stdout=out, stderr=subprocess.STDOUT, timeout=120).returncode
     finally:
         codes = bringup.stop()
@@ -285,7 +285,7 @@ def test_train_from_a_bag_recorded_from_the_sim_graph_without_block_poses(tmp_pa
     assert codes['sim_robot'] == 0, bringup.log('sim_robot')
     episodes = read_bag(bag, TopicMap(), image_size=64, control_hz=10.0)
     frames = sum(len(e.images) for e in episodes)
-    assert frames >= 30, (frames, log.read_text())    # 15 s at 10 Hz, less start-up
+    assert frames >= 30, (frames, log.read_text())    # 30 s at 10 Hz, less start-up
     moved = max(np.abs(e.ee_xy[-1] - e.ee_xy[0]).max() for e in episodes)
     assert moved > 0.02                                 # the expert drove the pusher
     out = tmp_path / 'model'
