@@ -59,10 +59,13 @@ def test_numbers_are_consistent(run):
         assert sum(c['causes'].values()) == c['disagreements']
         assert 0.0 <= c['replay_agreement'] <= 1.0
         assert 0.0 <= c['replay_agreement_any'] <= 1.0
+        assert 0.0 <= c['replay_agreement_at_success'] <= 1.0
         assert c['real_ci_pct'][0] <= c['real_pct'] <= c['real_ci_pct'][1]
     for e in report['episodes']:
         assert (e['cause'] == '') == (e['real_success'] == e['imagined_success'])
         assert e['real_steps'] <= 120 and e['imagined_steps'] <= 120
+        # a real success goes on 10 steps (policy acting) before the replay is compared
+        assert e['settle_steps'] == (10 if e['real_success'] else 0)
     assert report['overall']['n'] == len(report['episodes'])
     o = report['overall']
     assert o['mean_abs_gap_pts'] == pytest.approx(

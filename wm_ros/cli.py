@@ -321,7 +321,8 @@ def _closed_loop(args) -> int:
     policies = [p for item in args.policies for p in item.split(',') if p]
     report = closed_loop.evaluate(args.model, args.backend, families or closed_loop.FAMILIES,
                                   policies or closed_loop.POLICIES, args.episodes, args.seed,
-                                  args.max_steps, args.max_steps_long, args.workers)
+                                  args.max_steps, args.max_steps_long, args.workers,
+                                  settle=args.settle)
     paths = closed_loop.write(report, args.out)
     print(closed_loop.table(report))
     t = report['timing']
@@ -585,6 +586,10 @@ def parser() -> argparse.ArgumentParser:
                     help='step limit of group_by_colour, make_line (as the tabletop)')
     cl.add_argument('--workers', type=int, default=2,
                     help='tabletop processes (0: in this process); results do not depend on it')
+    cl.add_argument('--settle', type=int, default=10,
+                    help='steps a successful tabletop episode goes on (policy acting) before '
+                         'the open-loop replay is compared with it (0: judged at the success '
+                         'step, where the block sits exactly on the threshold)')
     cl.add_argument('--out', default='out/closed_loop')
     cl.set_defaults(func=_closed_loop)
 

@@ -25,9 +25,15 @@ is judged by its :class:`~wm_ros.runtime.imagined_env.TaskJudge` on the imagined
 A row that succeeds stops (zero action, outcome frozen), as the tabletop episode ends at
 success. Separately, the tabletop's recorded actions are replayed open loop in imagination
 from the same first frame: the replay *agrees* when the judge's verdict at the last
-replayed step equals the real outcome (also reported: success at any replayed step, which
-does not count a block that stops a few millimetres short of the threshold where the real
-one just crossed it).
+replayed step equals the real verdict at that step.
+
+Replay protocol: a tabletop episode that succeeds goes on for ``settle`` more steps with
+the policy still acting (the expert pushes on toward its target, past the threshold), and
+the replay covers those steps too; success rates use the first success as before. Without
+it the real block always stops exactly at the success threshold, so an imagined error of
+a few millimetres flips the verdict half the time: the report also gives the agreement
+judged at the real episode's first-success step (``replay_agreement_at_success``, the
+protocol before ``settle``) and at any replayed step.
 
 Each episode where imagination and the robot disagree gets one cause: ``misread`` (at the
 first frame the judge found a named block missing or read as another kind), else
@@ -83,6 +89,8 @@ class RealEpisode:
     final_xy: np.ndarray
     success: bool
     seconds: float
+    decided: int = 0             # actions up to the first success (or the step limit)
+    final_success: bool = False  # the verdict after the settle steps (the replay's target)
 
 
 def episode_seed(seed: int, family: str, k: int) -> int:
@@ -99,8 +107,10 @@ def policy_seed(seed: int, family: str, k: int, policy: str) -> int:
 class _Robot:
     """The tabletop and the policies' perception runtime of one process."""
 
-    def __init__(self, model: str, backend: str, max_steps: int, max_steps_long: int):
+    def __init__(self, model: str, backend: str, max_steps: int, max_steps_long: int,
+                 settle: int = 0):
         from wm_ros.runtime import load_runtime
+        self.settle = settle
         from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
         self.runtime = load_runtime(model, backend, threads=1)
         rt = self.runtime
@@ -120,15 +130,21 @@ class _Robot:
             obs, _, terminated, truncated, info = self.env.step(a)
             actions.append(a)
             done = terminated or truncated
+        success, decided = bool(info['success']), len(actions)
+        for _ in range(self.settle if success else 0):   # the policy acts on past success
+            a = np.asarray(actor.act(Observation.from_step(obs, info)), np.float32)
+            obs, _, _, _, info = self.env.step(a)
+            actions.append(a)
         return RealEpisode(family, k, policy, seed, image, ee,
                            self.env.scene, self.env.task, np.stack(actions),
-                           self.env.block_states()[:, :2], bool(info['success']),
-                           time.perf_counter() - start)
+                           self.env.block_states()[:, :2], success,
+                           time.perf_counter() - start, decided, bool(info['success']))
 
 
 @lru_cache(maxsize=1)
-def _robot(model: str, backend: str, max_steps: int, max_steps_long: int) -> _Robot:
-    return _Robot(model, backend, max_steps, max_steps_long)
+def _robot(model: str, backend: str, max_steps: int, max_steps_long: int, settle: int
+           ) -> _Robot:
+    return _Robot(model, backend, max_steps, max_steps_long, settle)
 
 
 def _run_real(robot_args: tuple, job: tuple) -> RealEpisode:
@@ -177,26 +193,31 @@ def replay(runtime: WorldModelRuntime, episodes: list[RealEpisode]) -> list[tupl
     """
     Replay each episode's real actions open loop, batched.
 
-    Return per episode: the judge's verdict at its last step, success at any step, and the
+    Return per episode: the judge's verdict at its last step, success at any step, the
     median distance (cm) of the task's blocks (all blocks for group/line) from where they
-    really ended, at the last step.
+    really ended, at the last step, and the verdict at the real first-success step.
     """
     state, judges, _ = _start(runtime, episodes)
     length = np.array([len(e.actions) for e in episodes])
     actions = np.zeros((len(episodes), length.max(), 2), np.float32)
     for row, e in enumerate(episodes):
         actions[row, :len(e.actions)] = e.actions
+    decided = np.array([e.decided or len(e.actions) for e in episodes])
     last, ever = np.zeros(len(episodes), bool), np.zeros(len(episodes), bool)
+    at_success = np.zeros(len(episodes), bool)
     error = np.full(len(episodes), np.nan)
     for t, s in enumerate(runtime.rollout(state, actions), 1):
         objects = runtime.objects(s)
         for row in np.flatnonzero(length >= t):
             verdict = judges[row].judge(objects, row)
             ever[row] |= verdict['success']
+            if decided[row] == t:
+                at_success[row] = verdict['success']
             if length[row] == t:
                 last[row] = verdict['success']
                 error[row] = _end_error(episodes[row], judges[row].names, verdict)
-    return [(bool(a), bool(b), float(c)) for a, b, c in zip(last, ever, error)]
+    return [(bool(a), bool(b), float(c), bool(d))
+            for a, b, c, d in zip(last, ever, error, at_success)]
 
 
 def _end_error(e: RealEpisode, names: list[str], verdict: dict) -> float:
@@ -219,7 +240,8 @@ def cause(real: bool, imagined: bool, first_frame: dict) -> str:
 
 def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, policies=POLICIES,
              episodes: int = 20, seed: int = 1000, max_steps: int = 120,
-             max_steps_long: int = 400, workers: int = 2, progress: bool = True) -> dict:
+             max_steps_long: int = 400, workers: int = 2, progress: bool = True,
+             settle: int = 10) -> dict:
     """Run the closed-loop trust check (module docstring); return the report dict."""
     from wm_ros.runtime import load_runtime
     for family in families:
@@ -229,12 +251,14 @@ def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, polici
             raise ValueError(f'unknown policy {policy!r}; choose from {list(POLICIES)}')
     if episodes < 1:
         raise ValueError(f'need at least 1 episode per family, got {episodes}')
+    if settle < 0:
+        raise ValueError(f'settle must be >= 0 steps, got {settle}')
     runtime = load_runtime(model, backend, threads=1)
     if not isinstance(runtime, ObjectReadout):
         raise ValueError(f'{model}: the pixel policies and the judge read objects out of the '
                          f'state; {type(runtime).__name__} cannot (no ObjectReadout)')
     start = time.perf_counter()
-    robot_args = (str(model), backend, max_steps, max_steps_long)
+    robot_args = (str(model), backend, max_steps, max_steps_long, settle)
     groups = [(f, p) for f in families for p in policies]
     pool = None
     if workers > 0:
@@ -262,10 +286,12 @@ def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, polici
                 records.append({
                     'family': f, 'policy': p, 'k': e.k, 'seed': e.seed,
                     'instruction': e.task.instruction, 'real_success': e.success,
-                    'real_steps': len(e.actions), 'real_s': round(e.seconds, 3),
+                    'real_final_success': e.final_success,
+                    'real_steps': e.decided, 'settle_steps': len(e.actions) - e.decided,
+                    'real_s': round(e.seconds, 3),
                     'imagined_success': im['success'], 'imagined_steps': im['steps'],
                     'replay_success': rp[0], 'replay_success_any': rp[1],
-                    'replay_end_error_cm': round(rp[2], 2),
+                    'replay_end_error_cm': round(rp[2], 2), 'replay_success_at_success': rp[3],
                     'first_frame': im['first_frame'],
                     'cause': cause(e.success, im['success'], im['first_frame'])})
     finally:
@@ -276,15 +302,18 @@ def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, polici
     timing['real_steps'] = sum(r['real_steps'] for r in records)
     config = {'model': str(model), 'backend': backend, 'families': list(families),
               'policies': list(policies), 'episodes': episodes, 'seed': seed,
-              'max_steps': max_steps, 'max_steps_long': max_steps_long, 'workers': workers}
+              'max_steps': max_steps, 'max_steps_long': max_steps_long, 'workers': workers,
+              'settle': settle}
     return summarise(records, config, timing, seed)
 
 
 def _cell(rows: list[dict], seed: int) -> dict:
     real = np.array([r['real_success'] for r in rows], float)
     imag = np.array([r['imagined_success'] for r in rows], float)
-    agree = np.array([r['replay_success'] == r['real_success'] for r in rows], float)
+    agree = np.array([r['replay_success'] == r['real_final_success'] for r in rows], float)
     agree_any = np.array([r['replay_success_any'] == r['real_success'] for r in rows], float)
+    agree_first = np.array([r['replay_success_at_success'] == r['real_success'] for r in rows],
+                           float)
     causes = [r['cause'] for r in rows]
     pct = [100 * real.mean(), 100 * imag.mean()]
     return {
@@ -294,6 +323,7 @@ def _cell(rows: list[dict], seed: int) -> dict:
         'gap_ci_pts': [100 * v for v in bootstrap_ci(imag - real, seed=seed)],
         'replay_agreement': float(agree.mean()),
         'replay_agreement_any': float(agree_any.mean()),
+        'replay_agreement_at_success': float(agree_first.mean()),
         'replay_end_error_cm': _nanmedian([r['replay_end_error_cm'] for r in rows]),
         'disagreements': int((real != imag).sum()),
         'causes': {c: causes.count(c) for c in CAUSES},
@@ -340,7 +370,8 @@ def _ci(lo_hi) -> str:
 def table(report: dict) -> str:
     """Return the Markdown table: one row per policy x family, then per policy."""
     lines = ['| policy | family | n | real % (95 % CI) | imagined % (95 % CI) | gap pts '
-             '(95 % CI) | replay agrees % (last / any step) | replay end err cm | disagree '
+             '(95 % CI) | replay agrees % (end / at success / any step) | replay end err cm '
+             '| disagree '
              '| misread | timeout | hallucination |',
              '|---|---|---|---|---|---|---|---|---|---|---|---|']
     for c in report['cells'] + report['per_policy'] + [dict(report['overall'], policy='all',
@@ -350,7 +381,8 @@ def table(report: dict) -> str:
             f"| {c['policy']} | {c['family']} | {c['n']} | {c['real_pct']:.0f} "
             f"({_ci(c['real_ci_pct'])}) | {c['imagined_pct']:.0f} ({_ci(c['imagined_ci_pct'])}) "
             f"| {c['gap_pts']:+.0f} ({c['gap_ci_pts'][0]:+.0f} to {c['gap_ci_pts'][1]:+.0f}) | "
-            f"{100 * c['replay_agreement']:.0f} / {100 * c['replay_agreement_any']:.0f} | "
+            f"{100 * c['replay_agreement']:.0f} / {100 * c['replay_agreement_at_success']:.0f} "
+            f"/ {100 * c['replay_agreement_any']:.0f} | "
             f"{c['replay_end_error_cm']:.1f} | {c['disagreements']} | {k['misread']} | "
             f"{k['timeout']} | {k['hallucination']} |")
     o = report['overall']
@@ -359,7 +391,9 @@ def table(report: dict) -> str:
               f"over policies {o['mmrv_mean_over_families']:.3f}), mean |gap| "
               f"{o['mean_abs_gap_pts']:.1f} points; open-loop replay agrees with the robot in "
               f"{100 * o['replay_agreement']:.1f} % of {o['n']} episodes (judged at the last "
-              f"replayed step; {100 * o['replay_agreement_any']:.1f} % when success at any "
+              f"replayed step, {report['config'].get('settle', 0)} steps after a real success; "
+              f"{100 * o['replay_agreement_at_success']:.1f} % judged at the real "
+              f"first-success step; {100 * o['replay_agreement_any']:.1f} % when success at any "
               'replayed step counts).']
     return '\n'.join(lines)
 
@@ -380,8 +414,9 @@ def write(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
     c, t = report['config'], report['timing']
     head = (f"# Closed-loop trust check\n\nModel `{c['model']}` ({c['backend']}), "
             f"{c['episodes']} episodes per family from seed {c['seed']}, step limit "
-            f"{c['max_steps']} ({c['max_steps_long']} long-horizon), {c['workers']} tabletop "
-            f"workers; {t['wall_s']} s wall.\n\n")
+            f"{c['max_steps']} ({c['max_steps_long']} long-horizon), {c.get('settle', 0)} "
+            f"settle steps after a real success, {c['workers']} tabletop workers; "
+            f"{t['wall_s']} s wall.\n\n")
     (out / 'closed_loop.json').write_text(json.dumps(_finite(report), indent=1))
     (out / 'closed_loop.md').write_text(head + table(report) + '\n')
     return out / 'closed_loop.json', out / 'closed_loop.md'

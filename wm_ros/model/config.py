@@ -132,7 +132,7 @@ class WorldModelConfig:
     control_hz: float = 10.0
     max_speed: float = 0.2
     max_blocks: int = 8
-    # encoder: conv heatmaps per kind at image_size / 2
+    # encoder: conv heatmaps per kind at image_size / 4
     enc_channels: int = 16
     # decoder: learned sprite per kind (RGBA, sprite_px^2) covering sprite_extent metres
     sprite_px: int = 16
