@@ -30,6 +30,8 @@
   wm-ros export --model models/world_model --out models/world_model/onnx
   wm-ros eval fidelity --model models/world_model --data data/heldout
   wm-ros eval closed-loop --model models/world_model   pixel policies: imagined vs real success
+  wm-ros plan "group the blocks by colour" --seed 3   plan in the world model, act on the tabletop
+  wm-ros eval planner --episodes 25    hierarchical planner vs flat MPC vs the best flat policy
   wm-ros evaluate --episodes 25 --edits recolour   policies in imagination vs the tabletop
   wm-ros eval policies [--episodes 20]   real success of the policy zoo on the tabletop
   wm-ros bench sim | world-model | nodes | evaluate   benchmarks printing side-by-side ratios
@@ -333,6 +335,40 @@ def _closed_loop(args) -> int:
     return 0
 
 
+def _plan(args) -> int:
+    from wm_ros.evaluate.planning import TabletopRunner
+    from wm_ros.plan.video import PlanRecorder
+    runner = TabletopRunner(args.model, args.backend, args.config, args.max_steps)
+    obs, _, _ = runner.reset(args.task, args.seed)
+    recorder = PlanRecorder(obs['image'])
+    record = runner.run(args.task, 0, 'flat_mpc' if args.flat else 'hierarchical', args.seed,
+                        args.instruction, recorder)
+    if record['message'].startswith('refused'):
+        print(f"wm-ros plan: {record['message']}", file=sys.stderr)
+        return 2
+    doc = recorder.write(args.out, record)
+    print(f"{record['instruction']}\nsub-goals: " + '; '.join(record['subgoals']))
+    print(f"{'solved' if record['success'] else 'NOT solved'} in {record['steps']} steps "
+          f"({record['plans']} plans, median {record['plan_ms_median']:.0f} ms); "
+          f"{record['message']}")
+    print(f"wrote {args.out}/plan.json, {doc.get('video', '')} and "
+          f"{len(doc['subgoal_strips'])} sub-goal strips and videos")
+    return 0 if record['success'] else 1
+
+
+def _eval_planner(args) -> int:
+    from wm_ros.evaluate import planning
+    suites = [x for item in args.suites for x in item.split(',') if x]
+    methods = [x for item in args.methods for x in item.split(',') if x]
+    report = planning.evaluate(args.model, args.backend, suites or planning.SUITES,
+                               methods or planning.METHODS, args.episodes, args.seed,
+                               args.max_steps, args.config, args.workers)
+    paths = planning.write(report, args.out)
+    print(planning.table(report))
+    print(f"{report['wall_s']} s wall; wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
 def _evaluate(args) -> int:
     from wm_ros.evaluate import evaluator, summary
     split = [x for item in args.policies for x in item.split(',') if x]
@@ -542,6 +578,21 @@ def parser() -> argparse.ArgumentParser:
                    help='start from this model where weights match (e.g. retrain one stage)')
     t.set_defaults(func=_train)
 
+    pl = sub.add_parser('plan', help='plan an instruction in the world model and execute it '
+                        'on the tabletop; writes a strip and a video per sub-goal')
+    pl.add_argument('instruction', nargs='?', default='',
+                    help="what to do (default: the sampled scene's own instruction)")
+    pl.add_argument('--task', default='group_by_colour',
+                    help='family of the sampled tabletop scene (or two_step)')
+    pl.add_argument('--seed', type=int, default=0, help='tabletop scene seed')
+    pl.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
+    pl.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
+    pl.add_argument('--config', default='default', help='section of config/plan.yaml')
+    pl.add_argument('--flat', action='store_true', help='MPC on the whole task (no sub-goals)')
+    pl.add_argument('--max-steps', type=int, default=400)
+    pl.add_argument('--out', default='out/plan')
+    pl.set_defaults(func=_plan)
+
     x = sub.add_parser('export', help='export a world model to ONNX')
     x.add_argument('--model', default=DEFAULT_MODEL)
     x.add_argument('--out', default=None)
@@ -592,6 +643,23 @@ def parser() -> argparse.ArgumentParser:
                          'step, where the block sits exactly on the threshold)')
     cl.add_argument('--out', default='out/closed_loop')
     cl.set_defaults(func=_closed_loop)
+
+    vp = vsub.add_parser('planner', help='hierarchical planner vs flat MPC vs a flat policy '
+                         'on long and two-step instructions (tabletop success)')
+    vp.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
+    vp.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
+    vp.add_argument('--suites', nargs='+', default=[],
+                    help='group_by_colour make_line two_step (default: all)')
+    vp.add_argument('--methods', nargs='+', default=[],
+                    help='hierarchical flat_mpc policy:NAME policy:best (default: '
+                         'hierarchical flat_mpc policy:best)')
+    vp.add_argument('--episodes', type=int, default=25)
+    vp.add_argument('--seed', type=int, default=2000, help='derives every tabletop seed')
+    vp.add_argument('--max-steps', type=int, default=400)
+    vp.add_argument('--config', default='default', help='section of config/plan.yaml')
+    vp.add_argument('--workers', type=int, default=2, help='tabletop processes (0: here)')
+    vp.add_argument('--out', default='out/planner')
+    vp.set_defaults(func=_eval_planner)
 
     pe = vsub.add_parser('policies', help='real success of learned policies on the tabletop '
                          '(fixed seeds no training data used)')
