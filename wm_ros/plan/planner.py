@@ -27,6 +27,10 @@ of planned actions is empty, plans the current sub-goal with the sampling solver
 queues the first ``execute`` actions of the best sequence (receding horizon; the solver is
 warm-started from the rest of it).
 
+A block the current sub-goal needs but the frame does not show (under the pusher, or
+read as another kind) is not planned blind: the pusher backs off from where it was last
+seen for one step and looks again (``lost`` counts these steps).
+
 A sub-goal that is not done within ``step_budget`` actions, or a task still unsolved when
 its sub-goals run out, is re-decomposed from the newest frame, at most ``retries`` times;
 then the planner reports failure and commands zero. With ``hierarchical: false`` each
@@ -107,7 +111,7 @@ class HierarchicalPlanner:
         self.xy: dict[str, np.ndarray] = {}
         self.done = self.failed = False
         self.message = ''
-        self.plans = 0
+        self.plans = self.lost = 0
         self.plan_seconds: list[float] = []
 
     # ------------------------------------------------------------------ perception
@@ -167,11 +171,17 @@ class HierarchicalPlanner:
         while not (self.done or self.failed):
             task = self.tasks[self.task_index]
             if self.task_done(task):
-                if self.task_index + 1 == len(self.tasks):
+                if self.task_index + 1 < len(self.tasks):
+                    self.task_index += 1
+                    self._decompose()
+                    continue
+                undone = [k for k, t in enumerate(self.tasks) if not self.task_done(t)]
+                if not undone:
                     self.done, self.message = True, 'done'
                     return
-                self.task_index += 1
-                self._decompose()
+                self.task_index = undone[0]  # a later task undid an earlier one: redo it
+                if self._retry(self.tasks[undone[0]]):
+                    return
                 continue
             step = self.steps[self.step_index] if self.step_index < len(self.steps) else None
             if step is not None and self.config.hierarchical and step.done(self.xy):
@@ -180,15 +190,21 @@ class HierarchicalPlanner:
                 self.solver.reset()
                 continue
             if step is None or self.steps_on_step >= self.config.step_budget:
-                self.retries += 1
-                if self.retries > self.config.retries:
-                    self.failed = True
-                    self.message = (f'gave up on "{task.instruction}" after '
-                                    f'{self.config.retries} re-decompositions')
+                if self._retry(task):
                     return
-                self._decompose()
                 continue
             return
+
+    def _retry(self, task: Task) -> bool:
+        """Re-decompose the current task from the newest frame; True when out of retries."""
+        self.retries += 1
+        if self.retries > self.config.retries:
+            self.failed = True
+            self.message = (f'gave up on "{task.instruction}" after {self.config.retries} '
+                            're-decompositions')
+            return True
+        self._decompose()
+        return False
 
     # ------------------------------------------------------------------ control
     def act(self, image: np.ndarray, ee: np.ndarray) -> np.ndarray:
@@ -202,9 +218,27 @@ class HierarchicalPlanner:
         if self.done or self.failed:
             return np.zeros(2, np.float32)
         if not self.queue:
-            self._plan(state, match, np.asarray(ee, np.float64))
+            missing = [n for n in self._needed() if n not in match]
+            if missing:                 # hidden (under the pusher?): back off, look again
+                self.queue = [self._back_off(np.asarray(ee, np.float64), missing[0])]
+            else:
+                self._plan(state, match, np.asarray(ee, np.float64))
         self.steps_on_step += 1
         return self.queue.pop(0)
+
+    def _needed(self) -> list[str]:
+        """Return the blocks the current plan must see in the frame."""
+        if self.config.hierarchical:
+            step = self.steps[self.step_index]
+            return [n for n in (step.block, step.anchor) if n]
+        return list(self.tasks[self.task_index].blocks)
+
+    def _back_off(self, ee: np.ndarray, name: str) -> np.ndarray:
+        """Return half speed away from where ``name`` was last seen (uncover it)."""
+        self.lost += 1
+        away = ee - self.xy.get(name, np.zeros(2))
+        away = away / max(float(np.linalg.norm(away)), 1e-6)
+        return (0.5 * self.runtime.max_speed * away).astype(np.float32)
 
     def _cost(self, state, match, ee):
         c = self.config
@@ -251,4 +285,4 @@ class HierarchicalPlanner:
                 'subgoal': step.text if step else '', 'step': self.step_index + 1,
                 'steps': len(self.steps), 'subgoals': [s.text for s in self.steps],
                 'retries': self.retries, 'done': self.done, 'failed': self.failed,
-                'message': self.message, 'plans': self.plans}
+                'message': self.message, 'plans': self.plans, 'lost': self.lost}
