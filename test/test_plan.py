@@ -243,3 +243,18 @@ def test_planner_evaluation_reports_every_suite_and_method():
     assert all(c['n'] == 1 and 0 <= c['success_pct'] <= 100 for c in report['cells'])
     assert all(r['steps'] <= 6 for r in report['episodes'])
     assert ', then ' in report['episodes'][0]['instruction']
+
+
+def test_bench_planner_prints_both_backends_beside_the_tabletop(capsys):
+    import json
+    from wm_ros.cli import main as cli
+    assert cli(['bench', 'planner', '-n', '4', '--episodes', '1', '--config', 'tiny',
+                '--json']) == 0
+    out = capsys.readouterr().out
+    rows = json.loads(out.strip().splitlines()[-1])
+    assert [r['backend'] for r in rows] == ['onnxruntime', 'torch']
+    for r in rows:
+        assert r['actions'] >= 1 and r['plans'] >= 1
+        assert 0 < r['act_ms_median'] <= r['act_ms_p95'] and r['tabletop_ms_median'] > 0
+        assert r['latent_steps_per_s_b256'] > 0
+    assert '| onnxruntime |' in out and 'ONNX Runtime / torch per action' in out

@@ -34,7 +34,7 @@
   wm-ros eval planner --episodes 25    hierarchical planner vs flat MPC vs the best flat policy
   wm-ros evaluate --episodes 25 --edits recolour   policies in imagination vs the tabletop
   wm-ros eval policies [--episodes 20]   real success of the policy zoo on the tabletop
-  wm-ros bench sim | world-model | nodes | evaluate   benchmarks printing side-by-side ratios
+  wm-ros bench sim | world-model | nodes | evaluate | planner   side-by-side ratios
   wm-ros report --evaluation out/evaluate  one HTML page (figures embedded) + report.json
 
 Heavy modules are imported inside each subcommand so ``wm-ros --help`` stays fast.
@@ -176,6 +176,9 @@ def _bench(args) -> int:
     elif args.what == 'evaluate':
         from wm_ros.bench.evaluate import main
         rows = main(args.model, args.reward, tuple(args.policies.split(',')), args.episodes)
+    elif args.what == 'planner':
+        from wm_ros.bench.planner import main
+        rows = main(args.model, args.config, args.episodes, min(args.n, 300), args.threads)
     else:
         from wm_ros.bench.world_model import main
         rows = main(args.model, args.onnx, device=args.device, baseline=args.baseline)
@@ -528,7 +531,7 @@ def parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=_report)
 
     n = sub.add_parser('bench', help='benchmarks that print side-by-side ratios')
-    n.add_argument('what', choices=['sim', 'world-model', 'nodes', 'evaluate'])
+    n.add_argument('what', choices=['sim', 'world-model', 'nodes', 'evaluate', 'planner'])
     n.add_argument('-n', type=int, default=300)
     n.add_argument('--model', default=DEFAULT_MODEL)
     n.add_argument('--onnx', default=None, help='exported graphs (default <model>/onnx)')
@@ -540,7 +543,10 @@ def parser() -> argparse.ArgumentParser:
                    'nodes): prints model/baseline ratios')
     n.add_argument('--reward', default=DEFAULT_REWARD, help='reward model (evaluate)')
     n.add_argument('--policies', default='bc_full,bc_50', help='policies (evaluate)')
-    n.add_argument('--episodes', type=int, default=8, help='episodes per task (evaluate)')
+    n.add_argument('--episodes', type=int, default=8,
+                   help='episodes per task (evaluate) / episodes (planner: -n actions each)')
+    n.add_argument('--config', default='default', help='config/plan.yaml section (planner)')
+    n.add_argument('--threads', type=int, default=1, help='runtime threads (planner)')
     n.add_argument('--json', action='store_true')
     n.set_defaults(func=_bench)
 
