@@ -94,16 +94,29 @@ class _Rollouts:
         return pos, spread
 
 
-class SubgoalCost:
+class _RolloutCost:
+    """What every cost here shares: the batched rollouts, weights, pusher start."""
+
+    def __init__(self, runtime: WorldModelRuntime, state: State, ee: np.ndarray,
+                 slots: dict[str, int], board_half: float, weights: CostWeights):
+        self.roll = _Rollouts(runtime, state, slots)
+        self.weights, self.half = weights, board_half
+        self.dt = 1.0 / runtime.control_hz
+        self.ee0 = np.asarray(ee, np.float64)
+
+    def pusher(self, actions: np.ndarray) -> np.ndarray:
+        """Return the pusher path ``[N, H, 2]`` of ``actions``."""
+        return pusher_path(self.ee0, actions, self.dt, self.half)
+
+
+class SubgoalCost(_RolloutCost):
     """The cost of candidate actions for one :class:`Step` (see the module docstring)."""
 
     def __init__(self, runtime: WorldModelRuntime, state: State, ee: np.ndarray,
                  slots: dict[str, int], step: Step, board_half: float = 0.25,
                  weights: CostWeights = CostWeights()):
-        self.roll = _Rollouts(runtime, state, slots)
-        self.step, self.weights, self.half = step, weights, board_half
-        self.dt = 1.0 / runtime.control_hz
-        self.ee0 = np.asarray(ee, np.float64)
+        super().__init__(runtime, state, ee, slots, board_half, weights)
+        self.step = step
         names = self.roll.names
         if step.block not in names or (step.anchor and step.anchor not in names):
             raise ValueError(f'step "{step.text}" names a block the model does not hold '
@@ -129,7 +142,7 @@ class SubgoalCost:
         w = self.weights
         pos, spread = self.roll(actions)
         dist = np.linalg.norm(pos[:, :, self.k] - self.goals(pos), axis=-1)        # [N, H]
-        ee = pusher_path(self.ee0, actions, self.dt, self.half)
+        ee = self.pusher(actions)
         reach = np.linalg.norm(ee - self.staging, axis=-1).min(1)
         others = [i for i in range(pos.shape[2]) if i not in (self.k, self.a)]
         moved = (np.linalg.norm(pos[:, -1, others] - self.roll.start[others], axis=-1).sum(1)
@@ -141,16 +154,14 @@ class SubgoalCost:
                 + w.effort * np.abs(actions).mean((1, 2)))
 
 
-class TaskCost(SubgoalCost):
+class TaskCost(_RolloutCost):
     """Flat MPC on a whole task: a smooth distance to its success set (no sub-goals)."""
 
     def __init__(self, runtime: WorldModelRuntime, state: State, ee: np.ndarray,
                  slots: dict[str, int], task: Task, board_half: float = 0.25,
                  weights: CostWeights = CostWeights()):
-        self.roll = _Rollouts(runtime, state, slots)
-        self.task, self.weights, self.half = task, weights, board_half
-        self.dt = 1.0 / runtime.control_hz
-        self.ee0 = np.asarray(ee, np.float64)
+        super().__init__(runtime, state, ee, slots, board_half, weights)
+        self.task = task
         names = self.roll.names
         self.colour = np.array([n.split(' ')[0] for n in names])
         self.idx = [names.index(b) for b in task.blocks]
@@ -181,7 +192,7 @@ class TaskCost(SubgoalCost):
         w = self.weights
         pos, spread = self.roll(actions)
         dist = self.distance(pos)
-        ee = pusher_path(self.ee0, actions, self.dt, self.half)
+        ee = self.pusher(actions)
         reach = np.linalg.norm(ee[:, :, None] - self.roll.start[None, None], axis=-1).min(
             1).min(1)
         return (w.final * dist[:, -1] + w.path * dist.mean(1) + w.reach * reach
