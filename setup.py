@@ -25,6 +25,7 @@ NODES = {
     'world_model': 'wm_ros.ros.world_model_node:main',
     'policy': 'wm_ros.ros.policy_node:main',
     'comparator': 'wm_ros.ros.comparator_node:main',
+    'planner': 'wm_ros.ros.planner_node:main',
 }
 
 setup(

@@ -54,7 +54,8 @@ def test_colcon_installs_package_index_and_data_files(installed):
 
 
 def test_colcon_installs_node_executables(installed):
-    for exe in ('sim_robot', 'expert_driver', 'world_model', 'policy', 'comparator', 'wm-ros'):
+    for exe in ('sim_robot', 'expert_driver', 'world_model', 'policy', 'comparator', 'planner',
+                'wm-ros'):
         path = installed / 'lib' / 'wm_ros' / exe
         assert path.is_file() and os.access(path, os.X_OK), f'{exe} not installed in lib/wm_ros'
 

@@ -37,16 +37,19 @@ def test_every_graph_has_a_parameter_file_for_each_node(graph):
         assert cmd[cmd.index('-m') + 1] == spec.module
 
 
-@pytest.mark.parametrize('graph', ['shadow', 'imagine', 'sim_to_real'])
+@pytest.mark.parametrize('graph', ['shadow', 'imagine', 'sim_to_real', 'plan'])
 def test_every_bridge_graph_has_a_launch_file(graph):
     text = (ROOT / 'launch' / f'{graph}.launch.py').read_text()
     assert f"generate('{graph}')" in text
 
 
 def test_launch_arguments_override_only_their_nodes_and_only_when_set():
-    values = {'backend': 'torch', 'model_file_path': '', 'source': 'imagined', 'task': ''}
+    values = {'backend': 'torch', 'model_file_path': '', 'source': 'imagined', 'task': '',
+              'instruction': 'push the red cube to the center'}
     assert overrides_for('world_model', values) == {'backend': 'torch'}
     assert overrides_for('policy', values) == {'backend': 'torch', 'source': 'imagined'}
+    assert overrides_for('planner', values) == {
+        'backend': 'torch', 'source': 'imagined', 'instruction': 'push the red cube to the center'}
     assert overrides_for('sim_robot', values) == {}
     assert set(ARGUMENTS) == set(values)
 

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-launch_pytest tests of every launch file: sim, shadow, imagine and sim_to_real.
+launch_pytest tests of every launch file: sim, shadow, imagine, sim_to_real and plan.
 
 They run wherever ``launch_pytest`` imports: on a ROS 2 host, or here with the launch
 system of ``../shared/ros-launch-kit`` (``make venv`` installs it into ``.venv``).
@@ -100,7 +100,7 @@ def colcon_install(tmp_path_factory):
 
 
 def test_nodes_run_the_working_tree_with_the_venv_python(colcon_install):
-    for exe in ('sim_robot', 'expert_driver', 'world_model', 'policy', 'comparator'):
+    for exe in ('sim_robot', 'expert_driver', 'world_model', 'policy', 'comparator', 'planner'):
         shebang = (colcon_install / 'lib' / 'wm_ros' / exe).read_text().splitlines()[0]
         assert Path(shebang[2:].split()[0]).parent == Path(sys.executable).parent, shebang
     out = subprocess.run([sys.executable, '-c', 'import wm_ros; print(wm_ros.__file__)'],
@@ -184,3 +184,30 @@ def test_sim_to_real_launch_policy_commands_the_robot():
     from geometry_msgs.msg import TwistStamped
     from wm_ros.ros.common import COMMAND_QOS
     assert _wait_for(TwistStamped, 'ee_twist_cmd', COMMAND_QOS), f'no policy command in {WAIT_S} s'
+
+
+PLAN_INSTRUCTION = 'push the blue star to the top left corner'   # a block sim_robot shows
+
+
+@launch_pytest.fixture
+def plan_launch():
+    return _launch('plan', instruction=PLAN_INSTRUCTION)
+
+
+@pytest.mark.launch(fixture=plan_launch)
+def test_plan_launch_plans_the_instruction_argument():
+    import json
+    from std_msgs.msg import String
+    from wm_ros.ros.common import LATCHED_QOS
+    probe = Probe('launch_probe_plan')
+    probe.subscribe(String, 'plan/subgoals', LATCHED_QOS)
+
+    def planned():
+        return [s for s in (json.loads(m.data) for _, m in probe.msgs['plan/subgoals'])
+                if s['instruction'] == PLAN_INSTRUCTION and (s['plans'] or s['refused'])]
+    try:
+        assert probe.spin(WAIT_S, until=planned), f'no plan of "{PLAN_INSTRUCTION}" in {WAIT_S} s'
+        status = planned()[-1]
+        assert not status['refused'] and status['subgoals'] == [PLAN_INSTRUCTION], status
+    finally:
+        probe.close()

@@ -49,6 +49,7 @@ EXPERT_DRIVER = NodeSpec('expert_driver', 'expert_driver', 'wm_ros.ros.expert_dr
 WORLD_MODEL = NodeSpec('world_model', 'world_model', 'wm_ros.ros.world_model_node')
 POLICY = NodeSpec('policy', 'policy', 'wm_ros.ros.policy_node', commands=True)
 COMPARATOR = NodeSpec('comparator', 'comparator', 'wm_ros.ros.comparator_node')
+PLANNER = NodeSpec('planner', 'planner', 'wm_ros.ros.planner_node', commands=True)
 
 # graph name -> (parameter file in config/, nodes). The launch files of the same names
 # start exactly these nodes with these parameter files.
@@ -62,6 +63,9 @@ GRAPHS: dict[str, tuple[str, tuple[NodeSpec, ...]]] = {
     'imagine': ('imagine.yaml', (WORLD_MODEL, POLICY)),
     # a policy on the robot with the world model beside it; `source` flips real/imagined
     'sim_to_real': ('sim_to_real.yaml', (SIM_ROBOT, WORLD_MODEL, POLICY, COMPARATOR)),
+    # the planner drives the robot toward an instruction, planning in the world model
+    # (config/plan.yaml holds the planner's own settings, hence another file name)
+    'plan': ('plan_graph.yaml', (SIM_ROBOT, WORLD_MODEL, PLANNER)),
 }
 
 

@@ -18,10 +18,11 @@ Build a ``LaunchDescription`` for a graph of :mod:`wm_ros.ros.graph` (robot host
 Every ``launch/<graph>.launch.py`` is three lines calling :func:`generate`, so the launch
 files and the bring-up runner (``wm-ros up <graph>``) start the same nodes with the same
 parameter files. Launch arguments (ROS_CONVENTIONS.md): ``namespace``, ``params_file``
-(default ``config/<graph>.yaml`` of the installed package), ``use_rviz`` (rviz2 with the
-shipped ``rviz/wm_ros.rviz``), ``backend`` and ``model_file_path`` (world model and
-policy), ``source`` (policy) and ``task`` (sim_robot). Imports ``launch`` lazily: this
-module is only used where a ROS 2 install provides it.
+(default: the graph's file in ``config/`` of the installed package), ``use_rviz`` (rviz2
+with the shipped ``rviz/wm_ros.rviz``), ``backend`` and ``model_file_path`` (world model,
+policy, planner), ``source`` (policy, planner), ``task`` (sim_robot) and ``instruction``
+(planner).
+Imports ``launch`` lazily: this module is only used where a ROS 2 install provides it.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ from wm_ros.ros.graph import get_graph
 # launch argument -> (default, description, nodes it is passed to as a parameter)
 ARGUMENTS = {
     'backend': ('', "world-model runtime: onnxruntime or torch ('' = the parameter file's)",
-                ('world_model', 'policy')),
+                ('world_model', 'policy', 'planner')),
     'model_file_path': ('', "world-model directory ('' = the shipped model)",
-                        ('world_model', 'policy')),
-    'source': ('', "policy input: real or imagined ('' = the parameter file's)", ('policy',)),
+                        ('world_model', 'policy', 'planner')),
+    'source': ('', "policy / planner input: real or imagined ('' = the parameter file's)",
+               ('policy', 'planner')),
     'task': ('', "sim_robot task family ('' = the parameter file's)", ('sim_robot',)),
+    'instruction': ('', "planner instruction ('' = the robot's task/instruction)",
+                    ('planner',)),
 }
 
 

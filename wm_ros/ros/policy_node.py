@@ -55,6 +55,8 @@ from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.interfaces import Observation
 from wm_ros.policy.perception_expert import PerceptionExpert
 from wm_ros.ros import image_codec
+from wm_ros.ros.camera_input import (image_problem, INPUT_TOPICS, POSE_WAIT_S, PoseSync, SOURCES,
+                                     WATCHDOG_HZ)
 from wm_ros.ros.common import (Commander, declare, Diagnostics, ERROR, FaultLog, LATCHED_QOS,
                                OK, Param, RateMeter, run, SENSOR_QOS, stamp_ns, STATE_QOS,
                                Ticker, WARN)
@@ -62,12 +64,6 @@ from wm_ros.runtime import load_runtime
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task
 
-SOURCES = ('real', 'imagined')
-TOPICS = {'real': ('camera/image_raw', 'ee_pose'),
-          'imagined': ('imagined/camera/image_raw', 'imagined/ee_pose')}
-COLOUR_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8')
-WATCHDOG_HZ = 100.0
-POSE_WAIT_S = 0.03           # an image waits this long for the ee pose with its stamp
 FRAME_ID = 'board'
 
 PARAMS = {
@@ -130,15 +126,13 @@ class PolicyNode(Node):
         self.diag = Diagnostics(self)
         self.rate = RateMeter()
         self.image_time = dict.fromkeys(SOURCES, -np.inf)    # monotonic receipt time
-        self.ee: dict[str, np.ndarray | None] = dict.fromkeys(SOURCES)
-        self.ee_stamp = dict.fromkeys(SOURCES, 0)               # ns
-        self.pending: dict[str, tuple | None] = dict.fromkeys(SOURCES)  # (image, monotonic)
+        self.sync = PoseSync(SOURCES, POSE_WAIT_S)      # image + the pose of its stamp
         self.instruction, self.step = '', 0
         self.last_zero = -np.inf
         self.faults = FaultLog(self)
         self.create_subscription(String, 'task/spec', self._on_spec, LATCHED_QOS)
         self.create_subscription(String, 'task/instruction', self._on_instruction, LATCHED_QOS)
-        for source, (image_topic, pose_topic) in TOPICS.items():
+        for source, (image_topic, pose_topic) in INPUT_TOPICS.items():
             self.create_subscription(Image, image_topic,
                                      lambda m, s=source: self._on_image(s, m), SENSOR_QOS)
             self.create_subscription(PoseStamped, pose_topic,
@@ -189,39 +183,32 @@ class PolicyNode(Node):
             self.get_logger().info(f'instruction: "{msg.data}"')
 
     def _on_pose(self, source: str, msg: PoseStamped):
-        self.ee[source] = np.array([msg.pose.position.x, msg.pose.position.y], np.float32)
-        self.ee_stamp[source] = stamp_ns(msg.header.stamp)
-        pending = self.pending[source]
-        if pending is not None and self.ee_stamp[source] >= stamp_ns(pending[0].header.stamp):
-            self.pending[source] = None
-            self._act(source, pending[0])
+        xy = np.array([msg.pose.position.x, msg.pose.position.y], np.float32)
+        held = self.sync.pose(source, xy, stamp_ns(msg.header.stamp))
+        if held is not None:
+            self._act(source, held)
 
     def _on_image(self, source: str, msg: Image):
         self.image_time[source] = time.monotonic()
         if source != self.p['source']:
             return
-        topic = TOPICS[source][0]
-        s = self.size
-        if msg.encoding not in COLOUR_ENCODINGS or (msg.height, msg.width) != (s, s):
+        problem = image_problem(msg, self.size, INPUT_TOPICS[source][0], 'the policy')
+        if problem:
             self.image_time[source] = -np.inf       # a bad frame is no fresh input
-            self._fault('bad_image', f'{topic}: got a {msg.width}x{msg.height} {msg.encoding!r} '
-                        f'image, the policy expects {s}x{s} rgb8 (or bgr8/rgba8/'
-                        'bgra8); resize/convert the camera image. No action from this frame')
+            self._fault('bad_image', problem)
             return
-        if self.ee[source] is None:
-            self._report(WARN, f'waiting for {TOPICS[source][1]}: no action yet')
+        if self.sync.ee[source] is None:
+            self._report(WARN, f'waiting for {INPUT_TOPICS[source][1]}: no action yet')
             return
-        if 0 < self.ee_stamp[source] < stamp_ns(msg.header.stamp):
-            self.pending[source] = (msg, time.monotonic())    # its pose is on the way
-            return
-        self._act(source, msg)
+        if self.sync.image(source, msg, stamp_ns(msg.header.stamp), time.monotonic()):
+            self._act(source, msg)                  # else its pose is on the way
 
     def _act(self, source: str, msg: Image):
         """Compute and publish the action for ``msg`` with the latest pose of ``source``."""
-        topic, s = TOPICS[source][0], self.size
+        topic, s = INPUT_TOPICS[source][0], self.size
         try:
             rgb = image_codec.from_msg(msg, (s, s))
-            obs = Observation(rgb, self.ee[source], self.instruction, self.step)
+            obs = Observation(rgb, self.sync.ee[source], self.instruction, self.step)
             action = np.zeros(2)
             if self._ready():
                 action = np.clip(self.policy.act(obs), -self.p['max_speed'],
@@ -261,12 +248,9 @@ class PolicyNode(Node):
 
     def _flush_pending(self):
         """Act on an image whose pose did not come within ``POSE_WAIT_S`` (latest pose)."""
-        now = time.monotonic()
-        for source, pending in self.pending.items():
-            if pending is not None and now - pending[1] > POSE_WAIT_S:
-                self.pending[source] = None
-                if source == self.p['source']:
-                    self._act(source, pending[0])
+        for source, msg in self.sync.due(time.monotonic()):
+            if source == self.p['source']:
+                self._act(source, msg)
 
     def _watchdog(self):
         """Zero velocity while the input is stale (own thread: never held up)."""

@@ -1,0 +1,87 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The camera input of a commanding node (``policy``, ``planner``): streams, checks, pairing.
+
+Both nodes subscribe to the real stream (``camera/image_raw`` + ``ee_pose``) and the
+imagined one (``imagined/...``, the world model) and act on the one their ``source``
+parameter names. This module holds what they share and imports nothing from ROS: the topic
+names, the image check with its message, and :class:`PoseSync`, which pairs each image with
+the end-effector pose of its stamp.
+"""
+
+from __future__ import annotations
+
+SOURCES = ('real', 'imagined')
+INPUT_TOPICS = {'real': ('camera/image_raw', 'ee_pose'),
+                'imagined': ('imagined/camera/image_raw', 'imagined/ee_pose')}
+COLOUR_ENCODINGS = ('rgb8', 'bgr8', 'rgba8', 'bgra8')
+WATCHDOG_HZ = 100.0          # how often a commanding node checks that its input is fresh
+POSE_WAIT_S = 0.03           # an image waits this long for the ee pose with its stamp
+
+
+def image_problem(msg, size: int, topic: str, who: str) -> str | None:
+    """
+    Return why image ``msg`` cannot feed a ``size`` x ``size`` colour model, or None.
+
+    ``who`` names the consumer in the message ("the policy").
+    """
+    if msg.encoding in COLOUR_ENCODINGS and (msg.height, msg.width) == (size, size):
+        return None
+    return (f'{topic}: got a {msg.width}x{msg.height} {msg.encoding!r} image, {who} expects '
+            f'{size}x{size} rgb8 (or bgr8/rgba8/bgra8); resize/convert the camera image. '
+            'No action from this frame')
+
+
+class PoseSync:
+    """
+    Pairs each camera image with the end-effector pose of its stamp, per source.
+
+    ``sim_robot`` publishes an image just before the pose of the same stamp, so an image
+    stamped after the latest pose is held (:meth:`image` returns False) until that pose
+    comes (:meth:`pose` returns the image) or ``wait_s`` passes (:meth:`due`); then it goes
+    with the latest pose, ``ee[source]``. An unstamped pose (0) never holds an image up.
+    """
+
+    def __init__(self, sources=SOURCES, wait_s: float = POSE_WAIT_S):
+        self.wait_s = wait_s
+        self.ee: dict = dict.fromkeys(sources)           # float32[2] m: latest pose
+        self.stamp: dict = dict.fromkeys(sources, 0)     # ns
+        self.pending: dict = dict.fromkeys(sources)      # (image, stamp ns, received s)
+
+    def image(self, source: str, image, stamp: int, now: float) -> bool:
+        """Return True when ``image`` (stamped ``stamp`` ns) can go now, else hold it."""
+        if 0 < self.stamp[source] < stamp:
+            self.pending[source] = (image, stamp, now)
+            return False
+        return True
+
+    def pose(self, source: str, xy, stamp: int):
+        """Record the latest pose of ``source``; return the held image it releases, or None."""
+        self.ee[source], self.stamp[source] = xy, stamp
+        pending = self.pending[source]
+        if pending is not None and stamp >= pending[1]:
+            self.pending[source] = None
+            return pending[0]
+        return None
+
+    def due(self, now: float) -> list[tuple[str, object]]:
+        """Return ``(source, image)`` of held images whose pose did not come in ``wait_s``."""
+        out = []
+        for source, pending in self.pending.items():
+            if pending is not None and now - pending[2] > self.wait_s:
+                self.pending[source] = None
+                out.append((source, pending[0]))
+        return out
