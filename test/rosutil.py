@@ -14,6 +14,105 @@
 
 """Helpers for multi-process ROS tests: a probe node in the test process."""
 
+from pathlib import Path
+import signal
+import subprocess
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PoseStamped, TwistStamped
+import numpy as np
+from rclpy.parameter import Parameter
+from rclpy.parameter_client import AsyncParameterClient
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+from wm_ros.ros import image_codec
+from wm_ros.ros.bringup import local_ros_env, node_command
+from wm_ros.ros.common import STATE_QOS
 from wm_ros.ros.probe import Probe
 
-__all__ = ['Probe']
+__all__ = ['CommanderUnderTest', 'Probe', 'TWIST_QOS']
+
+TWIST_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class CommanderUnderTest:
+    """
+    A commanding node's process (``policy``, ``planner``) and a probe node playing the robot.
+
+    The probe records ``ee_twist_cmd``, ``/diagnostics`` and the node's own ``topics``
+    (``name -> (type, qos)``) and publishes camera frames and poses on both sources.
+    """
+
+    def __init__(self, log_dir: Path, executable: str, name: str, topics: dict, **params):
+        self.name = name
+        self.log_path = log_dir / f'{name}.log'
+        self.proc = subprocess.Popen(node_command(executable, None, params),
+                                     env=local_ros_env(), stdout=self.log_path.open('w'),
+                                     stderr=subprocess.STDOUT)
+        self.probe = probe = Probe(f'{name}_probe')
+        probe.subscribe(TwistStamped, 'ee_twist_cmd', TWIST_QOS)
+        probe.subscribe(DiagnosticArray, '/diagnostics', STATE_QOS)
+        for topic, (kind, qos) in topics.items():
+            probe.subscribe(kind, topic, qos)
+        node = probe.node
+        self.pubs = {s: (node.create_publisher(Image, f'{p}camera/image_raw', STATE_QOS),
+                         node.create_publisher(PoseStamped, f'{p}ee_pose', STATE_QOS))
+                     for s, p in (('real', ''), ('imagined', 'imagined/'))}
+
+    def wait_up(self, seconds: float, topic: str):
+        """Wait for the node's first message on ``topic`` and its camera subscriptions."""
+        probe = self.probe
+        try:
+            up = probe.spin(seconds, lambda: probe.msgs[topic] or self.proc.poll() is not None)
+            assert up and self.proc.poll() is None, f'{self.name} did not come up:\n{self.log()}'
+            assert probe.spin(10, lambda: all(p[0].get_subscription_count() for p in
+                                              self.pubs.values())), f'{self.name} never subscribed'
+        except AssertionError:
+            self.close()
+            raise
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def send(self, source, image, ee_xy, encoding='rgb8') -> float:
+        """Publish the pusher pose and the frame of one stamp (as sim_robot does)."""
+        stamp = self.probe.node.get_clock().now().to_msg()
+        pose = PoseStamped()
+        pose.header.stamp, pose.header.frame_id = stamp, 'board'
+        pose.pose.position.x, pose.pose.position.y = float(ee_xy[0]), float(ee_xy[1])
+        image_pub, pose_pub = self.pubs[source]
+        pose_pub.publish(pose)
+        if encoding == 'rgb8':
+            image_pub.publish(image_codec.to_msg(image, stamp, 'camera'))
+        else:
+            image_pub.publish(image_codec.to_msg(image, stamp, 'camera', encoding=encoding,
+                                                 use_bridge=False))
+        return time.monotonic()
+
+    def twists(self, since=0.0, stamped_after_ns=0):
+        """Return ``(receipt time, velocity, msg)`` of twists received since ``since``."""
+        return [(t, np.array([m.twist.linear.x, m.twist.linear.y]), m)
+                for t, m in self.probe.msgs['ee_twist_cmd'] if t >= since and
+                m.header.stamp.sec * 10**9 + m.header.stamp.nanosec > stamped_after_ns]
+
+    def set_param(self, name, value):
+        client = AsyncParameterClient(self.probe.node, self.name)
+        assert client.wait_for_services(10.0)
+        future = client.set_parameters([Parameter(name, value=value)])
+        assert self.probe.spin(10, future.done)
+        return future.result().results[0]
+
+    def close(self):
+        """Stop the node with SIGINT, recording what it sends as it stops; return its code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        self.probe.spin(30, lambda: self.proc.poll() is not None)  # a loaded host needs time
+        self.probe.spin(0.2)
+        self.probe.close()
+        try:
+            return self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()

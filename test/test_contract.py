@@ -110,6 +110,40 @@ def test_a_degenerate_state_steps_to_finite_numbers(runtime, frames):
     assert images.shape == (3, 64, 64, 3)
 
 
+@pytest.mark.parametrize('backend', ['torch', 'onnxruntime'])
+def test_a_rollout_over_the_used_slots_moves_every_block_as_over_all_slots(backend, frames):
+    """Leaving empty slots out of the steps (2x for a planner) changes no block or frame."""
+    runtime = load_runtime(SHIPPED, backend)
+    assert runtime.compact_slots, 'the shipped export should have a dynamic slot axis'
+    state = runtime.encode(*frames)
+    present = state['present'].copy()
+    present[1, :2] = 0.0                        # rows hold different blocks; one holds none
+    present[2] = 0.0
+    state = state.updated({'present': present})
+    used = present > 0.5
+    assert used[0].sum() >= 2 and not used.any(0).all()        # some slots are left out
+    first = np.argmax(used[0])                  # row 0's pusher drives through its block
+    heading = state['pos'][0, first] - state['ee'][0]
+    steps = int(np.linalg.norm(heading) / 0.02) + 5
+    actions = np.tile(np.float32(0.2 * heading / np.linalg.norm(heading)), (3, steps, 1))
+    fast = list(runtime.rollout(state, actions))
+    runtime.compact_slots = False
+    try:
+        full = list(runtime.rollout(state, actions))
+    finally:
+        runtime.compact_slots = True
+    assert np.linalg.norm(full[-1]['pos'][0, first] - state['pos'][0, first]) > 0.01  # pushed
+    for a, b in zip(fast, full):
+        for key in ('kind', 'present'):
+            np.testing.assert_array_equal(a[key], b[key])
+        for key in ('ee', 'prev_ee', 'uncertainty'):
+            np.testing.assert_allclose(a[key], b[key], atol=1e-6)
+        for key in ('pos', 'yaw', 'prev_pos'):
+            np.testing.assert_allclose(a[key][used], b[key][used], atol=1e-6)
+        images = [runtime.decode(s)[0].astype(int) for s in (a, b)]
+        assert np.abs(images[0] - images[1]).max() <= 1
+
+
 def test_capabilities_are_what_the_model_file_declares(runtime, frames):
     state = runtime.encode(*frames)
     if isinstance(runtime, ObjectReadout):

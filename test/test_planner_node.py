@@ -22,29 +22,22 @@ it apart from other test runs on this host (conftest.py picks 1-100 at random).
 
 import json
 from pathlib import Path
-import signal
-import subprocess
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from diagnostic_msgs.msg import DiagnosticStatus
 import numpy as np
 import pytest
-from rclpy.parameter import Parameter
-from rclpy.parameter_client import AsyncParameterClient
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
 from wm_ros.ros import image_codec
-from wm_ros.ros.bringup import local_ros_env, node_command
 from wm_ros.ros.common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
 from wm_ros.ros.graph import PLANNER
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 
-from .rosutil import Probe
+from .rosutil import CommanderUnderTest
 from .test_policy_node import shipped_model_backend
 
 pytestmark = pytest.mark.ros
@@ -57,55 +50,29 @@ REFUSED = 'push the purple star to the center'      # there is no purple star
 HORIZON = 8              # config/plan.yaml, tiny
 INPUT_TIMEOUT = 0.15
 WAIT_S = 60.0            # first plan on a loaded 2-core host (seconds when idle)
-TWIST_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
 
-class PlannerUnderTest:
+class PlannerUnderTest(CommanderUnderTest):
     """A ``planner`` process, and a probe node playing the robot around it."""
 
     def __init__(self, log_dir: Path, **params):
-        self.log_path = log_dir / 'planner.log'
-        self.proc = subprocess.Popen(node_command(PLANNER, None, params), env=local_ros_env(),
-                                     stdout=self.log_path.open('w'), stderr=subprocess.STDOUT)
-        self.probe = probe = Probe('planner_probe')
-        probe.subscribe(TwistStamped, 'ee_twist_cmd', TWIST_QOS)
-        probe.subscribe(String, 'plan/subgoals', LATCHED_QOS)
-        probe.subscribe(Image, 'plan/video', SENSOR_QOS)
-        probe.subscribe(MarkerArray, 'plan/markers', STATE_QOS)
-        probe.subscribe(DiagnosticArray, '/diagnostics', STATE_QOS)
-        node = probe.node
+        super().__init__(log_dir, PLANNER, 'planner', {
+            'plan/subgoals': (String, LATCHED_QOS), 'plan/video': (Image, SENSOR_QOS),
+            'plan/markers': (MarkerArray, STATE_QOS)}, **params)
+        node = self.probe.node
         self.instruction = node.create_publisher(String, 'task/instruction', LATCHED_QOS)
-        self.pubs = {s: (node.create_publisher(Image, f'{p}camera/image_raw', STATE_QOS),
-                         node.create_publisher(PoseStamped, f'{p}ee_pose', STATE_QOS))
-                     for s, p in (('real', ''), ('imagined', 'imagined/'))}
         self.client = node.create_client(Trigger, 'planner/plan')
         self.env = TabletopEnv(TabletopConfig(task='block_to_region'))
         obs, _ = self.env.reset(seed=SEED)
         self.image, self.ee = obs['image'], obs['ee_xy']
-        try:
-            up = probe.spin(WAIT_S, lambda: probe.msgs['plan/subgoals'] or
-                            self.proc.poll() is not None)
-            assert up and self.proc.poll() is None, f'planner did not come up:\n{self.log()}'
-            assert probe.spin(10, lambda: all(p[0].get_subscription_count() for p in
-                                              self.pubs.values())), 'planner never subscribed'
-            assert self.client.wait_for_service(timeout_sec=10), 'no planner/plan service'
-        except AssertionError:
+        self.wait_up(WAIT_S, 'plan/subgoals')
+        if not self.client.wait_for_service(timeout_sec=10):
             self.close()
-            raise
-
-    def log(self) -> str:
-        return self.log_path.read_text()
+            raise AssertionError('no planner/plan service')
 
     def send(self, source='real'):
-        """Publish the pusher pose and the frame of one stamp (as sim_robot does)."""
-        stamp = self.probe.node.get_clock().now().to_msg()
-        pose = PoseStamped()
-        pose.header.stamp, pose.header.frame_id = stamp, 'board'
-        pose.pose.position.x, pose.pose.position.y = (float(v) for v in self.ee)
-        image_pub, pose_pub = self.pubs[source]
-        pose_pub.publish(pose)
-        image_pub.publish(image_codec.to_msg(self.image, stamp, 'camera'))
-        return time.monotonic()
+        """Publish the task's frame and pusher pose on ``source``."""
+        return super().send(source, self.image, self.ee)
 
     def feed(self, seconds, until=None, source='real') -> bool:
         """Publish frames at 10 Hz for ``seconds`` or until ``until()``; say if it held."""
@@ -128,11 +95,6 @@ class PlannerUnderTest:
     def statuses(self, since=0.0):
         return [json.loads(m.data) for t, m in self.probe.msgs['plan/subgoals'] if t >= since]
 
-    def twists(self, since=0.0, stamped_after_ns=0):
-        return [(t, np.array([m.twist.linear.x, m.twist.linear.y]), m)
-                for t, m in self.probe.msgs['ee_twist_cmd'] if t >= since and
-                m.header.stamp.sec * 10**9 + m.header.stamp.nanosec > stamped_after_ns]
-
     def moving(self, since):
         return [v for _, v, _ in self.twists(since) if np.linalg.norm(v) > 1e-3]
 
@@ -147,26 +109,9 @@ class PlannerUnderTest:
                 return answer
             self.feed(0.3)                  # the camera was off: frames are on their way
 
-    def set_param(self, name, value):
-        client = AsyncParameterClient(self.probe.node, 'planner')
-        assert client.wait_for_services(10.0)
-        future = client.set_parameters([Parameter(name, value=value)])
-        assert self.probe.spin(10, future.done)
-        return future.result().results[0]
-
     def close(self):
-        """Stop the node with SIGINT, recording what it sends as it stops; return its code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        self.probe.spin(30, lambda: self.proc.poll() is not None)  # a loaded host needs time
-        self.probe.spin(0.2)
-        self.probe.close()
         self.env.close()
-        try:
-            return self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return super().close()
 
 
 @pytest.fixture(scope='module')

@@ -17,37 +17,32 @@
 import dataclasses
 import json
 from pathlib import Path
-import signal
 import subprocess
 import time
 
-from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from diagnostic_msgs.msg import DiagnosticStatus
+from geometry_msgs.msg import PoseStamped
 import numpy as np
 import pytest
 from rcl_interfaces.msg import ParameterType
-from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
-from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.policy.expert import ExpertController
 from wm_ros.ros import image_codec
 from wm_ros.ros.bringup import local_ros_env, node_command
-from wm_ros.ros.common import LATCHED_QOS, STATE_QOS
+from wm_ros.ros.common import LATCHED_QOS
 from wm_ros.ros.graph import POLICY
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 
-from .rosutil import Probe
+from .rosutil import CommanderUnderTest
 
 pytestmark = pytest.mark.ros
 
 TINY = Path(__file__).parent / 'golden' / 'tiny_world_model'
 SEED = 1                     # block_to_region: "put the purple cylinder in the top left corner"
 PUSHER = ((-0.2, -0.2), (0.2, 0.2))      # real / imagined pusher: the expert goes opposite ways
-TWIST_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def shipped_model_backend():
@@ -61,40 +56,20 @@ def shipped_model_backend():
                 'the switch test needs its perception')
 
 
-class PolicyUnderTest:
+class PolicyUnderTest(CommanderUnderTest):
     """A ``policy`` process and a probe node feeding it frames."""
 
     def __init__(self, log_dir: Path, **params):
-        self.log_path = log_dir / 'policy.log'
-        self.proc = subprocess.Popen(node_command(POLICY, None, params), env=local_ros_env(),
-                                     stdout=self.log_path.open('w'), stderr=subprocess.STDOUT)
-        self.probe = probe = Probe('policy_probe')
-        probe.subscribe(TwistStamped, 'ee_twist_cmd', TWIST_QOS)
-        probe.subscribe(DiagnosticArray, '/diagnostics', STATE_QOS)
-        probe.subscribe(String, 'policy/source', LATCHED_QOS)
-        node = probe.node
-        self.spec = node.create_publisher(String, 'task/spec', LATCHED_QOS)
-        self.pubs = {s: (node.create_publisher(Image, f'{p}camera/image_raw', STATE_QOS),
-                         node.create_publisher(PoseStamped, f'{p}ee_pose', STATE_QOS))
-                     for s, p in (('real', ''), ('imagined', 'imagined/'))}
+        super().__init__(log_dir, POLICY, 'policy',
+                         {'policy/source': (String, LATCHED_QOS)}, **params)
+        self.spec = self.probe.node.create_publisher(String, 'task/spec', LATCHED_QOS)
         self.env = TabletopEnv(TabletopConfig(task='block_to_region'))
         self.env.reset(seed=SEED)
         self.scene, self.task = self.env.scene, self.env.task
         self.spec.publish(String(data=json.dumps({
             'scene': self.scene.to_dict(), 'task': self.task.to_dict(), 'board_half': 0.25,
             'episode': 0})))
-        try:
-            up = probe.spin(40, lambda: probe.msgs['policy/source'] or
-                            self.proc.poll() is not None)
-            assert up and self.proc.poll() is None, f'policy did not come up:\n{self.log()}'
-            assert probe.spin(10, lambda: all(p[0].get_subscription_count() for p in
-                                              self.pubs.values())), 'policy never subscribed'
-        except AssertionError:
-            self.close()
-            raise
-
-    def log(self) -> str:
-        return self.log_path.read_text()
+        self.wait_up(40, 'policy/source')
 
     def frame(self, pusher_xy):
         """Render the task scene with the pusher at ``pusher_xy``: (rgb, ee_xy)."""
@@ -104,46 +79,13 @@ class PolicyUnderTest:
         expected = ExpertController(self.scene, self.task).act(obs['ee_xy'], xy)
         return obs['image'], obs['ee_xy'], expected
 
-    def send(self, source, image, ee_xy, encoding='rgb8'):
-        stamp = self.probe.node.get_clock().now().to_msg()
-        pose = PoseStamped()
-        pose.header.stamp, pose.header.frame_id = stamp, 'board'
-        pose.pose.position.x, pose.pose.position.y = float(ee_xy[0]), float(ee_xy[1])
-        image_pub, pose_pub = self.pubs[source]
-        pose_pub.publish(pose)
-        if encoding == 'rgb8':
-            image_pub.publish(image_codec.to_msg(image, stamp, 'camera'))
-        else:
-            image_pub.publish(image_codec.to_msg(image, stamp, 'camera', encoding=encoding,
-                                                 use_bridge=False))
-        return time.monotonic()
-
-    def twists_since(self, t0, stamped_after_ns=0):
-        return [(t, np.array([m.twist.linear.x, m.twist.linear.y]))
-                for t, m in self.probe.msgs['ee_twist_cmd'] if t >= t0 and
-                m.header.stamp.sec * 10**9 + m.header.stamp.nanosec > stamped_after_ns]
-
     def statuses(self, since=0.0):
         return [s for t, m in self.probe.msgs['/diagnostics'] if t >= since for s in m.status
                 if s.name == 'policy']
 
-    def set_param(self, name, value):
-        client = AsyncParameterClient(self.probe.node, 'policy')
-        assert client.wait_for_services(10.0)
-        future = client.set_parameters([Parameter(name, value=value)])
-        assert self.probe.spin(10, future.done)
-        return future.result().results[0]
-
     def close(self):
-        self.probe.close()
         self.env.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        try:
-            return self.proc.wait(30)          # a loaded 2-core host needs time
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return super().close()
 
 
 def cos(a, b):
@@ -174,8 +116,8 @@ def test_switch_source_at_run_time(tmp_path):
                 policy.probe.spin(0.05)
 
         def direction(since):
-            moving = [v for _, v in policy.twists_since(since) if np.linalg.norm(v) > 1e-3]
-            assert len(moving) >= 5, policy.twists_since(since)
+            moving = [v for _, v, _ in policy.twists(since) if np.linalg.norm(v) > 1e-3]
+            assert len(moving) >= 5, policy.twists(since)
             return np.mean(moving, axis=0), moving
 
         assert policy.probe.last('policy/source').data == 'real'
@@ -231,16 +173,16 @@ def test_stale_camera_gives_zero_twist_within_200ms(tiny):
         last_ns = tiny.probe.node.get_clock().now().nanoseconds
         tiny.probe.spin(0.1)
     tiny.probe.spin(1.0)
-    before = [v for t, v in tiny.twists_since(t0 + 0.5) if t < t_last]
+    before = [v for t, v, _ in tiny.twists(t0 + 0.5) if t < t_last]
     assert np.mean([np.linalg.norm(v) > 0.1 for v in before]) > 0.8, before
     # twists the node sent after it got the last frame (not ones still in flight)
-    after = tiny.twists_since(t_last, stamped_after_ns=last_ns)
-    zeros = [t for t, v in after if not v.any()]
+    after = tiny.twists(t_last, stamped_after_ns=last_ns)
+    zeros = [t for t, v, _ in after if not v.any()]
     assert zeros, after
     latency = zeros[0] - t_last
     print(f'watchdog: first zero twist {latency * 1000:.0f} ms after the last frame')
     assert latency < 0.2, latency
-    assert all(not v.any() for t, v in after if t > zeros[0])     # and only zeros after
+    assert all(not v.any() for t, v, _ in after if t > zeros[0])     # and only zeros after
     assert 7 <= len([t for t in zeros if t < zeros[0] + 1.0]) <= 13   # repeated at ~10 Hz
     stale = [s for s in tiny.statuses(t_last) if s.message == 'input stale: zero twist']
     assert stale and stale[0].level == DiagnosticStatus.WARN
@@ -254,7 +196,7 @@ def test_image_waits_for_the_pose_with_its_stamp(tiny):
     # frame A until the node answers it, so no answer to A is in flight when B goes out
     t_a, end = time.monotonic(), time.monotonic() + 30
     while time.monotonic() < end and not [
-            v for _, v in tiny.twists_since(t_a) if cos(v, want_a) > 0.9]:
+            v for _, v, _ in tiny.twists(t_a) if cos(v, want_a) > 0.9]:
         tiny.send('real', image_a, ee_a)
         tiny.probe.spin(0.1)
     tiny.probe.spin(0.2)
@@ -266,8 +208,8 @@ def test_image_waits_for_the_pose_with_its_stamp(tiny):
     pose.header.stamp, pose.header.frame_id = stamp, 'board'
     pose.pose.position.x, pose.pose.position.y = float(ee_b[0]), float(ee_b[1])
     tiny.pubs['real'][1].publish(pose)
-    assert tiny.probe.spin(2, lambda: tiny.twists_since(t0))
-    v = tiny.twists_since(t0)[0][1]
+    assert tiny.probe.spin(2, lambda: tiny.twists(t0))
+    v = tiny.twists(t0)[0][1]
     assert cos(v, want_b) > 0.9 and cos(v, want_a) < 0, (v, want_a, want_b)
 
 
@@ -282,11 +224,11 @@ def test_wrong_size_and_encoding_are_reported_and_survived(tiny):
             return any(s.level == DiagnosticStatus.ERROR and all(w in s.message for w in words)
                        for s in tiny.statuses(t0))
         assert tiny.probe.spin(5, reported), [s.message for s in tiny.statuses(t0)]
-        assert not [v for _, v in tiny.twists_since(t0) if v.any()]   # no action from it
+        assert not [v for _, v, _ in tiny.twists(t0) if v.any()]   # no action from it
         assert tiny.proc.poll() is None
     t0 = time.monotonic()
     tiny.send('real', image, ee)
-    assert tiny.probe.spin(5, lambda: any(v.any() for _, v in tiny.twists_since(t0)))
+    assert tiny.probe.spin(5, lambda: any(v.any() for _, v, _ in tiny.twists(t0)))
 
 
 def test_missing_model_exits_1_naming_the_path(tmp_path):

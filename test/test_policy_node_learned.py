@@ -49,8 +49,8 @@ def test_learned_policy_drives_toward_the_task_from_camera_images(tmp_path):
         while time.monotonic() - t0 < 45.0 and len(moving) < 10:    # 10 Hz camera; a loaded
             node.send('real', image, ee)                           # host loads slowly
             node.probe.spin(0.1)
-            moving = [v for _, v in node.twists_since(t0) if np.linalg.norm(v) > 0.01]
-        assert len(moving) >= 5, node.twists_since(t0)
+            moving = [v for _, v, _ in node.twists(t0) if np.linalg.norm(v) > 0.01]
+        assert len(moving) >= 5, node.twists(t0)
         mean = np.mean(moving, axis=0)
         print(f'"{instruction}": node twist {mean.round(3)}, offline policy '
               f'{offline.round(3)}, expert {expert.round(3)}')

@@ -40,12 +40,12 @@ def test_a_stopped_policy_leaves_a_zero_twist_last(tmp_path, sig):
         while time.monotonic() - t0 < 1.0:
             policy.send('real', image, ee)
             policy.probe.spin(0.1)
-        assert policy.probe.spin(10, lambda: policy.twists_since(t0))
-        assert np.linalg.norm(policy.twists_since(t0)[-1][1]) > 0.1     # moving
+        assert policy.probe.spin(10, lambda: policy.twists(t0))
+        assert np.linalg.norm(policy.twists(t0)[-1][1]) > 0.1     # moving
         policy.proc.send_signal(sig)
         assert policy.probe.spin(30, lambda: policy.proc.poll() is not None), policy.log()
         policy.probe.spin(0.5)
-        last = policy.twists_since(t0)[-1][1]
+        last = policy.twists(t0)[-1][1]
         assert not last.any(), (last, policy.log())
         assert policy.proc.returncode == 0, (policy.proc.returncode, policy.log())
         assert 'zero twist sent' in policy.log(), policy.log()

@@ -19,9 +19,10 @@
 * ``step.onnx``     ``STEP_INPUTS`` (state + ``action`` float32[B,2]) -> ``next_<name>`` state
 * ``decoder.onnx``  ``DECODER_INPUTS`` -> ``images`` uint8[B,S,S,3], ``ee_out`` float32[B,2]
 
-State tensor names are :data:`STATE_KEYS`. The batch axis is dynamic. Opset 20 and IR
-version 9 so ONNX Runtime 1.31 (IR <= 13) and TensorRT 10 load them; ``onnx.checker``
-passes. ``model.json`` is copied beside them with the graph signatures added.
+State tensor names are :data:`STATE_KEYS`. The batch axis is dynamic, and so is the step's
+slot axis (``dynamic_slots`` in ``model.json``: a rollout steps only the used slots). Opset
+20 and IR version 9 so ONNX Runtime 1.31 (IR <= 13) and TensorRT 10 load them;
+``onnx.checker`` passes. ``model.json`` is copied beside them with the graph signatures added.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import torch
 
 from wm_ros.model import checkpoint
 from wm_ros.model.network import STATE_KEYS, WorldModel
+from wm_ros.runtime.base import SLOT_KEYS
 
 OPSET = 20
 IR_VERSION = 9
@@ -103,7 +105,8 @@ def export(model_dir: str | Path, out_dir: str | Path) -> Path:
     wrappers = {'encoder': _Encoder(model), 'step': _Step(model), 'decoder': _Decoder(model)}
     for name, (in_names, out_names) in GRAPHS.items():
         path = out / f'{name}.onnx'
-        axes = {n: {0: 'batch'} for n in in_names + out_names}
+        axes = {n: {0: 'batch', 1: 'slots'} if name == 'step' and n.removeprefix('next_')
+                in SLOT_KEYS else {0: 'batch'} for n in in_names + out_names}
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             torch.onnx.export(wrappers[name].eval(), inputs[name], str(path), dynamo=False,
@@ -115,7 +118,7 @@ def export(model_dir: str | Path, out_dir: str | Path) -> Path:
         entry.key, entry.value = 'wm_ros_format_version', str(checkpoint.FORMAT_VERSION)
         onnx.checker.check_model(graph, full_check=True)
         onnx.save(graph, str(path))
-    meta['onnx'] = {'opset': OPSET, 'ir_version': IR_VERSION,
+    meta['onnx'] = {'opset': OPSET, 'ir_version': IR_VERSION, 'dynamic_slots': True,
                     'graphs': {n: {'inputs': list(i), 'outputs': list(o)}
                                for n, (i, o) in GRAPHS.items()}}
     (out / checkpoint.META).write_text(json.dumps(meta, indent=2))

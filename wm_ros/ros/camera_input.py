@@ -17,12 +17,21 @@ The camera input of a commanding node (``policy``, ``planner``): streams, checks
 
 Both nodes subscribe to the real stream (``camera/image_raw`` + ``ee_pose``) and the
 imagined one (``imagined/...``, the world model) and act on the one their ``source``
-parameter names. This module holds what they share and imports nothing from ROS: the topic
-names, the image check with its message, and :class:`PoseSync`, which pairs each image with
-the end-effector pose of its stamp.
+parameter names. This module holds what they share: the topic names, the image check with
+its message, :class:`PoseSync`, which pairs each image with the end-effector pose of its
+stamp (plain Python), and :class:`CameraInput`, the subscriptions and callbacks both nodes
+mix in.
 """
 
 from __future__ import annotations
+
+import time
+
+from geometry_msgs.msg import PoseStamped
+import numpy as np
+from sensor_msgs.msg import Image
+
+from wm_ros.ros.common import SENSOR_QOS, stamp_ns, STATE_QOS, WARN
 
 SOURCES = ('real', 'imagined')
 INPUT_TOPICS = {'real': ('camera/image_raw', 'ee_pose'),
@@ -85,3 +94,63 @@ class PoseSync:
                 self.pending[source] = None
                 out.append((source, pending[0]))
         return out
+
+
+class CameraInput:
+    """
+    The camera side of a commanding node (mixed into an ``rclpy`` ``Node``).
+
+    :meth:`_camera_setup` subscribes to both streams; each checked image of the selected
+    ``source`` goes with the pose of its stamp to the node's ``_frame(source, msg)``. The
+    node provides ``p`` (its parameters, with ``source`` and ``input_timeout``), ``size``,
+    ``consumer`` ("the policy": used in messages), ``_fault(kind, message)`` and
+    ``_report(level, message)``.
+    """
+
+    consumer = 'the node'
+
+    def _camera_setup(self):
+        self.image_time = dict.fromkeys(SOURCES, -np.inf)    # monotonic receipt time
+        self.sync = PoseSync(SOURCES, POSE_WAIT_S)           # image + the pose of its stamp
+        for source, (image_topic, pose_topic) in INPUT_TOPICS.items():
+            self.create_subscription(Image, image_topic,
+                                     lambda m, s=source: self._on_image(s, m), SENSOR_QOS)
+            self.create_subscription(PoseStamped, pose_topic,
+                                     lambda m, s=source: self._on_pose(s, m), STATE_QOS)
+        self.create_timer(1.0 / WATCHDOG_HZ, self._flush_pending)
+
+    def _on_pose(self, source: str, msg):
+        xy = np.array([msg.pose.position.x, msg.pose.position.y], np.float32)
+        held = self.sync.pose(source, xy, stamp_ns(msg.header.stamp))
+        if held is not None and source == self.p['source']:
+            self._frame(source, held)
+
+    def _on_image(self, source: str, msg):
+        self.image_time[source] = time.monotonic()
+        if source != self.p['source']:
+            return
+        problem = image_problem(msg, self.size, INPUT_TOPICS[source][0], self.consumer)
+        if problem:
+            self.image_time[source] = -np.inf       # a bad frame is no fresh input
+            self._fault('bad_image', problem)
+            return
+        if self.sync.ee[source] is None:
+            self._report(WARN, f'waiting for {INPUT_TOPICS[source][1]}: no action yet')
+            return
+        if self.sync.image(source, msg, stamp_ns(msg.header.stamp), time.monotonic()):
+            self._frame(source, msg)                # else its pose is on the way
+
+    def _flush_pending(self):
+        """Pass on an image whose pose did not come within ``POSE_WAIT_S`` (latest pose)."""
+        for source, msg in self.sync.due(time.monotonic()):
+            if source == self.p['source']:
+                self._frame(source, msg)
+
+    def _unreadable(self, source: str, exc: Exception):
+        """Report a frame the codec or the model could not read; it is no fresh input."""
+        self.image_time[source] = -np.inf
+        self._fault('unreadable_image', f'{INPUT_TOPICS[source][0]}: {exc}; no action from '
+                    'this frame')
+
+    def _fresh(self, source: str) -> bool:
+        return time.monotonic() - self.image_time[source] <= self.p['input_timeout']

@@ -47,7 +47,7 @@ from pathlib import Path
 import threading
 import time
 
-from geometry_msgs.msg import Point, PoseStamped
+from geometry_msgs.msg import Point
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -60,10 +60,9 @@ from visualization_msgs.msg import Marker, MarkerArray
 from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.plan.planner import HierarchicalPlanner, load_config
 from wm_ros.ros import image_codec
-from wm_ros.ros.camera_input import (image_problem, INPUT_TOPICS, POSE_WAIT_S, PoseSync, SOURCES,
-                                     WATCHDOG_HZ)
+from wm_ros.ros.camera_input import CameraInput, INPUT_TOPICS, SOURCES, WATCHDOG_HZ
 from wm_ros.ros.common import (Commander, declare, Diagnostics, ERROR, FaultLog, LATCHED_QOS,
-                               OK, Param, run, SENSOR_QOS, stamp_ns, STATE_QOS, Ticker, WARN)
+                               OK, Param, run, STATE_QOS, Ticker, WARN)
 from wm_ros.ros.plan_runner import PlanRunner, Result, ZERO
 from wm_ros.ros.world_model_node import board_half_of
 from wm_ros.runtime import load_runtime
@@ -115,8 +114,10 @@ def plan_markers(paths: dict, stamp, frame_id: str = FRAME_ID) -> MarkerArray:
     return MarkerArray(markers=markers)
 
 
-class PlannerNode(Node):
+class PlannerNode(CameraInput, Node):
     """Thin ROS wrapper around :class:`PlanRunner` (see the module docstring)."""
+
+    consumer = 'the planner'
 
     def __init__(self):
         super().__init__('planner')
@@ -133,8 +134,6 @@ class PlannerNode(Node):
         self.pub_markers = self.create_publisher(MarkerArray, 'plan/markers', STATE_QOS)
         self.diag = Diagnostics(self)
         self.faults = FaultLog(self)
-        self.image_time = dict.fromkeys(SOURCES, -np.inf)    # monotonic receipt time
-        self.sync = PoseSync(SOURCES, POSE_WAIT_S)
         self.topic_instruction = self.instruction = ''
         self.last_zero, self.last_status = -np.inf, None
         self.video_lock = threading.Lock()
@@ -142,13 +141,8 @@ class PlannerNode(Node):
         self.play_index = 0
         self.runner = PlanRunner(self.planner, self._on_result)
         self.create_subscription(String, 'task/instruction', self._on_instruction, LATCHED_QOS)
-        for source, (image_topic, pose_topic) in INPUT_TOPICS.items():
-            self.create_subscription(Image, image_topic,
-                                     lambda m, s=source: self._on_image(s, m), SENSOR_QOS)
-            self.create_subscription(PoseStamped, pose_topic,
-                                     lambda m, s=source: self._on_pose(s, m), STATE_QOS)
+        self._camera_setup()
         self.create_service(Trigger, '~/plan', self._on_plan)
-        self.create_timer(1.0 / WATCHDOG_HZ, self._flush_pending)
         self.create_timer(1.0 / self.p['rate'], self._play_video)
         self.watchdog = Ticker(1.0 / WATCHDOG_HZ, self._watchdog)
         self._publish_status(self.runner.status())
@@ -205,41 +199,12 @@ class PlannerNode(Node):
         return response
 
     # ---------------------------------------------------------------- camera
-    def _on_pose(self, source: str, msg: PoseStamped):
-        xy = np.array([msg.pose.position.x, msg.pose.position.y], np.float32)
-        held = self.sync.pose(source, xy, stamp_ns(msg.header.stamp))
-        if held is not None:
-            self._submit(source, held)
-
-    def _on_image(self, source: str, msg: Image):
-        self.image_time[source] = time.monotonic()
-        if source != self.p['source']:
-            return
-        problem = image_problem(msg, self.size, INPUT_TOPICS[source][0], 'the planner')
-        if problem:
-            self.image_time[source] = -np.inf       # a bad frame is no fresh input
-            self._fault('bad_image', problem)
-            return
-        if self.sync.ee[source] is None:
-            self._report(WARN, f'waiting for {INPUT_TOPICS[source][1]}: no action yet')
-            return
-        if self.sync.image(source, msg, stamp_ns(msg.header.stamp), time.monotonic()):
-            self._submit(source, msg)               # else its pose is on the way
-
-    def _flush_pending(self):
-        for source, msg in self.sync.due(time.monotonic()):
-            self._submit(source, msg)
-
-    def _submit(self, source: str, msg: Image):
+    def _frame(self, source: str, msg: Image):
         """Hand an image with the latest pose of ``source`` to the planner's worker."""
-        if source != self.p['source']:
-            return
         try:
             rgb = image_codec.from_msg(msg, (self.size, self.size))
         except ValueError as exc:
-            self.image_time[source] = -np.inf
-            self._fault('unreadable_image', f'{INPUT_TOPICS[source][0]}: {exc}; no action '
-                        'from this frame')
+            self._unreadable(source, exc)
             return
         self.runner.frame(rgb, self.sync.ee[source], self.image_time[source])
 
@@ -297,9 +262,6 @@ class PlannerNode(Node):
         self.pub_video.publish(image_codec.to_msg(frame, self._now(), 'camera'))
 
     # ---------------------------------------------------------------- safety
-    def _fresh(self, source: str) -> bool:
-        return time.monotonic() - self.image_time[source] <= self.p['input_timeout']
-
     def _watchdog(self):
         """Zero velocity while the input is stale or a plan is late (own thread)."""
         busy = self.runner.busy_for()

@@ -45,7 +45,6 @@ import json
 from pathlib import Path
 import time
 
-from geometry_msgs.msg import PoseStamped
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import Image
@@ -55,11 +54,9 @@ from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.interfaces import Observation
 from wm_ros.policy.perception_expert import PerceptionExpert
 from wm_ros.ros import image_codec
-from wm_ros.ros.camera_input import (image_problem, INPUT_TOPICS, POSE_WAIT_S, PoseSync, SOURCES,
-                                     WATCHDOG_HZ)
+from wm_ros.ros.camera_input import CameraInput, SOURCES, WATCHDOG_HZ
 from wm_ros.ros.common import (Commander, declare, Diagnostics, ERROR, FaultLog, LATCHED_QOS,
-                               OK, Param, RateMeter, run, SENSOR_QOS, stamp_ns, STATE_QOS,
-                               Ticker, WARN)
+                               OK, Param, RateMeter, run, Ticker, WARN)
 from wm_ros.runtime import load_runtime
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task
@@ -104,8 +101,10 @@ def load_learned(policy_path: str):
     return policy
 
 
-class PolicyNode(Node):
+class PolicyNode(CameraInput, Node):
     """Thin ROS wrapper around a policy (perception expert or learned) with a source switch."""
+
+    consumer = 'the policy'
 
     def __init__(self):
         super().__init__('policy')
@@ -125,19 +124,12 @@ class PolicyNode(Node):
         self.pub_source = self.create_publisher(String, 'policy/source', LATCHED_QOS)
         self.diag = Diagnostics(self)
         self.rate = RateMeter()
-        self.image_time = dict.fromkeys(SOURCES, -np.inf)    # monotonic receipt time
-        self.sync = PoseSync(SOURCES, POSE_WAIT_S)      # image + the pose of its stamp
         self.instruction, self.step = '', 0
         self.last_zero = -np.inf
         self.faults = FaultLog(self)
         self.create_subscription(String, 'task/spec', self._on_spec, LATCHED_QOS)
         self.create_subscription(String, 'task/instruction', self._on_instruction, LATCHED_QOS)
-        for source, (image_topic, pose_topic) in INPUT_TOPICS.items():
-            self.create_subscription(Image, image_topic,
-                                     lambda m, s=source: self._on_image(s, m), SENSOR_QOS)
-            self.create_subscription(PoseStamped, pose_topic,
-                                     lambda m, s=source: self._on_pose(s, m), STATE_QOS)
-        self.create_timer(1.0 / WATCHDOG_HZ, self._flush_pending)
+        self._camera_setup()
         self.watchdog = Ticker(1.0 / WATCHDOG_HZ, self._watchdog)
         self._publish_source()
         self.get_logger().info(
@@ -182,40 +174,17 @@ class PolicyNode(Node):
                 self.learned.embed([msg.data])     # cached: the next frame acts at once
             self.get_logger().info(f'instruction: "{msg.data}"')
 
-    def _on_pose(self, source: str, msg: PoseStamped):
-        xy = np.array([msg.pose.position.x, msg.pose.position.y], np.float32)
-        held = self.sync.pose(source, xy, stamp_ns(msg.header.stamp))
-        if held is not None:
-            self._act(source, held)
-
-    def _on_image(self, source: str, msg: Image):
-        self.image_time[source] = time.monotonic()
-        if source != self.p['source']:
-            return
-        problem = image_problem(msg, self.size, INPUT_TOPICS[source][0], 'the policy')
-        if problem:
-            self.image_time[source] = -np.inf       # a bad frame is no fresh input
-            self._fault('bad_image', problem)
-            return
-        if self.sync.ee[source] is None:
-            self._report(WARN, f'waiting for {INPUT_TOPICS[source][1]}: no action yet')
-            return
-        if self.sync.image(source, msg, stamp_ns(msg.header.stamp), time.monotonic()):
-            self._act(source, msg)                  # else its pose is on the way
-
-    def _act(self, source: str, msg: Image):
+    def _frame(self, source: str, msg: Image):
         """Compute and publish the action for ``msg`` with the latest pose of ``source``."""
-        topic, s = INPUT_TOPICS[source][0], self.size
         try:
-            rgb = image_codec.from_msg(msg, (s, s))
+            rgb = image_codec.from_msg(msg, (self.size, self.size))
             obs = Observation(rgb, self.sync.ee[source], self.instruction, self.step)
             action = np.zeros(2)
             if self._ready():
                 action = np.clip(self.policy.act(obs), -self.p['max_speed'],
                                  self.p['max_speed']).astype(np.float64)
         except ValueError as exc:       # ImageEncodingError, RuntimeInputError, SceneError
-            self.image_time[source] = -np.inf
-            self._fault('unreadable_image', f'{topic}: {exc}; no action from this frame')
+            self._unreadable(source, exc)
             return
         self.step += 1
         if not self.out.send(action, still_valid=lambda: self._fresh(source)):
@@ -233,9 +202,6 @@ class PolicyNode(Node):
             bool(self.instruction)
 
     # ---------------------------------------------------------------- outputs
-    def _fresh(self, source: str) -> bool:
-        return time.monotonic() - self.image_time[source] <= self.p['input_timeout']
-
     def on_shutdown(self):
         """Command zero velocity as the node stops (SIGINT, SIGTERM, an exception)."""
         acked = self.out.stop()             # the watchdog can send nothing after this
@@ -245,12 +211,6 @@ class PolicyNode(Node):
         """Stop the watchdog thread with the node, however the node ends."""
         self.watchdog.stop()
         super().destroy_node()
-
-    def _flush_pending(self):
-        """Act on an image whose pose did not come within ``POSE_WAIT_S`` (latest pose)."""
-        for source, msg in self.sync.due(time.monotonic()):
-            if source == self.p['source']:
-                self._act(source, msg)
 
     def _watchdog(self):
         """Zero velocity while the input is stale (own thread: never held up)."""

@@ -257,6 +257,10 @@ class CheckedRuntime:
         return self._rollout(state, actions)
 
     def _rollout(self, state: State, actions: np.ndarray) -> Iterator[State]:
+        return self._steps(state, actions)
+
+    def _steps(self, state: State, actions: np.ndarray) -> Iterator[State]:
+        """Yield the state after each action (backends may run all steps at once)."""
         for t in range(actions.shape[1]):
             state = self._step(state, np.ascontiguousarray(actions[:, t]))
             yield state
@@ -267,10 +271,47 @@ class CheckedRuntime:
         return self._decode(state)
 
 
+SLOT_KEYS = ('kind', 'present', 'pos', 'yaw', 'prev_pos')   # slot-family arrays [B, M, ...]
+
+
 class SlotFamily:
-    """:class:`ObjectReadout` and :class:`Uncertainty` of the object-slot families."""
+    """
+    :class:`ObjectReadout` and :class:`Uncertainty` of the object-slot families.
+
+    Also their rollout over the used slots only: when ``compact_slots`` (the step takes any
+    number of slots), slots that are empty in every row are left out of the steps.
+    """
 
     kinds: tuple[str, ...]
+    compact_slots = True
+
+    def _rollout(self, state: State, actions: np.ndarray) -> Iterator[State]:
+        """
+        Step only the slots that hold a block in some row (a planner's batch shares a scene).
+
+        An empty slot neither moves nor acts on the others (every term of the step is
+        masked by ``present``), so leaving out the slots empty in every row changes no
+        block; the yielded states have all ``M`` slots, the left-out ones as they came in
+        (``prev_pos`` = ``pos``). A scene of 4 blocks in 8 slots steps about 2x faster.
+        """
+        if not self.compact_slots:
+            yield from super()._rollout(state, actions)
+            return
+        used = np.flatnonzero(state['present'].max(0) > 0.5)
+        used = used if len(used) else np.zeros(1, int)   # the step needs a slot axis
+        full = dict(zip(state.keys(), state.as_tuple()))
+        full['prev_pos'] = full['pos']
+        start = State({k: v[:, used] if k in SLOT_KEYS else v for k, v in full.items()})
+        for step in self._steps(start, actions):
+            out = {}
+            for k, v in full.items():
+                if k in SLOT_KEYS:
+                    v = v.copy()
+                    v[:, used] = step[k]
+                else:
+                    v = step[k]
+                out[k] = v
+            yield State(out)
 
     def objects(self, state: State) -> Objects:
         """Return the slots of ``state`` as :class:`Objects`."""

@@ -203,8 +203,15 @@ class OrtRuntime(SlotFamily, OrtGraphRuntime):
 
     graphs = GRAPHS
 
+    def __init__(self, model_dir: str | Path, **options):
+        super().__init__(model_dir, **options)
+        # TensorRT engines are built for M slots; graphs exported before dynamic slots too
+        self.compact_slots = self.dynamic_slots and \
+            'TensorrtExecutionProvider' not in self.providers
+
     def _metadata(self, model_dir: Path) -> dict:
         meta = checkpoint.read_metadata(model_dir)
         self.cfg = checkpoint.config_of(meta)
         self.kinds = self.cfg.world.kinds
+        self.dynamic_slots = bool(meta.get('onnx', {}).get('dynamic_slots'))
         return meta
