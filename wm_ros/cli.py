@@ -177,8 +177,12 @@ def _bench(args) -> int:
         from wm_ros.bench.evaluate import main
         rows = main(args.model, args.reward, tuple(args.policies.split(',')), args.episodes)
     elif args.what == 'planner':
-        from wm_ros.bench.planner import main
-        rows = main(args.model, args.config, args.episodes, min(args.n, 300), args.threads)
+        from wm_ros.bench.planner import main, save_frames
+        if args.save_frames:
+            print(f'wrote {save_frames(args.save_frames, args.episodes)}')
+            return 0
+        rows = main(args.model, args.config, args.episodes, min(args.n, 300), args.threads,
+                    args.device, args.frames)
     else:
         from wm_ros.bench.world_model import main
         rows = main(args.model, args.onnx, device=args.device, baseline=args.baseline)
@@ -537,7 +541,11 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument('--onnx', default=None, help='exported graphs (default <model>/onnx)')
     n.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'],
                    help='runtime of the nodes benchmark')
-    n.add_argument('--device', default='cpu', help='torch device of the world-model benchmark')
+    n.add_argument('--device', default='cpu', help='torch device (world-model, planner)')
+    n.add_argument('--frames', default=None, help='planner: first frames saved by '
+                   '--save-frames, used where the tabletop cannot run (no EGL)')
+    n.add_argument('--save-frames', default=None, help='planner: write the episodes\' first '
+                   'frames to this .npz and stop')
     n.add_argument('--baseline', default=None,
                    help='another model directory measured in the same run (world-model, '
                    'nodes): prints model/baseline ratios')
