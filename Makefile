@@ -12,7 +12,7 @@ export ROS_DOMAIN_ID ?= $(shell $(PYTHON) -c 'import random; print(random.randin
 export MUJOCO_GL ?= egl
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: venv demo test lint bench-sim bench-world-model bench-nodes model data fidelity closed-loop study clean policies reward
+.PHONY: venv demo test lint bench-sim bench-world-model bench-nodes model data fidelity closed-loop study clean policies reward detector
 
 # The ROS 2 launch system (launch, launch_ros, launch_pytest) is not on PyPI; where the
 # offline kit exists beside this checkout, `make venv` installs it (test/test_launch.py
@@ -83,6 +83,11 @@ closed-loop: venv
 # measured on data/fresh (a seed never trained on) into its reward.json.
 reward: data
 	$(VENV)/bin/wm-ros train reward --data data/train1 data/train2 --heldout data/fresh --out wm_ros/models/reward
+
+# The shipped block detector (wm_ros/models/detector): what the planner reads blocks with
+# when the world model has no object read-out; measured on data/heldout (seed 99).
+detector: data
+	$(VENV)/bin/wm-ros train detector --data data/train1 --heldout data/heldout --out wm_ros/models/detector
 
 # The shipped policy zoo (wm_ros/models/policies/<recipe>): every behaviour-cloning recipe
 # of wm_ros.policy.zoo trained on the same data, each one's real success measured on the

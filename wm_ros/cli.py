@@ -196,6 +196,8 @@ def _train(args) -> int:
         return _train_policy(args)
     if args.what == 'reward':
         return _train_reward(args)
+    if args.what == 'detector':
+        return _train_detector(args)
     if not args.data or not args.out:
         print('wm-ros train world-model: --data and --out are required', file=sys.stderr)
         return 2
@@ -247,6 +249,20 @@ def _train_reward(args) -> int:
     stats = train_reward(args.data, out, cfg, heldout=args.heldout)
     print(json.dumps(stats, indent=2))
     print(f'reward model written to {out}')
+    return 0
+
+
+def _train_detector(args) -> int:
+    from wm_ros.plan.detector import DEFAULT_DETECTOR, load_config, train
+    if not args.data:
+        print('wm-ros train detector: --data is required (shard dirs, e.g. data/train1)',
+              file=sys.stderr)
+        return 2
+    overrides = {k: _number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    cfg = load_config(args.config, args.config_file, **overrides)
+    out = args.out or str(DEFAULT_DETECTOR)
+    print(json.dumps(train(args.data, out, cfg, heldout=args.heldout), indent=2))
+    print(f'detector written to {out}')
     return 0
 
 
@@ -345,7 +361,8 @@ def _closed_loop(args) -> int:
 def _plan(args) -> int:
     from wm_ros.evaluate.planning import TabletopRunner
     from wm_ros.plan.video import PlanRecorder
-    runner = TabletopRunner(args.model, args.backend, args.config, args.max_steps)
+    runner = TabletopRunner(args.model, args.backend, args.config, args.max_steps,
+                            args.detector, args.judge)
     obs, _, _ = runner.reset(args.task, args.seed)
     recorder = PlanRecorder(obs['image'])
     record = runner.run(args.task, 0, 'flat_mpc' if args.flat else 'hierarchical', args.seed,
@@ -369,7 +386,8 @@ def _eval_planner(args) -> int:
     methods = [x for item in args.methods for x in item.split(',') if x]
     report = planning.evaluate(args.model, args.backend, suites or planning.SUITES,
                                methods or planning.METHODS, args.episodes, args.seed,
-                               args.max_steps, args.config, args.workers)
+                               args.max_steps, args.config, args.workers, args.detector,
+                               args.judge)
     paths = planning.write(report, args.out)
     print(planning.table(report))
     print(f"{report['wall_s']} s wall; wrote {paths[0]} and {paths[1]}")
@@ -559,10 +577,10 @@ def parser() -> argparse.ArgumentParser:
     n.set_defaults(func=_bench)
 
     t = sub.add_parser('train', help='train a model')
-    t.add_argument('what', choices=['world-model', 'policy', 'reward'])
+    t.add_argument('what', choices=['world-model', 'policy', 'reward', 'detector'])
     t.add_argument('--heldout', nargs='*', default=None,
-                   help='reward: shard dirs of a seed never trained on, measured into '
-                   'reward.json (e.g. data/fresh)')
+                   help='reward, detector: shard dirs of a seed never trained on, measured '
+                   'into reward.json / model.json (e.g. data/heldout)')
     t.add_argument('--data', nargs='+', default=None, help='shard dirs and/or MCAP bag dirs '
                    '(policy: shard dirs, default data/train1 data/train2)')
     t.add_argument('--out', default=None, help='output directory (policy: default '
@@ -605,6 +623,12 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument('--flat', action='store_true', help='MPC on the whole task (no sub-goals)')
     pl.add_argument('--max-steps', type=int, default=400)
     pl.add_argument('--out', default='out/plan')
+    pl.add_argument('--judge', default='', help='reward model directory (e.g. '
+                    'wm_ros/models/reward): re-ranks the best plans of a task\'s last '
+                    'sub-goal by the success it sees in their imagined last frames')
+    pl.add_argument('--detector', default='', help='read blocks with this detector '
+                    '(wm-ros train detector) instead of the model\'s object read-out; needed '
+                    'for a family without one (latent)')
     pl.set_defaults(func=_plan)
 
     x = sub.add_parser('export', help='export a world model to ONNX')
@@ -673,6 +697,12 @@ def parser() -> argparse.ArgumentParser:
     vp.add_argument('--config', default='default', help='section of config/plan.yaml')
     vp.add_argument('--workers', type=int, default=2, help='tabletop processes (0: here)')
     vp.add_argument('--out', default='out/planner')
+    vp.add_argument('--judge', default='', help='reward model directory (e.g. '
+                    'wm_ros/models/reward): re-ranks the best plans of a task\'s last '
+                    'sub-goal by the success it sees in their imagined last frames')
+    vp.add_argument('--detector', default='', help='read blocks with this detector '
+                    '(wm-ros train detector) instead of the model\'s object read-out; needed '
+                    'for a family without one (latent)')
     vp.set_defaults(func=_eval_planner)
 
     pe = vsub.add_parser('policies', help='real success of learned policies on the tabletop '

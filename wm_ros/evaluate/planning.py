@@ -81,14 +81,26 @@ def best_policy(families: tuple[str, ...]) -> str:
     return best
 
 
+def load_judge(path: str):
+    """Return the reward model at ``path`` for the planner (None for '')."""
+    if not path:
+        return None
+    from wm_ros.reward.classifier import SuccessClassifier
+    return SuccessClassifier.load(path)
+
+
 class TabletopRunner:
     """The tabletop and the world-model runtime of one process."""
 
-    def __init__(self, model: str, backend: str, planner_section: str, max_steps: int):
+    def __init__(self, model: str, backend: str, planner_section: str, max_steps: int,
+                 detector: str = '', judge: str = ''):
+        from wm_ros.plan import detector as block_detector
         from wm_ros.plan.planner import load_config
         from wm_ros.runtime import load_runtime
         from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
         self.runtime = load_runtime(model, backend, threads=1)
+        self.detector = block_detector.load(detector) if detector else None
+        self.judge = load_judge(judge)
         rt = self.runtime
         self.config = load_config(planner_section)
         self.max_steps = max_steps
@@ -125,7 +137,8 @@ class TabletopRunner:
         if method in ('hierarchical', 'flat_mpc'):
             cfg = replace(self.config, hierarchical=method == 'hierarchical',
                           video=recorder is not None)
-            planner = HierarchicalPlanner(self.runtime, cfg)
+            planner = HierarchicalPlanner(self.runtime, cfg, detector=self.detector,
+                                          judge=self.judge)
             try:
                 record['subgoals'] = [s.text for s in planner.start(
                     instruction, obs['image'], obs['ee_xy'])]
@@ -154,7 +167,7 @@ class TabletopRunner:
         if planner is not None:
             record.update(plans=planner.plans, plan_ms_median=1000 * float(
                 np.median(planner.plan_seconds)) if planner.plan_seconds else 0.0,
-                retries=planner.retries)
+                retries=planner.retries, rejudged=planner.rejudged, judged=planner.judged)
         return record
 
 
@@ -169,8 +182,13 @@ def _run(runner_args: tuple, job: tuple) -> dict:
 
 def evaluate(model: str, backend: str = 'onnxruntime', suites=SUITES, methods=METHODS,
              episodes: int = 25, seed: int = 2000, max_steps: int = 400,
-             planner_section: str = 'default', workers: int = 2) -> dict:
-    """Run every method on every suite's episodes; return the report dict."""
+             planner_section: str = 'default', workers: int = 2, detector: str = '',
+             judge: str = '') -> dict:
+    """Run every method on every suite's episodes; return the report dict.
+
+    ``detector``: read blocks with this detector directory instead of the model's read-out;
+    ``judge``: a reward model directory that re-ranks the planner's candidates.
+    """
     for s in suites:
         if s not in SUITES:
             raise ValueError(f'unknown suite {s!r}; choose from {list(SUITES)}')
@@ -183,7 +201,8 @@ def evaluate(model: str, backend: str = 'onnxruntime', suites=SUITES, methods=ME
             raise ValueError(f'unknown method {m!r}; choose hierarchical, flat_mpc, '
                              'policy:NAME or policy:best')
         resolved.append(m)
-    args = (str(model), backend, planner_section, max_steps)
+    args = (str(model), backend, planner_section, max_steps, str(detector or ''),
+            str(judge or ''))
     jobs = [(s, k, m, suite_seed(seed, s, k)) for s in suites for m in resolved
             for k in range(episodes)]
     start = time.perf_counter()
@@ -207,7 +226,8 @@ def evaluate(model: str, backend: str = 'onnxruntime', suites=SUITES, methods=ME
     return {'config': {'model': str(model), 'backend': backend, 'suites': list(suites),
                        'methods': resolved, 'episodes': episodes, 'seed': seed,
                        'max_steps': max_steps, 'planner': planner_section,
-                       'workers': workers},
+                       'workers': workers, 'detector': str(detector or ''),
+                       'judge': str(judge or '')},
             'cells': cells, 'wall_s': round(time.perf_counter() - start, 1),
             'episodes': records}
 

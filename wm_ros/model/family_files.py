@@ -43,12 +43,13 @@ def save(model: nn.Module, out_dir: str | Path, meta: dict) -> Path:
     return out
 
 
-def read_metadata(model_dir: str | Path, fmt: str, version: int, family: str) -> dict:
+def read_metadata(model_dir: str | Path, fmt: str, version: int, family: str,
+                  make: str = '') -> dict:
     """Read ``model.json`` of a ``fmt`` model; errors name the file and how to make one."""
     path = Path(model_dir) / META
     if not path.is_file():
         raise ModelFileError(f'model metadata {path} does not exist; train a model with '
-                             f'`wm-ros train world-model --family {family}`')
+                             f'`{make or f"wm-ros train world-model --family {family}"}`')
     try:
         meta = json.loads(path.read_text())
     except json.JSONDecodeError as exc:

@@ -72,7 +72,7 @@ class _Rollouts:
         if not isinstance(runtime, ObjectReadout):
             raise ValueError(f'planning reads block positions out of the model; '
                              f'{type(runtime).__name__} has no object read-out (ObjectReadout)'
-                             ': use an object-slot family (wm_ros.object_slots, free_slots)')
+                             ': wrap it in wm_ros.plan.detector.DetectedObjects')
         if state.batch != 1:
             raise ValueError(f'plan from one state (batch 1), got batch {state.batch}')
         self.runtime, self.state, self.slots = runtime, state, slots
@@ -81,14 +81,21 @@ class _Rollouts:
         self.start = runtime.objects(state).pos[0, self.index].astype(np.float64)
 
     def __call__(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return positions ``[N, H, K, 2]`` of the named blocks and spread ``[N, H]``."""
+        """Return positions ``[N, R, K, 2]`` of the named blocks and spread ``[N, H]``.
+
+        ``R`` is ``H`` for a model that reads objects out of its state, the read steps
+        (every ``read_every``-th and the last) for one read through rendered frames.
+        """
         n, h, _ = actions.shape
+        every = getattr(self.runtime, 'read_every', 1)
+        reads = [t for t in range(h) if (t + 1) % every == 0 or t == h - 1]
         batch = self.state.select(np.zeros(n, int))
-        pos = np.empty((n, h, len(self.index), 2))
+        pos = np.empty((n, len(reads), len(self.index), 2))
         spread = np.zeros((n, h))
         unsure = isinstance(self.runtime, Uncertainty)
         for t, s in enumerate(self.runtime.rollout(batch, actions)):
-            pos[:, t] = self.runtime.objects(s).pos[:, self.index]
+            if t in reads:
+                pos[:, reads.index(t)] = self.runtime.objects(s).pos[:, self.index]
             if unsure:
                 spread[:, t] = self.runtime.uncertainty(s)
         return pos, spread
@@ -130,7 +137,7 @@ class SubgoalCost(_RolloutCost):
         self.staging = block + CONTACT * away          # behind the block, seen from the goal
 
     def goals(self, pos: np.ndarray) -> np.ndarray:
-        """Return the goal ``[N, H, 2]`` of the pushed block along the rollouts."""
+        """Return the goal ``[N, R, 2]`` of the pushed block at the read steps."""
         if self.a < 0:
             return np.broadcast_to(np.asarray(self.step.target), pos.shape[:2] + (2,))
         away = pos[:, :, self.k] - pos[:, :, self.a]

@@ -16,25 +16,39 @@
 The hierarchical planner: instruction -> sub-goals -> receding-horizon MPC in the world model.
 
 ``start(instruction, image, ee)`` recognises the blocks in the camera frame through the
-model's object read-out, splits the instruction into tasks and each task into sub-goals
-(:mod:`wm_ros.plan.decompose`); an impossible instruction raises ``PlanRefused`` before
-anything moves. ``act(image, ee)`` is then called once per control period with the newest
-frame (the robot's camera, or the imagination's): it re-encodes the frame, tracks each
-block by name (:func:`~wm_ros.runtime.matching.match_names` with the last positions as a
-prior), advances to the next sub-goal when the current one is done, and, when its queue
-of planned actions is empty, plans the current sub-goal with the sampling solver
-(:class:`~wm_ros.plan.solver.Solver` on a :class:`~wm_ros.plan.mpc.SubgoalCost`) and
-queues the first ``execute`` actions of the best sequence (receding horizon; the solver is
-warm-started from the rest of it).
+model's object read-out, or, for a family without one (or when given), through a block
+detector trained on tabletop frames (:mod:`wm_ros.plan.detector`: the camera frame
+directly, imagined states rendered first), splits the instruction into tasks and each task
+into sub-goals (:mod:`wm_ros.plan.decompose`); an impossible instruction raises
+``PlanRefused`` before anything moves. ``act(image, ee)`` is then called once per control
+period with the newest frame (the robot's camera, or the imagination's): it re-encodes the
+frame, tracks each block by name (:func:`~wm_ros.runtime.matching.match_names` with the
+last positions as a prior), advances to the next sub-goal when the current one is done,
+and, when its queue of planned actions is empty, plans the current sub-goal with the
+sampling solver (:class:`~wm_ros.plan.solver.Solver` on a
+:class:`~wm_ros.plan.mpc.SubgoalCost`) and queues the first ``execute`` actions of the
+best sequence (receding horizon; the solver is warm-started from the rest of it).
 
 A block the current sub-goal needs but the frame does not show (under the pusher, or
-read as another kind) is not planned blind: the pusher backs off from where it was last
-seen for one step and looks again (``lost`` counts these steps).
+read as another kind) is not planned blind: the pusher backs off for one step (back along
+its last planned action, else away from where the block was last seen) and looks again
+(``lost`` counts these steps); while a block is lost it is looked for by kind alone, not
+near where it was last seen, since it may have been pushed while hidden.
 
 A sub-goal that is not done within ``step_budget`` actions, or a task still unsolved when
 its sub-goals run out, is re-decomposed from the newest frame, at most ``retries`` times;
 then the planner reports failure and commands zero. With ``hierarchical: false`` each
 task is planned whole (:class:`~wm_ros.plan.mpc.TaskCost`): the flat-MPC baseline.
+
+With a reward model (``judge``, :class:`~wm_ros.reward.classifier.SuccessClassifier`), the
+last sub-goal of each task is also scored by it: the ``judge_candidates`` cheapest
+sequences of the solver's last iteration are rolled out, their last imagined frames are
+judged against the task's instruction, and the sequence with the lowest ``cost +
+judge_weight * (1 - P(success))`` runs (``judged``: its P; ``rejudged`` counts plans where
+that was not the cheapest). When every task holds, ``judged_done`` is the reward model's
+P(success) of the camera frame for the least likely task. Earlier sub-goals ("push the
+blue star to place 2 of 4 in the line") are not phrasings it was trained on, and are not
+judged.
 
 After every plan the chosen sequence is rolled out once more and decoded: ``video``
 (frames of the imagined future), ``plan_paths`` (pusher and block paths, for markers).
@@ -50,6 +64,7 @@ import numpy as np
 from wm_ros.plan.decompose import Decomposer, PlanRefused, scene_of, Step, steps_for
 from wm_ros.plan.mpc import CostWeights, pusher_path, SubgoalCost, TaskCost
 from wm_ros.plan.solver import Solver, SolverConfig
+from wm_ros.plan.detector import DetectedObjects, Detector
 from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
 from wm_ros.runtime.matching import match_names, unique_names
 from wm_ros.sim.tasks import Task
@@ -69,6 +84,9 @@ class PlannerConfig:
     hierarchical: bool = True    # false: flat MPC on each task (no sub-goals)
     video: bool = True           # decode the chosen plan after every plan
     board_half: float = 0.25
+    detector_read_every: int = 6  # with a detector: read imagined blocks every n-th step
+    judge_weight: float = 0.3     # with a reward model: cost of a plan it judges a failure
+    judge_candidates: int = 8     # with a reward model: best candidates it re-ranks
 
     def __post_init__(self):
         if not 1 <= self.execute <= self.solver.horizon:
@@ -86,11 +104,16 @@ class HierarchicalPlanner:
     """Plans and executes an instruction in the world model (module docstring)."""
 
     def __init__(self, runtime: WorldModelRuntime, config: PlannerConfig = PlannerConfig(),
-                 decomposer: Decomposer | None = None):
-        if not isinstance(runtime, ObjectReadout):
-            raise ValueError(f'the planner reads objects out of the model; '
-                             f'{type(runtime).__name__} cannot (no ObjectReadout)')
-        self.runtime, self.config = runtime, config
+                 decomposer: Decomposer | None = None, detector: Detector | None = None,
+                 judge=None):
+        if detector is not None:
+            runtime = DetectedObjects(runtime, detector, config.detector_read_every)
+        elif not isinstance(runtime, ObjectReadout):
+            raise ValueError(f'the planner reads the blocks out of the world model, and '
+                             f'{type(runtime).__name__} has no object read-out: give it a '
+                             'block detector (train one with `wm-ros train detector`, pass '
+                             '--detector DIR / the detector parameter)')
+        self.runtime, self.config, self.judge = runtime, config, judge
         self.decomposer = decomposer or Decomposer()
         solver = config.solver
         if abs(solver.bound - runtime.max_speed) > 1e-9:
@@ -98,6 +121,7 @@ class HierarchicalPlanner:
             solver = replace(solver, bound=runtime.max_speed)
         self.solver = Solver(solver)
         self.instruction = ''
+        self._last_image: np.ndarray | None = None
         self.names: list[str] = []
         self.tasks: list[Task] = []
         self.steps: list[Step] = []
@@ -111,11 +135,14 @@ class HierarchicalPlanner:
         self.xy: dict[str, np.ndarray] = {}
         self.done = self.failed = False
         self.message = ''
-        self.plans = self.lost = 0
+        self.plans = self.lost = self.rejudged = self.lost_run = 0
+        self.last_action = np.zeros(2, np.float32)
         self.plan_seconds: list[float] = []
+        self.judged = self.judged_done = None   # reward model: P(success) of plan / frame
 
     # ------------------------------------------------------------------ perception
     def _perceive(self, image: np.ndarray, ee: np.ndarray):
+        self._last_image = np.asarray(image)
         state = self.runtime.encode(image, ee)
         objects = self.runtime.objects(state)
         present, kinds = objects.present[0], objects.names(0)
@@ -124,7 +151,8 @@ class HierarchicalPlanner:
             self.names = unique_names([kinds[j] for j in slots], {}, self.runtime.kinds)
             match = dict(zip(self.names, slots))
         else:
-            prior = dict(self.xy) or None
+            # looking for a lost block: by kind alone (it may have moved while hidden)
+            prior = (dict(self.xy) or None) if not self.lost_run else None
             match = match_names(self.names, kinds, present, objects.pos[0], prior).slot
         for n, j in match.items():
             self.xy[n] = objects.pos[0, j].astype(np.float64)
@@ -178,6 +206,7 @@ class HierarchicalPlanner:
                 undone = [k for k, t in enumerate(self.tasks) if not self.task_done(t)]
                 if not undone:
                     self.done, self.message = True, 'done'
+                    self._judge_done()
                     return
                 self.task_index = undone[0]  # a later task undid an earlier one: redo it
                 if self._retry(self.tasks[undone[0]]):
@@ -220,11 +249,16 @@ class HierarchicalPlanner:
         if not self.queue:
             missing = [n for n in self._needed() if n not in match]
             if missing:                 # hidden (under the pusher?): back off, look again
+                self.lost_run += 1
                 self.queue = [self._back_off(np.asarray(ee, np.float64), missing[0])]
             else:
+                self.lost_run = 0
                 self._plan(state, match, np.asarray(ee, np.float64))
         self.steps_on_step += 1
-        return self.queue.pop(0)
+        action = self.queue.pop(0)
+        if not self.lost_run:
+            self.last_action = action
+        return action
 
     def _needed(self) -> list[str]:
         """Return the blocks the current plan must see in the frame."""
@@ -234,9 +268,11 @@ class HierarchicalPlanner:
         return list(self.tasks[self.task_index].blocks)
 
     def _back_off(self, ee: np.ndarray, name: str) -> np.ndarray:
-        """Return half speed away from where ``name`` was last seen (uncover it)."""
+        """Return half speed back along the last planned action (a block pushed while
+        hidden is in front of the pusher), else away from where ``name`` was last seen."""
         self.lost += 1
-        away = ee - self.xy.get(name, np.zeros(2))
+        away = (-self.last_action.astype(np.float64) if np.any(self.last_action)
+                else ee - self.xy.get(name, np.zeros(2)))
         away = away / max(float(np.linalg.norm(away)), 1e-6)
         return (0.5 * self.runtime.max_speed * away).astype(np.float32)
 
@@ -252,6 +288,7 @@ class HierarchicalPlanner:
         t0 = time.perf_counter()
         cost = self._cost(state, match, ee)
         best, info = self.solver.solve(cost)
+        best = self._rejudge(state, best, info)
         self.plans += 1
         k = self.config.execute
         self.queue = [a.astype(np.float32) for a in best[:k]]
@@ -261,6 +298,38 @@ class HierarchicalPlanner:
         self.last_cost = info['cost']
         if self.config.video:
             self._render(state, match, ee, best)
+
+    def _judge_text(self) -> str:
+        """Return what the reward model judges now: the task, on its last sub-goal."""
+        if self.judge is None:
+            return ''
+        if self.config.hierarchical and self.step_index < len(self.steps) - 1:
+            return ''                  # a sub-goal short of the task: nothing to judge yet
+        return self.tasks[self.task_index].instruction
+
+    def _rejudge(self, state, best: np.ndarray, info: dict) -> np.ndarray:
+        """Re-rank the best candidates by the reward model on their imagined last frames."""
+        text = self._judge_text()
+        if not text or info.get('ranked') is None:
+            return best
+        n = self.config.judge_candidates
+        cands = np.concatenate([best[None], info['ranked'][:n]]).astype(np.float32)
+        costs = np.concatenate([[info['cost']], info['ranked_cost'][:n]])
+        end = self.runtime.step(state.select(np.zeros(len(cands), int)), cands)
+        images, _ = self.runtime.decode(end)
+        p = self.judge.score(images, [text] * len(cands))
+        k = int(np.argmin(costs + self.config.judge_weight * (1.0 - p)))
+        self.judged = float(p[k])
+        self.rejudged += int(k > 0 and not np.array_equal(cands[k], best))
+        return cands[k]
+
+    def _judge_done(self) -> None:
+        """Ask the reward model whether the camera frame shows every task done."""
+        if self.judge is None or self._last_image is None:
+            return
+        p = self.judge.score(np.repeat(self._last_image[None], len(self.tasks), 0),
+                             [t.instruction for t in self.tasks])
+        self.judged_done = float(p.min())
 
     def _render(self, state, match, ee, best: np.ndarray) -> None:
         frames, blocks = [], {n: [] for n in match}
@@ -285,4 +354,6 @@ class HierarchicalPlanner:
                 'subgoal': step.text if step else '', 'step': self.step_index + 1,
                 'steps': len(self.steps), 'subgoals': [s.text for s in self.steps],
                 'retries': self.retries, 'done': self.done, 'failed': self.failed,
-                'message': self.message, 'plans': self.plans, 'lost': self.lost}
+                'message': self.message, 'plans': self.plans, 'lost': self.lost,
+                'judged': self.judged, 'judged_done': self.judged_done,
+                'rejudged': self.rejudged}

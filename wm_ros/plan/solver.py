@@ -125,9 +125,14 @@ class Solver:
         return np.clip(x, -c.bound, c.bound).astype(np.float32)
 
     def solve(self, problem: Costable) -> tuple[np.ndarray, dict]:
-        """Return the cheapest sequence found ``[H, D]`` and ``{'cost', 'history', ...}``."""
+        """Return the cheapest sequence found ``[H, D]`` and ``{'cost', 'history', ...}``.
+
+        ``info['ranked']`` / ``info['ranked_cost']`` are the last iteration's candidates,
+        cheapest first (for a second opinion such as the reward model's).
+        """
         c = self.config
         best, best_cost, kept, history = self.mean.copy(), np.inf, None, []
+        ranked = ranked_cost = None
         for _ in range(c.iterations):
             x = self._sample(c.samples)
             x[0] = np.clip(self.mean, -c.bound, c.bound)      # the warm start itself
@@ -142,6 +147,7 @@ class Solver:
             if cost[order[0]] < best_cost:
                 best, best_cost = x[order[0]].copy(), float(cost[order[0]])
             history.append(float(cost[order[0]]))
+            ranked, ranked_cost = x[order], cost[order]
             if c.method == 'cem':
                 elite = x[order[:c.elites]]
                 a = c.momentum
@@ -158,4 +164,5 @@ class Solver:
                 std = np.sqrt(np.tensordot(w, (x - self.mean) ** 2, axes=1))
                 kept = None
             self.std = np.maximum(std, c.min_std * c.bound).astype(np.float32)
-        return best, {'cost': best_cost, 'history': history, 'evaluated': self.evaluated}
+        return best, {'cost': best_cost, 'history': history, 'evaluated': self.evaluated,
+                      'ranked': ranked, 'ranked_cost': ranked_cost}

@@ -58,6 +58,8 @@ from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
 from wm_ros.cli import DEFAULT_MODEL
+from wm_ros.evaluate.planning import load_judge
+from wm_ros.plan import detector as block_detector
 from wm_ros.plan.planner import HierarchicalPlanner, load_config
 from wm_ros.ros import image_codec
 from wm_ros.ros.camera_input import CameraInput, INPUT_TOPICS, SOURCES, WATCHDOG_HZ
@@ -78,6 +80,11 @@ PARAMS = {
     'config': Param('default', 'planner settings: a section of config/plan.yaml (tiny: tests)',
                     read_only=True),
     'model_file_path': Param('', "world model directory ('' = shipped model)", read_only=True),
+    'detector': Param('', "block detector directory (wm-ros train detector): read blocks with "
+                      "it, needed for a model without object read-out ('' = the model's)",
+                      read_only=True),
+    'judge': Param('', "reward model directory that re-ranks the best plans by the success "
+                   "it sees in their imagined last frames ('' = none)", read_only=True),
     'backend': Param('onnxruntime', 'world model runtime', choices=('onnxruntime', 'torch'),
                      read_only=True),
     'rate': Param(10.0, 'zero-twist repeat rate and plan/video frame rate, Hz', 1.0, 100.0,
@@ -88,14 +95,17 @@ PARAMS = {
 }
 
 
-def load_planner(model_file_path: str, backend: str, section: str) -> HierarchicalPlanner:
+def load_planner(model_file_path: str, backend: str, section: str, detector: str = '',
+                 judge: str = '') -> HierarchicalPlanner:
     """Return the planner on the world model at ``model_file_path``, failing fast."""
     path = Path(model_file_path or DEFAULT_MODEL)
     if not path.exists():
         raise FileNotFoundError(f'planner: model_file_path {path} does not exist; pass a '
                                 "trained world model directory or '' for the shipped model")
     runtime = load_runtime(path, backend, threads=1)
-    return HierarchicalPlanner(runtime, load_config(section, board_half=board_half_of(path)))
+    return HierarchicalPlanner(runtime, load_config(section, board_half=board_half_of(path)),
+                               detector=block_detector.load(detector) if detector else None,
+                               judge=load_judge(judge))
 
 
 def plan_markers(paths: dict, stamp, frame_id: str = FRAME_ID) -> MarkerArray:
@@ -124,7 +134,7 @@ class PlannerNode(CameraInput, Node):
         self.p = declare(self, PARAMS, self._on_params)
         start = time.perf_counter()
         self.planner = load_planner(self.p['model_file_path'], self.p['backend'],
-                                    self.p['config'])
+                                    self.p['config'], self.p['detector'], self.p['judge'])
         self.size = self.planner.runtime.image_size
         self.out = Commander(self, FRAME_ID)
         self.pub_status = self.create_publisher(String, 'plan/subgoals', LATCHED_QOS)
