@@ -84,6 +84,17 @@ def test_torch_cuda_matches_cpu(model):
     _compare(load_runtime(model, 'torch'), load_runtime(model, 'torch', device='cuda'))
 
 
+@pytest.mark.skipif(not _torch_cuda(), reason='torch sees no CUDA device; runs on a GPU host')
+@pytest.mark.parametrize('model', MODELS, ids=lambda p: p.name)
+def test_cuda_graph_rollouts_match_eager_ones_and_are_reused(model):
+    graphed = load_runtime(model, 'torch', device='cuda')
+    eager = load_runtime(model, 'torch', device='cuda', cuda_graphs=False)
+    assert graphed.cuda_graphs and not eager.cuda_graphs
+    _compare(eager, graphed)
+    _compare(eager, graphed)                   # the second rollout replays the graph
+    assert len(graphed._graphs) == 1
+
+
 def test_auto_providers_never_ask_for_what_is_absent():
     providers = usable_providers()
     assert providers[-1] == 'CPUExecutionProvider'

@@ -265,7 +265,7 @@ def test_bench_planner_prints_both_backends_beside_the_tabletop(capsys):
         assert r['actions'] >= 1 and r['plans'] >= 1
         assert 0 < r['act_ms_median'] <= r['act_ms_p95'] and r['tabletop_ms_median'] > 0
         assert r['latent_steps_per_s_b256'] > 0
-    assert '| onnxruntime |' in out and 'ONNX Runtime / torch per action' in out
+    assert '| onnxruntime |' in out and 'onnxruntime / torch per action' in out
 
 
 class _PositionalJudge:

@@ -451,6 +451,21 @@ def _record(args) -> int:
     return 0
 
 
+def _planner_args(p, out: str) -> None:
+    """Add what ``wm-ros plan`` and ``wm-ros eval planner`` share."""
+    p.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
+    p.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
+    p.add_argument('--config', default='default', help='section of config/plan.yaml')
+    p.add_argument('--max-steps', type=int, default=400)
+    p.add_argument('--out', default=out)
+    p.add_argument('--judge', default='', help='reward model directory (e.g. '
+                   'wm_ros/models/reward): re-ranks the best plans of a task\'s last '
+                   'sub-goal by the success it sees in their imagined last frames')
+    p.add_argument('--detector', default='', help='read blocks with this detector '
+                   '(wm-ros train detector) instead of the model\'s object read-out; needed '
+                   'for a family without one (latent)')
+
+
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``wm-ros``."""
     p = argparse.ArgumentParser(prog='wm-ros', description=__doc__,
@@ -617,18 +632,8 @@ def parser() -> argparse.ArgumentParser:
     pl.add_argument('--task', default='group_by_colour',
                     help='family of the sampled tabletop scene (or two_step)')
     pl.add_argument('--seed', type=int, default=0, help='tabletop scene seed')
-    pl.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
-    pl.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
-    pl.add_argument('--config', default='default', help='section of config/plan.yaml')
+    _planner_args(pl, 'out/plan')
     pl.add_argument('--flat', action='store_true', help='MPC on the whole task (no sub-goals)')
-    pl.add_argument('--max-steps', type=int, default=400)
-    pl.add_argument('--out', default='out/plan')
-    pl.add_argument('--judge', default='', help='reward model directory (e.g. '
-                    'wm_ros/models/reward): re-ranks the best plans of a task\'s last '
-                    'sub-goal by the success it sees in their imagined last frames')
-    pl.add_argument('--detector', default='', help='read blocks with this detector '
-                    '(wm-ros train detector) instead of the model\'s object read-out; needed '
-                    'for a family without one (latent)')
     pl.set_defaults(func=_plan)
 
     x = sub.add_parser('export', help='export a world model to ONNX')
@@ -684,8 +689,7 @@ def parser() -> argparse.ArgumentParser:
 
     vp = vsub.add_parser('planner', help='hierarchical planner vs flat MPC vs a flat policy '
                          'on long and two-step instructions (tabletop success)')
-    vp.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
-    vp.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
+    _planner_args(vp, 'out/planner')
     vp.add_argument('--suites', nargs='+', default=[],
                     help='group_by_colour make_line two_step (default: all)')
     vp.add_argument('--methods', nargs='+', default=[],
@@ -693,16 +697,7 @@ def parser() -> argparse.ArgumentParser:
                          'hierarchical flat_mpc policy:best)')
     vp.add_argument('--episodes', type=int, default=25)
     vp.add_argument('--seed', type=int, default=2000, help='derives every tabletop seed')
-    vp.add_argument('--max-steps', type=int, default=400)
-    vp.add_argument('--config', default='default', help='section of config/plan.yaml')
     vp.add_argument('--workers', type=int, default=2, help='tabletop processes (0: here)')
-    vp.add_argument('--out', default='out/planner')
-    vp.add_argument('--judge', default='', help='reward model directory (e.g. '
-                    'wm_ros/models/reward): re-ranks the best plans of a task\'s last '
-                    'sub-goal by the success it sees in their imagined last frames')
-    vp.add_argument('--detector', default='', help='read blocks with this detector '
-                    '(wm-ros train detector) instead of the model\'s object read-out; needed '
-                    'for a family without one (latent)')
     vp.set_defaults(func=_eval_planner)
 
     pe = vsub.add_parser('policies', help='real success of learned policies on the tabletop '

@@ -82,10 +82,17 @@ def best_policy(families: tuple[str, ...]) -> str:
 
 
 def load_judge(path: str):
-    """Return the reward model at ``path`` for the planner (None for '')."""
+    """Return the reward model at ``path`` for the planner (None for '').
+
+    Torch then runs on one thread, like the planner's runtime: the planner shares the
+    host with the tabletop or the robot's other processes, and an oversubscribed torch is
+    many times slower than a single thread.
+    """
     if not path:
         return None
+    import torch
     from wm_ros.reward.classifier import SuccessClassifier
+    torch.set_num_threads(1)
     return SuccessClassifier.load(path)
 
 

@@ -60,8 +60,8 @@ class DetectorConfig:
     """Detector settings (``config/detector.yaml``; ``tiny`` for tests)."""
 
     image_size: int = 64
-    channels: int = 12
-    steps: int = 4000
+    channels: int = 16
+    steps: int = 6000
     batch: int = 64
     lr: float = 3e-3
     frame_stride: int = 2        # every n-th frame of each episode
@@ -88,7 +88,8 @@ class DetectorNet(nn.Module):
             nn.Conv2d(2 * c, 2 * c, 3, padding=1), nn.GELU(),
             nn.Conv2d(2 * c, 3 * c, 3, stride=2, padding=1), nn.GELU(),
             nn.Conv2d(3 * c, 3 * c, 3, padding=2, dilation=2), nn.GELU(),
-            nn.Conv2d(3 * c, len(KINDS), 1))
+            nn.Conv2d(3 * c, 4 * c, 3, padding=1), nn.GELU(),
+            nn.Conv2d(4 * c, len(KINDS), 1))
         self.scale = nn.Parameter(torch.ones(len(KINDS)))
         self.bias = nn.Parameter(torch.full((len(KINDS),), -2.0))
         half = cfg.board_half                  # top-down camera: columns +x, rows -y
@@ -106,7 +107,7 @@ class DetectorNet(nn.Module):
     def heat(self, images: torch.Tensor) -> torch.Tensor:
         """Return the heat maps ``[B, K, (S/4)^2]`` (logits)."""
         x = images.permute(0, 3, 1, 2).float() / 255.0
-        x = torch.cat([x, self.coords.expand(len(x), -1, -1, -1)], 1)
+        x = torch.cat([x, self.coords.unsqueeze(0).expand(x.shape[0], -1, -1, -1)], 1)
         return self.body(x).flatten(2)
 
     def read(self, heat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -291,6 +292,7 @@ def train(data, out: str | Path, cfg: DetectorConfig = DetectorConfig(), heldout
     net = DetectorNet(cfg)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.steps)
+    balance = torch.tensor((1 - present.mean()) / max(present.mean(), 1e-6))  # absent/present
     t0 = time.perf_counter()
     for step in range(cfg.steps):
         i = rng.integers(0, len(images), cfg.batch)
@@ -303,7 +305,7 @@ def train(data, out: str | Path, cfg: DetectorConfig = DetectorConfig(), heldout
         p_t, y_t = torch.from_numpy(p), torch.from_numpy(y)
         n = p_t.sum().clamp(min=1)
         cell = F.cross_entropy(heat.flatten(0, 1), net.cell(y_t).flatten(), reduction='none')
-        loss = (F.binary_cross_entropy_with_logits(logit, p_t.float())
+        loss = (F.binary_cross_entropy_with_logits(logit, p_t.float(), pos_weight=balance)
                 + (cell * p_t.flatten()).sum() / n
                 + 20 * ((where - y_t).abs().sum(-1) * p_t).sum() / n)
         opt.zero_grad()

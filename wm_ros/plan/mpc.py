@@ -115,6 +115,13 @@ class _RolloutCost:
         """Return the pusher path ``[N, H, 2]`` of ``actions``."""
         return pusher_path(self.ee0, actions, self.dt, self.half)
 
+    def total(self, dist: np.ndarray, reach: np.ndarray, spread: np.ndarray,
+              actions: np.ndarray) -> np.ndarray:
+        """Return ``float[N]``: distance ``[N, R]`` at the end and along, reach, spread, effort."""
+        w = self.weights
+        return (w.final * dist[:, -1] + w.path * dist.mean(1) + w.reach * reach
+                + w.uncertainty * spread.sum(1) + w.effort * np.abs(actions).mean((1, 2)))
+
 
 class SubgoalCost(_RolloutCost):
     """The cost of candidate actions for one :class:`Step` (see the module docstring)."""
@@ -148,7 +155,7 @@ class SubgoalCost(_RolloutCost):
         """Return ``float[N]`` (metres-weighted, lower is better)."""
         w = self.weights
         pos, spread = self.roll(actions)
-        dist = np.linalg.norm(pos[:, :, self.k] - self.goals(pos), axis=-1)        # [N, H]
+        dist = np.linalg.norm(pos[:, :, self.k] - self.goals(pos), axis=-1)        # [N, R]
         ee = self.pusher(actions)
         reach = np.linalg.norm(ee - self.staging, axis=-1).min(1)
         others = [i for i in range(pos.shape[2]) if i not in (self.k, self.a)]
@@ -156,9 +163,7 @@ class SubgoalCost(_RolloutCost):
                  if others else 0.0)
         moved_anchor = (np.linalg.norm(pos[:, -1, self.a] - self.roll.start[self.a], axis=-1)
                         if self.a >= 0 else 0.0)
-        return (w.final * dist[:, -1] + w.path * dist.mean(1) + w.reach * reach
-                + w.disturb * (moved + moved_anchor) + w.uncertainty * spread.sum(1)
-                + w.effort * np.abs(actions).mean((1, 2)))
+        return self.total(dist, reach, spread, actions) + w.disturb * (moved + moved_anchor)
 
 
 class TaskCost(_RolloutCost):
@@ -195,12 +200,8 @@ class TaskCost(_RolloutCost):
         return np.sqrt(np.maximum(np.linalg.eigvalsh(cov)[..., 0], 0.0))
 
     def cost(self, actions: np.ndarray) -> np.ndarray:
-        """Return ``float[N]``: distance to success, reach toward the farthest block, spread."""
-        w = self.weights
+        """Return ``float[N]``: distance to success, reach toward the nearest block, spread."""
         pos, spread = self.roll(actions)
-        dist = self.distance(pos)
-        ee = self.pusher(actions)
-        reach = np.linalg.norm(ee[:, :, None] - self.roll.start[None, None], axis=-1).min(
-            1).min(1)
-        return (w.final * dist[:, -1] + w.path * dist.mean(1) + w.reach * reach
-                + w.uncertainty * spread.sum(1) + w.effort * np.abs(actions).mean((1, 2)))
+        reach = np.linalg.norm(self.pusher(actions)[:, :, None] - self.roll.start[None, None],
+                               axis=-1).min(1).min(1)
+        return self.total(self.distance(pos), reach, spread, actions)
