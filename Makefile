@@ -84,10 +84,10 @@ closed-loop: venv
 reward: data
 	$(VENV)/bin/wm-ros train reward --data data/train1 data/train2 --heldout data/fresh --out wm_ros/models/reward
 
-# The shipped block detector (wm_ros/models/detector): what the planner reads blocks with
-# when the world model has no object read-out; measured on data/heldout (seed 99).
+# The small block detector (out/detector; the planner's default detector is the shipped
+# world model's read-out, see README), measured on data/heldout (seed 99).
 detector: data
-	$(VENV)/bin/wm-ros train detector --data data/train1 --heldout data/heldout --out wm_ros/models/detector
+	$(VENV)/bin/wm-ros train detector --data data/train1 --heldout data/heldout --out out/detector
 
 # The shipped policy zoo (wm_ros/models/policies/<recipe>): every behaviour-cloning recipe
 # of wm_ros.policy.zoo trained on the same data, each one's real success measured on the
