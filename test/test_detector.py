@@ -27,7 +27,7 @@ from wm_ros.runtime.base import ObjectReadout
 
 @pytest.fixture(scope='module')
 def episodes(tmp_path_factory):
-    """Fresh tabletop episodes of seeds no shipped model trained on: train and held out."""
+    """Return the root of new tabletop shards (seeds no shipped model trained on)."""
     from wm_ros.sim.dataset import collect
     root = tmp_path_factory.mktemp('detector')
     collect(root / 'train', 8, seed=31, mix={'expert': 1.0}, shard_size=8, max_steps=50,
@@ -39,13 +39,13 @@ def episodes(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def shipped():
-    """The default detector: the shipped world model read as a frame reader."""
+    """Return the default detector: the shipped world model read as a frame reader."""
     return block_detector.load(DEFAULT_DETECTOR)
 
 
 @pytest.fixture(scope='module')
 def latent_runtime():
-    """A runtime of the latent-grid family: no object read-out (untrained is enough here)."""
+    """Return a latent-grid runtime: no object read-out (untrained is enough here)."""
     from wm_ros.model import latent
     from wm_ros.runtime.latent_backend import TorchLatentRuntime
     return TorchLatentRuntime(latent.LatentWorldModel(latent.load_config('tiny')))

@@ -459,10 +459,10 @@ def _planner_args(p, out: str) -> None:
     p.add_argument('--max-steps', type=int, default=400)
     p.add_argument('--out', default=out)
     p.add_argument('--judge', default='', help='reward model directory (e.g. '
-                   'wm_ros/models/reward): re-ranks the best plans of a task\'s last '
+                   "wm_ros/models/reward): re-ranks the best plans of a task's last "
                    'sub-goal by the success it sees in their imagined last frames')
     p.add_argument('--detector', default='', help='read blocks with this detector '
-                   '(wm-ros train detector) instead of the model\'s object read-out; needed '
+                   "(wm-ros train detector) instead of the model's object read-out; needed "
                    'for a family without one (latent)')
 
 
@@ -577,7 +577,7 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument('--device', default='cpu', help='torch device (world-model, planner)')
     n.add_argument('--frames', default=None, help='planner: first frames saved by '
                    '--save-frames, used where the tabletop cannot run (no EGL)')
-    n.add_argument('--save-frames', default=None, help='planner: write the episodes\' first '
+    n.add_argument('--save-frames', default=None, help="planner: write the episodes' first "
                    'frames to this .npz and stop')
     n.add_argument('--baseline', default=None,
                    help='another model directory measured in the same run (world-model, '

@@ -82,7 +82,8 @@ def best_policy(families: tuple[str, ...]) -> str:
 
 
 def load_judge(path: str):
-    """Return the reward model at ``path`` for the planner (None for '').
+    """
+    Return the reward model at ``path`` for the planner (None for '').
 
     Torch then runs on one thread, like the planner's runtime: the planner shares the
     host with the tabletop or the robot's other processes, and an oversubscribed torch is
@@ -191,7 +192,8 @@ def evaluate(model: str, backend: str = 'onnxruntime', suites=SUITES, methods=ME
              episodes: int = 25, seed: int = 2000, max_steps: int = 400,
              planner_section: str = 'default', workers: int = 2, detector: str = '',
              judge: str = '') -> dict:
-    """Run every method on every suite's episodes; return the report dict.
+    """
+    Run every method on every suite's episodes; return the report dict.
 
     ``detector``: read blocks with this detector directory instead of the model's read-out;
     ``judge``: a reward model directory that re-ranks the planner's candidates.

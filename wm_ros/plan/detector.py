@@ -134,7 +134,8 @@ class DetectorNet(nn.Module):
 
 
 class Detector:
-    """A trained detector: :meth:`objects` of camera or decoded frames.
+    """
+    A trained detector: :meth:`objects` of camera or decoded frames.
 
     Inference runs in ONNX Runtime (one thread; the graph is exported from the weights in
     memory at the first call, about 2.5x faster than torch on a CPU for this small net);
@@ -205,8 +206,10 @@ def _frames(images, s: int) -> np.ndarray:
 
 def load(model_dir: str | Path):
     """
-    Load a detector directory (``wm-ros train detector``) or a world model with an object
-    read-out (:class:`ReadoutDetector`), refusing anything else with what to do.
+    Load a detector directory or a world model with an object read-out.
+
+    A ``wm-ros train detector`` directory gives a :class:`Detector`, a model with a
+    read-out a :class:`ReadoutDetector`; anything else is refused with what to do.
     """
     path = Path(model_dir)
     meta_path = path / family_files.META

@@ -81,7 +81,8 @@ class _Rollouts:
         self.start = runtime.objects(state).pos[0, self.index].astype(np.float64)
 
     def __call__(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return positions ``[N, R, K, 2]`` of the named blocks and spread ``[N, H]``.
+        """
+        Return positions ``[N, R, K, 2]`` of the named blocks and spread ``[N, H]``.
 
         ``R`` is ``H`` for a model that reads objects out of its state, the read steps
         (every ``read_every``-th and the last) for one read through rendered frames.

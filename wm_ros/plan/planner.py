@@ -62,9 +62,9 @@ import time
 import numpy as np
 
 from wm_ros.plan.decompose import Decomposer, PlanRefused, scene_of, Step, steps_for
+from wm_ros.plan.detector import DetectedObjects, Detector
 from wm_ros.plan.mpc import CostWeights, pusher_path, SubgoalCost, TaskCost
 from wm_ros.plan.solver import Solver, SolverConfig
-from wm_ros.plan.detector import DetectedObjects, Detector
 from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
 from wm_ros.runtime.matching import match_names, unique_names
 from wm_ros.sim.tasks import Task
@@ -268,8 +268,12 @@ class HierarchicalPlanner:
         return list(self.tasks[self.task_index].blocks)
 
     def _back_off(self, ee: np.ndarray, name: str) -> np.ndarray:
-        """Return half speed back along the last planned action (a block pushed while
-        hidden is in front of the pusher), else away from where ``name`` was last seen."""
+        """
+        Return half speed back along the last planned action, else away from ``name``.
+
+        A block pushed while hidden is in front of the pusher; with no push yet, the pusher
+        backs away from where ``name`` was last seen.
+        """
         self.lost += 1
         away = (-self.last_action.astype(np.float64) if np.any(self.last_action)
                 else ee - self.xy.get(name, np.zeros(2)))

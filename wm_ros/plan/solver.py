@@ -125,7 +125,8 @@ class Solver:
         return np.clip(x, -c.bound, c.bound).astype(np.float32)
 
     def solve(self, problem: Costable) -> tuple[np.ndarray, dict]:
-        """Return the cheapest sequence found ``[H, D]`` and ``{'cost', 'history', ...}``.
+        """
+        Return the cheapest sequence found ``[H, D]`` and ``{'cost', 'history', ...}``.
 
         ``info['ranked']`` / ``info['ranked_cost']`` are the last iteration's candidates,
         cheapest first (for a second opinion such as the reward model's).
