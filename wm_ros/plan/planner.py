@@ -62,7 +62,7 @@ import time
 import numpy as np
 
 from wm_ros.plan.decompose import Decomposer, PlanRefused, scene_of, Step, steps_for
-from wm_ros.plan.detector import DetectedObjects, Detector
+from wm_ros.plan.detector import DetectedObjects, Detector, ReadoutDetector
 from wm_ros.plan.mpc import CostWeights, pusher_path, SubgoalCost, TaskCost
 from wm_ros.plan.solver import Solver, SolverConfig
 from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
@@ -104,15 +104,18 @@ class HierarchicalPlanner:
     """Plans and executes an instruction in the world model (module docstring)."""
 
     def __init__(self, runtime: WorldModelRuntime, config: PlannerConfig = PlannerConfig(),
-                 decomposer: Decomposer | None = None, detector: Detector | None = None,
+                 decomposer: Decomposer | None = None,
+                 detector: Detector | ReadoutDetector | None = None,
                  judge=None):
         if detector is not None:
             runtime = DetectedObjects(runtime, detector, config.detector_read_every)
         elif not isinstance(runtime, ObjectReadout):
             raise ValueError(f'the planner reads the blocks out of the world model, and '
                              f'{type(runtime).__name__} has no object read-out: give it a '
-                             'block detector (train one with `wm-ros train detector`, pass '
-                             '--detector DIR / the detector parameter)')
+                             'block detector (--detector DIR / the detector parameter): a '
+                             'world model with an object read-out, such as the shipped '
+                             'wm_ros/models/world_model, or a `wm-ros train detector` '
+                             'directory')
         self.runtime, self.config, self.judge = runtime, config, judge
         self.decomposer = decomposer or Decomposer()
         solver = config.solver

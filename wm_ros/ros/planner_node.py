@@ -80,8 +80,9 @@ PARAMS = {
     'config': Param('default', 'planner settings: a section of config/plan.yaml (tiny: tests)',
                     read_only=True),
     'model_file_path': Param('', "world model directory ('' = shipped model)", read_only=True),
-    'detector': Param('', 'block detector directory (wm-ros train detector): read blocks with '
-                      "it, needed for a model without object read-out ('' = the model's)",
+    'detector': Param('', 'read blocks with this: a world model with an object read-out or a '
+                      'wm-ros train detector directory; needed for a model without one '
+                      "('' = the model's own read-out)",
                       read_only=True),
     'judge': Param('', 'reward model directory that re-ranks the best plans by the success '
                    "it sees in their imagined last frames ('' = none)", read_only=True),
