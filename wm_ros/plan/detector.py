@@ -211,9 +211,9 @@ def load(model_dir: str | Path):
     A ``wm-ros train detector`` directory gives a :class:`Detector`, a model with a
     read-out a :class:`ReadoutDetector`; anything else is refused with what to do.
     """
+    from wm_ros.runtime.registry import model_format
     path = Path(model_dir)
-    meta_path = path / family_files.META
-    if meta_path.is_file() and '"wm_ros.detector"' not in meta_path.read_text()[:400]:
+    if (path / family_files.META).is_file() and model_format(path) != FORMAT:
         from wm_ros.runtime import load_runtime
         from wm_ros.runtime.base import ObjectReadout
         backend = 'onnxruntime' if (path / 'onnx').is_dir() else 'torch'
