@@ -335,3 +335,41 @@ def test_a_block_lost_from_view_is_backed_off_from_and_found_again_where_it_went
     planner.act(moved['image'], moved['ee_xy'])
     assert planner.plans == plans + 1 and planner.lost == 1  # found again: planning
     assert np.linalg.norm(planner.xy[task.blocks[0]] - xy[i]) < 0.03
+
+
+def test_a_block_that_stays_unseen_is_planned_from_the_world_model_s_belief(runner):
+    from dataclasses import replace
+    from wm_ros.plan.planner import HierarchicalPlanner, load_config
+    obs, tasks, instruction = runner.reset('block_to_region', 3)
+    scene, task = runner.env.scene, runner.env.task
+    config = replace(load_config('tiny'), back_off_steps=2, belief_steps=8)
+    planner = HierarchicalPlanner(runner.runtime, config)
+    planner.start(instruction, obs['image'], obs['ee_xy'])
+    planner.act(obs['image'], obs['ee_xy'])             # a full view: the belief starts
+    # the camera stops showing the named block (as when it is pushed against another one
+    # and the encoder no longer separates the two)
+    hidden = replace(scene, blocks=tuple(b for b in scene.blocks if b.name != task.blocks[0]))
+    unseen, _ = runner.env.reset(options={'scene': hidden})
+    for _ in range(config.execute + config.back_off_steps):   # queued actions, then lost
+        if planner.lost == config.back_off_steps:
+            break
+        planner.act(unseen['image'], unseen['ee_xy'])
+    assert planner.lost == config.back_off_steps and planner.believed == 0
+    plans = planner.plans
+    planner.act(unseen['image'], unseen['ee_xy'])
+    assert planner.believed == 1 and planner.plans == plans + 1   # planned, not backed off
+    assert planner.lost == config.back_off_steps
+    while planner._belief_age < config.belief_steps:
+        planner.act(unseen['image'], unseen['ee_xy'])
+    # the plans are about the block the camera does not show: the imagined pusher went to it
+    assert task.blocks[0] in planner.plan_paths
+    state, match = planner._belief
+    block = runner.runtime.objects(state).pos[0, match[task.blocks[0]]]
+    _, ee = runner.runtime.decode(state)
+    start = np.linalg.norm(obs['ee_xy'] - block)
+    assert np.linalg.norm(ee[0] - block) < start - 0.03, (ee[0], block, obs['ee_xy'])
+    believed, lost = planner.believed, planner.lost
+    for _ in range(4):                                   # the belief is too old: back off
+        planner.act(unseen['image'], unseen['ee_xy'])
+    assert planner.believed == believed and planner.lost > lost
+    assert planner.status()['believed'] == believed and not planner.done

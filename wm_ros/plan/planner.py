@@ -30,10 +30,16 @@ sampling solver (:class:`~wm_ros.plan.solver.Solver` on a
 best sequence (receding horizon; the solver is warm-started from the rest of it).
 
 A block the current sub-goal needs but the frame does not show (under the pusher, or
-read as another kind) is not planned blind: the pusher backs off for one step (back along
-its last planned action, else away from where the block was last seen) and looks again
-(``lost`` counts these steps); while a block is lost it is looked for by kind alone, not
-near where it was last seen, since it may have been pushed while hidden.
+read as another kind) is not planned blind: the pusher backs off (back along its last
+planned action, else away from where the block was last seen) and looks again (``lost``
+counts these steps); while a block is lost it is looked for by kind alone, not near where
+it was last seen, since it may have been pushed while hidden. A block that stays unseen
+for ``back_off_steps`` (pushed against another block, the encoder no longer separates
+the two) is planned from the world model's *belief*: the state of the last frame that
+showed every needed block, stepped with every action executed since (``believed`` counts
+these plans), for at most ``belief_steps`` actions after the block was last seen; then
+it backs off again until the sub-goal's budget runs out. Sub-goals and tasks are only
+judged done on what the camera shows.
 
 A sub-goal that is not done within ``step_budget`` actions, or a task still unsolved when
 its sub-goals run out, is re-decomposed from the newest frame, at most ``retries`` times;
@@ -87,6 +93,8 @@ class PlannerConfig:
     detector_read_every: int = 6  # with a detector: read imagined blocks every n-th step
     judge_weight: float = 0.3     # with a reward model: cost of a plan it judges a failure
     judge_candidates: int = 8     # with a reward model: best candidates it re-ranks
+    back_off_steps: int = 3       # a needed block unseen: back off this many steps first,
+    belief_steps: int = 40        # then plan from the belief, this many actions at most
 
     def __post_init__(self):
         if not 1 <= self.execute <= self.solver.horizon:
@@ -138,7 +146,9 @@ class HierarchicalPlanner:
         self.xy: dict[str, np.ndarray] = {}
         self.done = self.failed = False
         self.message = ''
-        self.plans = self.lost = self.rejudged = self.lost_run = 0
+        self.plans = self.lost = self.rejudged = self.lost_run = self.believed = 0
+        self._belief = None          # (state, match) of the last full view, stepped since
+        self._belief_age = 0         # actions executed since that view
         self.last_action = np.zeros(2, np.float32)
         self.plan_seconds: list[float] = []
         self.judged = self.judged_done = None   # reward model: P(success) of plan / frame
@@ -249,19 +259,40 @@ class HierarchicalPlanner:
         self._advance()
         if self.done or self.failed:
             return np.zeros(2, np.float32)
+        ee = np.asarray(ee, np.float64)
+        missing = [n for n in self._needed() if n not in match]
+        if not missing:                 # a full view: the belief starts again from it
+            self._belief, self._belief_age = (state, match), 0
         if not self.queue:
-            missing = [n for n in self._needed() if n not in match]
-            if missing:                 # hidden (under the pusher?): back off, look again
-                self.lost_run += 1
-                self.queue = [self._back_off(np.asarray(ee, np.float64), missing[0])]
-            else:
+            if not missing:
                 self.lost_run = 0
-                self._plan(state, match, np.asarray(ee, np.float64))
+                self._plan(state, match, ee)
+            elif self._believable():    # long unseen (against another block?): the belief
+                self.lost_run += 1
+                self.believed += 1
+                self._plan(*self._belief, ee)
+            else:                       # hidden (under the pusher?): back off, look again
+                self.lost_run += 1
+                self.queue = [self._back_off(ee, missing[0])]
         self.steps_on_step += 1
         action = self.queue.pop(0)
         if not self.lost_run:
             self.last_action = action
+        self._advance_belief(action)
         return action
+
+    def _believable(self) -> bool:
+        """Return whether a lost block may be planned from the belief now."""
+        return (self._belief is not None and self.lost_run >= self.config.back_off_steps
+                and self._belief_age < self.config.belief_steps)
+
+    def _advance_belief(self, action: np.ndarray) -> None:
+        """Step the belief with the action about to run (what the robot will do next)."""
+        if self._belief is None or self._belief_age >= self.config.belief_steps:
+            return
+        state, match = self._belief
+        self._belief = (self.runtime.step(state, action[None].astype(np.float32)), match)
+        self._belief_age += 1
 
     def _needed(self) -> list[str]:
         """Return the blocks the current plan must see in the frame."""
@@ -362,5 +393,6 @@ class HierarchicalPlanner:
                 'steps': len(self.steps), 'subgoals': [s.text for s in self.steps],
                 'retries': self.retries, 'done': self.done, 'failed': self.failed,
                 'message': self.message, 'plans': self.plans, 'lost': self.lost,
+                'believed': self.believed,
                 'judged': self.judged, 'judged_done': self.judged_done,
                 'rejudged': self.rejudged}
