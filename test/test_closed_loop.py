@@ -16,6 +16,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -142,3 +143,17 @@ def test_degraded_policies_are_deterministic_for_a_seed():
     assert np.allclose(actions(Slow(_Echo())), 0.5 * actions(_Echo()))
     lag = actions(Laggy(_Echo(), lag=3))[:, 0] / 0.01
     assert np.allclose(lag, np.maximum(np.arange(40) - 3, 0))
+
+
+def test_a_family_without_object_read_out_is_checked_through_a_detector(tmp_path):
+    free_slots = str(Path(DEFAULT_MODEL).parent / 'free_slots')   # label-free, no read-out
+    code = cli(['eval', 'closed-loop', '--model', free_slots, '--families',
+                'block_to_region', '--policies', 'expert', '--episodes', '2', '--workers', '0',
+                '--out', str(tmp_path)])
+    assert code == 0
+    report = json.loads((tmp_path / 'closed_loop.json').read_text())
+    assert report['config']['readout'].endswith('world_model')      # the shipped read-out
+    assert len(report['episodes']) == 2
+    # the perception expert reads the camera through the detector and solves the tabletop
+    assert any(e['real_success'] for e in report['episodes']), report['episodes']
+    assert all(e['first_frame'] == {} for e in report['episodes'])  # every block found

@@ -347,7 +347,7 @@ def _closed_loop(args) -> int:
     report = closed_loop.evaluate(args.model, args.backend, families or closed_loop.FAMILIES,
                                   policies or closed_loop.POLICIES, args.episodes, args.seed,
                                   args.max_steps, args.max_steps_long, args.workers,
-                                  settle=args.settle)
+                                  settle=args.settle, detector=args.detector)
     paths = closed_loop.write(report, args.out)
     print(closed_loop.table(report))
     t = report['timing']
@@ -684,6 +684,10 @@ def parser() -> argparse.ArgumentParser:
                     help='steps a successful tabletop episode goes on (policy acting) before '
                          'the open-loop replay is compared with it (0: judged at the success '
                          'step, where the block sits exactly on the threshold)')
+    cl.add_argument('--detector', default='',
+                    help='read blocks with this (a world model with an object read-out or a '
+                         "wm-ros train detector dir); default: the model's own read-out, or "
+                         "for a family without one the shipped model's read-out on frames")
     cl.add_argument('--out', default='out/closed_loop')
     cl.set_defaults(func=_closed_loop)
 

@@ -63,8 +63,9 @@ from tqdm import tqdm
 
 from wm_ros.evaluate.metrics import bootstrap_ci, mmrv, pearson, spearman
 from wm_ros.interfaces import Observation
+from wm_ros.plan.detector import DEFAULT_DETECTOR, with_readout
 from wm_ros.policy.degraded import make_policy, POLICIES
-from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
+from wm_ros.runtime.base import WorldModelRuntime
 from wm_ros.runtime.imagined_env import TaskJudge
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import check_family, FAMILIES, Task
@@ -108,11 +109,10 @@ class _Robot:
     """The tabletop and the policies' perception runtime of one process."""
 
     def __init__(self, model: str, backend: str, max_steps: int, max_steps_long: int,
-                 settle: int = 0):
-        from wm_ros.runtime import load_runtime
-        self.settle = settle
+                 settle: int = 0, detector: str = ''):
         from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
-        self.runtime = load_runtime(model, backend, threads=1)
+        self.settle = settle
+        self.runtime = _runtime(model, backend, detector)
         rt = self.runtime
         self.env = TabletopEnv(TabletopConfig(
             image_size=rt.image_size, control_hz=rt.control_hz, max_speed=rt.max_speed,
@@ -141,10 +141,21 @@ class _Robot:
                            time.perf_counter() - start, decided, bool(info['success']))
 
 
+def _runtime(model: str, backend: str, detector: str = ''):
+    """
+    Load ``model``; a family without an object read-out reads blocks with ``detector``.
+
+    The policies perceive and the judge reads the imagined blocks through it (default: the
+    shipped supervised model's read-out used on frames, :mod:`wm_ros.plan.detector`).
+    """
+    from wm_ros.runtime import load_runtime
+    return with_readout(load_runtime(model, backend, threads=1), detector)
+
+
 @lru_cache(maxsize=1)
-def _robot(model: str, backend: str, max_steps: int, max_steps_long: int, settle: int
-           ) -> _Robot:
-    return _Robot(model, backend, max_steps, max_steps_long, settle)
+def _robot(model: str, backend: str, max_steps: int, max_steps_long: int, settle: int,
+           detector: str = '') -> _Robot:
+    return _Robot(model, backend, max_steps, max_steps_long, settle, detector)
 
 
 def _run_real(robot_args: tuple, job: tuple) -> RealEpisode:
@@ -241,9 +252,13 @@ def cause(real: bool, imagined: bool, first_frame: dict) -> str:
 def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, policies=POLICIES,
              episodes: int = 20, seed: int = 1000, max_steps: int = 120,
              max_steps_long: int = 400, workers: int = 2, progress: bool = True,
-             settle: int = 10) -> dict:
-    """Run the closed-loop trust check (module docstring); return the report dict."""
-    from wm_ros.runtime import load_runtime
+             settle: int = 10, detector: str = '') -> dict:
+    """
+    Run the closed-loop trust check (module docstring); return the report dict.
+
+    ``detector``: how blocks are read for a family without an object read-out (see
+    :func:`_runtime`); a family with one uses its own unless a detector is named.
+    """
     for family in families:
         check_family(family)
     for policy in policies:
@@ -253,12 +268,9 @@ def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, polici
         raise ValueError(f'need at least 1 episode per family, got {episodes}')
     if settle < 0:
         raise ValueError(f'settle must be >= 0 steps, got {settle}')
-    runtime = load_runtime(model, backend, threads=1)
-    if not isinstance(runtime, ObjectReadout):
-        raise ValueError(f'{model}: the pixel policies and the judge read objects out of the '
-                         f'state; {type(runtime).__name__} cannot (no ObjectReadout)')
+    runtime = _runtime(model, backend, detector)
     start = time.perf_counter()
-    robot_args = (str(model), backend, max_steps, max_steps_long, settle)
+    robot_args = (str(model), backend, max_steps, max_steps_long, settle, str(detector or ''))
     groups = [(f, p) for f in families for p in policies]
     pool = None
     if workers > 0:
@@ -303,7 +315,9 @@ def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, polici
     config = {'model': str(model), 'backend': backend, 'families': list(families),
               'policies': list(policies), 'episodes': episodes, 'seed': seed,
               'max_steps': max_steps, 'max_steps_long': max_steps_long, 'workers': workers,
-              'settle': settle}
+              'settle': settle,
+              'readout': str(detector or DEFAULT_DETECTOR) if hasattr(runtime, 'detector')
+              else "the model's own"}
     return summarise(records, config, timing, seed)
 
 

@@ -221,7 +221,8 @@ def load(model_dir: str | Path):
         if not isinstance(runtime, ObjectReadout):
             raise ValueError(f'{path} is a world model without an object read-out; a '
                              'detector must read blocks: pass a detector directory (wm-ros '
-                             'train detector) or a model with a read-out (slots, free_slots)')
+                             'train detector) or a model with a read-out, such as '
+                             'wm_ros/models/world_model')
         return ReadoutDetector(runtime)
     meta = family_files.read_metadata(model_dir, FORMAT, VERSION, 'detector',
                                       'wm-ros train detector --data DIR --out DIR')
@@ -267,6 +268,20 @@ class DetectedObjects:
             return self._camera[1]
         images, _ = self.runtime.decode(state)
         return self.detector.objects(images)
+
+
+def with_readout(runtime: WorldModelRuntime, detector: str | Path = '', read_every: int = 1):
+    """
+    Return a runtime that reads objects.
+
+    That is ``runtime`` itself when it can and no ``detector`` is named, else ``runtime``
+    wrapped in :class:`DetectedObjects` with ``detector`` (default
+    :data:`DEFAULT_DETECTOR`, the shipped model's read-out used on frames).
+    """
+    from wm_ros.runtime.base import ObjectReadout
+    if isinstance(runtime, ObjectReadout) and not detector:
+        return runtime
+    return DetectedObjects(runtime, load(detector or DEFAULT_DETECTOR), read_every)
 
 
 def _ort_session(net: DetectorNet, size: int):
