@@ -191,3 +191,31 @@ def test_bad_requests_fail_before_any_episode_runs(trained):
     with pytest.raises(ValueError, match='64'):
         imagine(load_runtime(WORLD_MODEL, 'onnxruntime'), load_reward(reward),
                 config.policies[0], small, config)
+
+
+class _Blinking:
+    """A judge that passes every other imagined frame (a flickering false positive)."""
+
+    threshold = 0.5
+
+    def __init__(self):
+        self.calls = 0
+
+    def score(self, images, texts):
+        self.calls += 1
+        return np.full(len(images), 1.0 if self.calls % 2 else 0.0)
+
+
+def test_hold_asks_the_judge_for_frames_in_a_row_before_an_imagined_success():
+    from wm_ros.evaluate.evaluator import imagine
+    from wm_ros.runtime import load_runtime
+    runtime = load_runtime(WORLD_MODEL, 'onnxruntime')
+    config = EvalConfig.tiny(('bc_50',))
+    group = starts(config, 64)
+    once = imagine(runtime, _Blinking(), 'bc_50', group, config)
+    assert all(r.success and r.steps == 1 for r in once)        # the first passed frame
+    held = imagine(runtime, _Blinking(), 'bc_50', group, replace(config, hold=2))
+    assert not any(r.success for r in held)                    # never two in a row
+    assert all(r.steps == config.max_steps and r.passed_run == 1 for r in held)
+    with pytest.raises(ValueError, match='hold'):
+        replace(config, hold=0)

@@ -30,6 +30,7 @@
   wm-ros export --model models/world_model --out models/world_model/onnx
   wm-ros eval fidelity --model models/world_model --data data/heldout
   wm-ros eval closed-loop --model models/world_model   pixel policies: imagined vs real success
+  wm-ros eval plan-graph --seeds 0,1,2       the ROS plan graph once per scene: solved or stalled
   wm-ros plan "group the blocks by colour" --seed 3   plan in the world model, act on the tabletop
   wm-ros eval planner --episodes 25    hierarchical planner vs flat MPC vs the best flat policy
   wm-ros evaluate --episodes 25 --edits recolour   policies in imagination vs the tabletop
@@ -340,6 +341,15 @@ def _novel(args) -> int:
     return 0
 
 
+def _plan_graph(args) -> int:
+    from wm_ros.ros import plan_check
+    seeds = [int(x) for item in args.seeds for x in item.split(',') if x]
+    report = plan_check.run(args.task, seeds, args.limit, args.out)
+    print(f"{report['success']} of {report['n']} runs solved on the tabletop "
+          f"(written {Path(args.out) / 'plan_graph.json'})")
+    return 0 if report['success'] == report['n'] else 1
+
+
 def _closed_loop(args) -> int:
     from wm_ros.evaluate import closed_loop
     families = [f for item in args.families for f in item.split(',') if f]
@@ -403,7 +413,7 @@ def _evaluate(args) -> int:
         **({'policies': tuple(split)} if split else {}),
         **({'tasks': tuple(tasks)} if tasks else {}), episodes=args.episodes, seed=args.seed,
         max_steps=args.max_steps, max_steps_long=args.max_steps_long, workers=args.workers,
-        judge=args.judge)
+        judge=args.judge, hold=args.hold)
     result = evaluator.evaluate(config, args.model, args.reward, args.backend, edits,
                                 real_from=args.real_from)
     path = summary.write(result, args.out, config.strip_frames)
@@ -553,6 +563,9 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument('--judge', default='reward', choices=['reward', 'state'],
                     help='what ends an imagined episode: the reward model on the frames, or '
                     'the imagined-state judge (both verdicts are reported)')
+    ev.add_argument('--hold', type=int, default=1,
+                    help='imagined frames in a row the reward model must score a success '
+                    'before an imagined episode counts as one (1: the first such frame)')
     ev.add_argument('--real-from', default=None,
                     help='take the tabletop outcomes from this earlier evaluation (same '
                     'starts, limits, reward model): compare world models on one suite')
@@ -690,6 +703,14 @@ def parser() -> argparse.ArgumentParser:
                          "for a family without one the shipped model's read-out on frames")
     cl.add_argument('--out', default='out/closed_loop')
     cl.set_defaults(func=_closed_loop)
+    pg = vsub.add_parser('plan-graph', help='the ROS plan graph (sim_robot, world_model, '
+                         'planner over DDS) once per tabletop seed: solved or stalled')
+    pg.add_argument('--task', default='block_to_region', help='task family of the scenes')
+    pg.add_argument('--seeds', nargs='+', default=['0,1,2,3,4,5'],
+                    help='tabletop seeds, space or comma separated (a seed may repeat)')
+    pg.add_argument('--limit', type=float, default=120.0, help='seconds per run at most')
+    pg.add_argument('--out', default='out/plan_graph')
+    pg.set_defaults(func=_plan_graph)
 
     vp = vsub.add_parser('planner', help='hierarchical planner vs flat MPC vs a flat policy '
                          'on long and two-step instructions (tabletop success)')

@@ -26,9 +26,12 @@ tabletop seed gives a scene, a task and a real first frame, the same for every p
 * **Imagination**: all episodes of a policy (every family) start as one batch from the same
   first frames (``runtime.encode``). Each step the batch is decoded, the policy acts on
   the decoded frames (``act_batch``: one forward pass for the batch), the world model
-  steps, and the reward model scores the new frames; a row stops the first time the score
-  reaches the threshold (success) or at the family's step limit (``judge='state'``: the
-  first time the imagined-state judge says success; both verdicts are always recorded).
+  steps, and the reward model scores the new frames; a row stops once the score has
+  reached the threshold on ``hold`` frames in a row (success; 1: the first such frame) or
+  at the family's step limit (``judge='state'``: the first time the imagined-state judge
+  says success; both verdicts are always recorded). Over hundreds of steps a judge with a
+  1 % false-positive rate per frame would pass some frame of most failed rollouts;
+  asking for a few frames in a row guards against one misjudged (or hallucinated) frame.
   The evaluator talks to the world model only through the runtime contract (encode /
   step / decode), so any model family works; where the family can read objects out
   (``ObjectReadout``) the imagined-state judge runs beside the reward model as a second
@@ -77,8 +80,11 @@ class EvalConfig:
     workers: int = 0                   # tabletop processes; 0 = one per core
     strip_frames: int = 8              # frames per rollout strip (episode 0 of every cell)
     judge: str = 'reward'              # what ends an imagined episode: 'reward' or 'state'
+    hold: int = 1                      # imagined frames in a row the reward model must pass
 
     def __post_init__(self):
+        if self.hold < 1:
+            raise ValueError(f'hold is a number of frames in a row, >= 1; got {self.hold}')
         if self.judge not in ('reward', 'state'):
             raise ValueError(f"judge must be 'reward' (the reward model on the imagined "
                              f"frames) or 'state' (the imagined objects), got {self.judge!r}")
@@ -113,6 +119,7 @@ class Rollout:
     steps: int
     seconds: float = 0.0
     frames: np.ndarray | None = field(default=None, repr=False)
+    passed_run: int = 0        # imagined: the most frames in a row the reward model passed
 
 
 def episode_seed(seed: int, family: str, k: int) -> int:
@@ -276,7 +283,8 @@ def imagine_many(runtime, reward, policy_names: list[str], group: list[Start],
     images, ee = runtime.decode(state)
     kept = {row: [images[row]] for row in range(b) if row % n in keep}
     by_reward, by_state = np.zeros(b, bool), np.zeros(b, bool)
-    steps = np.zeros(b, int)
+    steps, passed = np.zeros(b, int), np.zeros(b, int)   # passed: frames in a row >= threshold
+    longest = np.zeros(b, int)
     active = np.arange(b)                       # the rows ``state`` holds, in order
     threshold = _threshold(reward)
     t = 0
@@ -302,7 +310,9 @@ def imagine_many(runtime, reward, policy_names: list[str], group: list[Start],
         running = np.ones(len(active), bool)
         for i, r in enumerate(active):
             steps[r] = t
-            by_reward[r] |= score[i] >= threshold
+            passed[r] = passed[r] + 1 if score[i] >= threshold else 0
+            longest[r] = max(longest[r], passed[r])
+            by_reward[r] |= passed[r] >= config.hold
             if judges is not None:
                 by_state[r] |= judges[r].judge(objects, i)['success']
             primary = by_state[r] if config.judge == 'state' else by_reward[r]
@@ -316,7 +326,8 @@ def imagine_many(runtime, reward, policy_names: list[str], group: list[Start],
     success = by_state if config.judge == 'state' else by_reward
     out = [Rollout(bool(success[r]), bool(by_reward[r]),
                    bool(by_state[r]) if judges is not None else None, int(steps[r]),
-                   frames=np.stack(kept[r]) if r in kept else None) for r in range(b)]
+                   frames=np.stack(kept[r]) if r in kept else None,
+                   passed_run=int(longest[r])) for r in range(b)]
     return [out[p * n:(p + 1) * n] for p in range(len(policy_names))]
 
 

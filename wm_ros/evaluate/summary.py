@@ -44,7 +44,7 @@ def record(policy: str, start, real, imagined) -> dict:
             'real_judged': real.judged, 'real_steps': real.steps,
             'real_s': round(real.seconds, 3), 'imagined': imagined.success,
             'imagined_reward': imagined.judged, 'imagined_state': imagined.reference,
-            'imagined_steps': imagined.steps}
+            'imagined_steps': imagined.steps, 'imagined_passed_run': imagined.passed_run}
 
 
 def _rate(rows: list[dict], key: str) -> float:
