@@ -163,10 +163,7 @@ class Detector:
         """Return the blocks seen in ``images`` ``uint8[B,S,S,3]`` (or one ``[S,S,3]``)."""
         images = _frames(images, self.image_size)
         present, pos = self._run(images)
-        b, k = present.shape
-        return Objects(kinds=KINDS, kind=np.broadcast_to(np.arange(k), (b, k)).copy(),
-                       present=present > 0, pos=pos.astype(np.float32),
-                       yaw=np.zeros((b, k), np.float32))
+        return _kind_slots(present > 0, pos)
 
     def save(self, out_dir: str | Path) -> Path:
         """Write ``model.safetensors`` + ``model.json`` into ``out_dir``."""
@@ -175,22 +172,38 @@ class Detector:
             'kinds': list(KINDS), **self.meta})
 
 
+def _kind_slots(present: np.ndarray, pos: np.ndarray) -> Objects:
+    """Return objects with one slot per kind of :data:`KINDS` (slot k is kind k)."""
+    b, k = present.shape
+    return Objects(kinds=KINDS, kind=np.broadcast_to(np.arange(k), (b, k)).copy(),
+                   present=present, pos=pos.astype(np.float32),
+                   yaw=np.zeros((b, k), np.float32))
+
+
 class ReadoutDetector:
     """
     A world model with an object read-out used as a frame reader: encode, then read.
 
     Its encoder was trained on labelled tabletop frames, so it is a detector too (97 % of
     kinds right end to end); this is what a family without a read-out borrows by default.
+    Like every detector it returns one slot per kind (slot k is kind k of :data:`KINDS`),
+    so a block keeps its slot from frame to frame: a fresh encoding of each frame orders
+    its slots anew, and consumers (the judges, the planner's costs) follow blocks by slot.
     """
 
+    kinds = KINDS
+
     def __init__(self, runtime):
-        self.runtime, self.kinds, self.image_size = runtime, runtime.kinds, runtime.image_size
+        if tuple(runtime.kinds) != KINDS:
+            raise ValueError(f'this read-out names {list(runtime.kinds)}, the tabletop has '
+                             f'{list(KINDS)}: it cannot read these frames')
+        self.runtime, self.image_size = runtime, runtime.image_size
 
     def objects(self, images: np.ndarray) -> Objects:
         """Return the blocks seen in ``images`` ``uint8[B,S,S,3]`` (or one ``[S,S,3]``)."""
         images = _frames(images, self.image_size)
-        return self.runtime.objects(self.runtime.encode(
-            images, np.zeros((len(images), 2), np.float32)))
+        return _kind_slots(*_by_kind(self.runtime.objects(self.runtime.encode(
+            images, np.zeros((len(images), 2), np.float32)))))
 
 
 def _frames(images, s: int) -> np.ndarray:

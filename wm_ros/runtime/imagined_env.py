@@ -84,6 +84,9 @@ class TaskJudge:
         info['block_xy'] = xy
         if 'missing' in info or not np.all(np.isfinite(xy)):
             return dict(info, success=False)
+        if not np.all(objects.present[row, self.slots]):   # a named block not seen now
+            return dict(info, success=False, unseen=[
+                n for n, j in zip(self.names, self.slots) if not objects.present[row, j]])
         try:
             scene = Scene(tuple(Block(*n.split(' '), float(p[0]), float(p[1]))
                                 for n, p in zip(self.names, xy)))
