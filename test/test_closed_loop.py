@@ -157,3 +157,28 @@ def test_a_family_without_object_read_out_is_checked_through_a_detector(tmp_path
     # the perception expert reads the camera through the detector and solves the tabletop
     assert any(e['real_success'] for e in report['episodes']), report['episodes']
     assert all(e['first_frame'] == {} for e in report['episodes'])  # every block found
+
+
+def test_the_judge_places_a_block_a_frame_does_not_show_where_it_was_last_seen():
+    from wm_ros.runtime.base import Objects
+    from wm_ros.runtime.imagined_env import TaskJudge
+    from wm_ros.sim.tasks import sample_episode
+    scene, task = sample_episode('block_to_region', np.random.default_rng(3))
+    kinds = tuple(scene.names)
+    xy = np.array([[b.x, b.y] for b in scene.blocks], np.float32)
+    n = len(kinds)
+
+    def objects(pos, present):
+        return Objects(kinds, np.arange(n)[None], np.asarray(present)[None],
+                       np.asarray(pos, np.float32)[None], np.zeros((1, n), np.float32))
+    judge = TaskJudge(task, kinds)
+    judge.start(objects(xy, np.ones(n, bool)))
+    i = scene.names.index(task.blocks[0])
+    hidden = np.ones(n, bool)
+    hidden[i] = False
+    moved = xy.copy()
+    moved[i] = (0.9, -0.9)                   # garbage where the block is not seen
+    verdict = judge.judge(objects(moved, hidden))
+    assert verdict['unseen'] == [task.blocks[0]]
+    assert np.allclose(verdict['block_xy'][judge.names.index(task.blocks[0])], xy[i])
+    assert verdict['success'] == judge.judge(objects(xy, np.ones(n, bool)))['success']

@@ -49,7 +49,10 @@ class TaskJudge:
     Judge a task on the objects of one batch row of imagined states.
 
     :meth:`start` names the slots once (best match of the task's blocks, unique names for
-    the rest); slot identities persist through the dynamics, so later steps reuse them.
+    the rest); slot identities persist through the dynamics, so later steps reuse them. A
+    named block that a step's objects do not show (a detector reading a frame where it
+    touches a neighbour or hides under the pusher) is judged where it was last seen and
+    listed under ``unseen``.
     """
 
     def __init__(self, task: Task, kinds: tuple[str, ...], board_half: float = 0.25):
@@ -67,6 +70,7 @@ class TaskJudge:
         own = [kinds[j] for j in self.slots]
         taken = {self.slots.index(j): n for n, j in match.slot.items()}
         self.names = unique_names(own, taken, self.kinds)
+        self.last_xy = np.asarray(objects.pos[row, self.slots], np.float64)   # last seen
         self.report = {}
         if match.missing:
             self.report['missing'] = match.missing
@@ -80,13 +84,15 @@ class TaskJudge:
         if len(self.slots) < (3 if self.task.long_horizon else 1):
             return dict(info, success=False, hallucination=f'the model sees '
                         f'{len(self.slots) or "no"} block(s), too few to judge')
+        seen = np.asarray(objects.present[row, self.slots], bool)
         xy = np.asarray(objects.pos[row, self.slots], np.float64)
+        if not seen.all():            # not in this frame (hidden, touching a neighbour):
+            xy = np.where(seen[:, None], xy, self.last_xy)       # where it was last seen
+            info['unseen'] = [n for n, ok in zip(self.names, seen) if not ok]
+        self.last_xy = xy
         info['block_xy'] = xy
         if 'missing' in info or not np.all(np.isfinite(xy)):
             return dict(info, success=False)
-        if not np.all(objects.present[row, self.slots]):   # a named block not seen now
-            return dict(info, success=False, unseen=[
-                n for n, j in zip(self.names, self.slots) if not objects.present[row, j]])
         try:
             scene = Scene(tuple(Block(*n.split(' '), float(p[0]), float(p[1]))
                                 for n, p in zip(self.names, xy)))
