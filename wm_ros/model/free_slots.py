@@ -27,7 +27,9 @@ Format ``wm_ros.free_slots``. What the robot records (images, commands, pose) is
   contact learnable (each slot's extent towards the pusher and towards every other slot,
   from its shape code, and the gaps that leaves); trained on open-loop unrolls against
   tracks that the same discovery finds in every recorded frame
-  (:mod:`wm_ros.model.free_slots_train`).
+  (:mod:`wm_ros.model.free_slots_train`). After each step slots that moved into each
+  other are pushed apart along the line between their centres (``separate`` passes, no
+  weights): a block pushed into another pushes it on, as on the tabletop.
 * **decoder** (no weights): the board colour plus every sprite pasted at its slot, and
   the pusher's sprite at the pusher: the first frame is redrawn exactly.
 
