@@ -298,14 +298,14 @@ def test_train_from_a_bag_recorded_from_the_sim_graph_without_block_poses(tmp_pa
 def test_free_slots_push_a_block_on_instead_of_passing_into_it():
     import torch
     model = free_slots.FreeSlotsModel(free_slots.load_config('tiny'))
-    disc = torch.full((1, 3, model.cfg.shape_bins), 0.02)       # three discs of 2 cm
+    reach = torch.full((1, 3, 3), 0.04)                          # three discs of 2 cm
     present = torch.tensor([[1.0, 1.0, 0.0]])
     pos = torch.tensor([[[0.0, 0.0], [0.03, 0.0], [0.035, 0.0]]])  # 1 cm into each other
     touching = torch.zeros(1, 3, 3)                              # gap before the step: 0
-    out = model.separate(disc, present, pos, touching)
+    out = model.separate(present, pos, reach, touching)
     gap = float(torch.linalg.norm(out[0, 1] - out[0, 0])) - 0.04
     assert gap > -0.002, out                                     # pushed apart
     assert torch.allclose(out[0, 2], pos[0, 2])                  # an empty slot never moves
     assert torch.allclose(out[0, :2].mean(0), pos[0, :2].mean(0), atol=1e-6)  # both moved
     overlapping = torch.full((1, 3, 3), -0.01)                   # they overlapped before
-    assert torch.allclose(model.separate(disc, present, pos, overlapping), pos, atol=1e-6)
+    assert torch.allclose(model.separate(present, pos, reach, overlapping), pos, atol=1e-6)

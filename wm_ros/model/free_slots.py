@@ -243,30 +243,29 @@ class FreeSlotsModel(nn.Module):
         edge = cfg.board_half
         new_pos = torch.clamp(pos + dpos, -edge, edge)
         if cfg.separate:
-            new_pos = torch.clamp(self.separate(shape, present, new_pos, gap), -edge, edge)
+            new_pos = torch.clamp(self.separate(present, new_pos, ext_i + ext_j, gap), -edge,
+                                  edge)
         return new_pos, pos, ee_next, ee
 
-    def separate(self, shape, present, pos, gap_before) -> torch.Tensor:
+    def separate(self, present, pos, reach, gap_before) -> torch.Tensor:
         """
         Push apart slots that the step moved into each other (non-penetration).
 
-        Two slots may overlap by as much as they did before the step (``gap_before`` [B,
-        M, M], m: their gap along the line between centres, from the shape codes), never
-        more: each pass moves both of a pair by half the new overlap along that line, so
-        a block pushed into another pushes it on instead of passing into it (the learned
-        step alone lets sprites slide into each other in long closed-loop pushes).
+        ``reach`` [B, M, M] (m) is how far apart two slots' centres are when their shapes
+        touch, read from the shape codes along the line between them before the step;
+        ``gap_before`` their gap then. A pair may overlap by as much as it did before the
+        step, never more: each pass moves both by half the new overlap along the line
+        between them, so a block pushed into another pushes it on instead of passing into
+        it (the learned step alone lets sprites slide into each other in long pushes).
         """
         m = pos.shape[-2]
         pair = (present.unsqueeze(-1) * present.unsqueeze(-2)
                 * (1.0 - torch.eye(m, dtype=pos.dtype, device=pos.device)))
-        allowed = torch.clamp(-gap_before, min=0.0)
+        limit = reach + torch.clamp(gap_before, max=0.0)      # closest allowed distance
         for _ in range(self.cfg.separate):
             rel = pos.unsqueeze(-3) - pos.unsqueeze(-2)                      # [B, i, j, 2]
             dist = torch.sqrt((rel ** 2).sum(-1) + 1e-12)
-            ext_i = _extent(shape.unsqueeze(-2).expand(-1, -1, m, -1), rel[..., 0], rel[..., 1])
-            ext_j = _extent(shape.unsqueeze(-3).expand(-1, m, -1, -1), -rel[..., 0],
-                            -rel[..., 1])
-            over = torch.clamp(ext_i + ext_j - dist - allowed, min=0.0) * pair
+            over = torch.clamp(limit - dist, min=0.0) * pair
             pos = pos - (0.5 * over / dist).unsqueeze(-1).mul(rel).sum(-2)
         return pos
 
