@@ -292,7 +292,10 @@ def test_train_from_a_bag_recorded_from_the_sim_graph_without_block_poses(tmp_pa
     assert cli(['train', 'world-model', '--family', 'free_slots', '--config', 'tiny',
                 '--data', str(bag), '--out', str(out)]) == 0
     meta = json.loads((out / 'model.json').read_text())
-    assert meta['train']['tracked_share'] > 0.8, meta['train']
+    # the live graph's timing decides where the expert's pusher dwells (a block under it or
+    # pushed against another is not tracked in those frames): 1.0 in most runs, 0.67 seen
+    # once in CI; a tracker that loses its blocks stays far below half
+    assert meta['train']['tracked_share'] > 0.5, meta['train']
 
 
 def test_free_slots_push_a_block_on_instead_of_passing_into_it():
