@@ -284,7 +284,8 @@ class HierarchicalPlanner:
     def _believable(self) -> bool:
         """Return whether a lost block may be planned from the belief now."""
         return (self._belief is not None and self.lost_run >= self.config.back_off_steps
-                and self._belief_age < self.config.belief_steps)
+                and self._belief_age < self.config.belief_steps
+                and all(n in self._belief[1] for n in self._needed()))
 
     def _advance_belief(self, action: np.ndarray) -> None:
         """Step the belief with the action about to run (what the robot will do next)."""
