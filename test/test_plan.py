@@ -359,11 +359,11 @@ def test_a_block_that_stays_unseen_is_planned_from_the_world_model_s_belief(runn
     planner.act(unseen['image'], unseen['ee_xy'])
     assert planner.believed == 1 and planner.plans == plans + 1   # planned, not backed off
     assert planner.lost == config.back_off_steps
-    while planner._belief_age < config.belief_steps:
+    while len(planner._since) < config.belief_steps:
         planner.act(unseen['image'], unseen['ee_xy'])
     # the plans are about the block the camera does not show: the imagined pusher went to it
     assert task.blocks[0] in planner.plan_paths
-    state, match = planner._belief
+    state, match = planner.belief()
     block = runner.runtime.objects(state).pos[0, match[task.blocks[0]]]
     _, ee = runner.runtime.decode(state)
     start = np.linalg.norm(obs['ee_xy'] - block)
@@ -375,7 +375,7 @@ def test_a_block_that_stays_unseen_is_planned_from_the_world_model_s_belief(runn
     assert planner.status()['believed'] == believed and not planner.done
     # a belief from before the block was lost for a later sub-goal does not hold it: back off
     state, match = planner._belief
-    planner._belief, planner._belief_age = (state, {}), 0
+    planner._belief, planner._since = (state, {}), []
     planner.queue, lost = [], planner.lost
     planner.act(unseen['image'], unseen['ee_xy'])
     assert planner.believed == believed and planner.lost == lost + 1

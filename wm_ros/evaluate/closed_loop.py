@@ -63,7 +63,7 @@ from tqdm import tqdm
 
 from wm_ros.evaluate.metrics import bootstrap_ci, mmrv, pearson, spearman
 from wm_ros.interfaces import Observation
-from wm_ros.plan.detector import DEFAULT_DETECTOR, with_readout
+from wm_ros.plan.detector import DEFAULT_DETECTOR, DetectedObjects, with_readout
 from wm_ros.policy.degraded import make_policy, POLICIES
 from wm_ros.runtime.base import WorldModelRuntime
 from wm_ros.runtime.imagined_env import TaskJudge
@@ -316,7 +316,7 @@ def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, polici
               'policies': list(policies), 'episodes': episodes, 'seed': seed,
               'max_steps': max_steps, 'max_steps_long': max_steps_long, 'workers': workers,
               'settle': settle,
-              'readout': str(detector or DEFAULT_DETECTOR) if hasattr(runtime, 'detector')
+              'readout': str(detector or DEFAULT_DETECTOR) if isinstance(runtime, DetectedObjects)
               else "the model's own"}
     return summarise(records, config, timing, seed)
 

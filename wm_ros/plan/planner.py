@@ -147,8 +147,8 @@ class HierarchicalPlanner:
         self.done = self.failed = False
         self.message = ''
         self.plans = self.lost = self.rejudged = self.lost_run = self.believed = 0
-        self._belief = None          # (state, match) of the last full view, stepped since
-        self._belief_age = 0         # actions executed since that view
+        self._belief = None          # (state, match) of the last full view
+        self._since: list[np.ndarray] = []   # actions executed since that view (capped)
         self.last_action = np.zeros(2, np.float32)
         self.plan_seconds: list[float] = []
         self.judged = self.judged_done = None   # reward model: P(success) of plan / frame
@@ -262,7 +262,7 @@ class HierarchicalPlanner:
         ee = np.asarray(ee, np.float64)
         missing = [n for n in self._needed() if n not in match]
         if not missing:                 # a full view: the belief starts again from it
-            self._belief, self._belief_age = (state, match), 0
+            self._belief, self._since = (state, match), []
         if not self.queue:
             if not missing:
                 self.lost_run = 0
@@ -270,7 +270,7 @@ class HierarchicalPlanner:
             elif self._believable():    # long unseen (against another block?): the belief
                 self.lost_run += 1
                 self.believed += 1
-                self._plan(*self._belief, ee)
+                self._plan(*self.belief(), ee)
             else:                       # hidden (under the pusher?): back off, look again
                 self.lost_run += 1
                 self.queue = [self._back_off(ee, missing[0])]
@@ -278,22 +278,27 @@ class HierarchicalPlanner:
         action = self.queue.pop(0)
         if not self.lost_run:
             self.last_action = action
-        self._advance_belief(action)
+        if self._belief is not None and len(self._since) < self.config.belief_steps:
+            self._since.append(action)
         return action
 
     def _believable(self) -> bool:
         """Return whether a lost block may be planned from the belief now."""
         return (self._belief is not None and self.lost_run >= self.config.back_off_steps
-                and self._belief_age < self.config.belief_steps
+                and len(self._since) < self.config.belief_steps
                 and all(n in self._belief[1] for n in self._needed()))
 
-    def _advance_belief(self, action: np.ndarray) -> None:
-        """Step the belief with the action about to run (what the robot will do next)."""
-        if self._belief is None or self._belief_age >= self.config.belief_steps:
-            return
+    def belief(self) -> tuple:
+        """
+        Return ``(state, match)``: the last full view stepped with every action since.
+
+        The actions are kept and rolled out in one call only when the belief is used, so
+        the common case (every needed block in view) costs no world-model step.
+        """
         state, match = self._belief
-        self._belief = (self.runtime.step(state, action[None].astype(np.float32)), match)
-        self._belief_age += 1
+        if self._since:
+            state = self.runtime.step(state, np.stack(self._since)[None].astype(np.float32))
+        return state, match
 
     def _needed(self) -> list[str]:
         """Return the blocks the current plan must see in the frame."""
