@@ -78,8 +78,8 @@ def dead_camera(supervised: bool, log_dir: Path) -> Outcome:
     probe.subscribe(TwistStamped, 'ee_twist_cmd', TWIST_QOS)
     graph = Bringup('sim_to_real', log_dir=log_dir).start()
     try:
-        moving = probe.spin(READY_S, lambda: any(_speed(m) > 0.05 for _, m in
-                                                 probe.msgs['ee_twist_cmd']))
+        moving = probe.spin(READY_S, lambda: bool(probe.msgs['camera/image_raw']) and any(
+            _speed(m) > 0.05 for _, m in probe.msgs['ee_twist_cmd']))  # frames reach us too
         if not moving:
             return Outcome(name, expected, f'the policy never commanded motion (logs in '
                            f'{log_dir})', False)
