@@ -52,7 +52,6 @@ import torch.nn.functional as F
 
 from wm_ros.model import family_files
 from wm_ros.runtime.base import Objects, State, WorldModelRuntime
-from wm_ros.sim.dataset import iter_episodes
 from wm_ros.sim.scene import COLOURS, SHAPES
 
 FORMAT, VERSION = 'wm_ros.detector', 1
@@ -323,6 +322,7 @@ def _ort_session(net: DetectorNet, size: int):
 # ---------------------------------------------------------------------- training
 def frames_and_labels(dirs, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return images ``uint8[N,S,S,3]``, presence ``bool[N,K]``, positions ``f32[N,K,2]``."""
+    from wm_ros.sim.dataset import iter_episodes      # the tabletop (MuJoCo): training only
     images, present, pos = [], [], []
     for d in dirs:
         for ep in iter_episodes(d):
