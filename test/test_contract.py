@@ -144,6 +144,19 @@ def test_a_rollout_over_the_used_slots_moves_every_block_as_over_all_slots(backe
         assert np.abs(images[0] - images[1]).max() <= 1
 
 
+def test_onnxruntime_worker_threads_sleep_between_runs_unless_asked(frames):
+    """A spinning ORT pool starved the policy and reward model beside it (3x slower)."""
+    entry = 'session.intra_op.allow_spinning'
+    quiet = load_runtime(GOLDEN, 'onnxruntime', threads=2)
+    busy = load_runtime(GOLDEN, 'onnxruntime', threads=2, spinning=True)
+    for name in quiet.sessions:
+        assert quiet.sessions[name].get_session_options().get_session_config_entry(entry) == '0'
+        assert busy.sessions[name].get_session_options().get_session_config_entry(entry) == '1'
+    state, still = quiet.encode(*frames), np.zeros((3, 2), np.float32)
+    np.testing.assert_array_equal(quiet.decode(quiet.step(state, still))[0],
+                                  busy.decode(busy.step(state, still))[0])
+
+
 def test_capabilities_are_what_the_model_file_declares(runtime, frames):
     state = runtime.encode(*frames)
     if isinstance(runtime, ObjectReadout):

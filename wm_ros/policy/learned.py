@@ -187,6 +187,7 @@ class LearnedPolicy:
         self.meta = dict(meta or {})
         self.non_finite = 0          # actions that came out NaN/inf and were replaced by zero
         self.path: Path | None = None    # the directory it was loaded from
+        self._embedded: dict[str, np.ndarray] = {}     # instruction -> its embed() rows
         self._pattern = (re.compile(r'\b(' + '|'.join(map(re.escape, config.ignore_words))
                                     + r')\b', re.IGNORECASE) if config.ignore_words else None)
 
@@ -251,13 +252,21 @@ class LearnedPolicy:
         embedding, then the embeddings of its first W words other than articles, in order;
         zero rows pad short instructions.
         """
-        w = self.config.words
-        out = np.zeros((len(instructions), 1 + w, EMBED_DIM), np.float32)
-        for i, text in enumerate(instructions):
-            text = self.instruction_text(text)
+        return np.stack([self._embed_one(text) for text in instructions]) if instructions \
+            else np.zeros((0, 1 + self.config.words, EMBED_DIM), np.float32)
+
+    def _embed_one(self, instruction: str) -> np.ndarray:
+        known = self._embedded.get(instruction)        # a rollout asks for the same text
+        if known is None:                              # every step: read it once
+            w = self.config.words
+            text = self.instruction_text(instruction)
             words = [t for t in _WORD.findall(text.lower()) if t not in _ARTICLES][:w]
-            out[i, :1 + len(words)] = embed([text] + words)
-        return out
+            known = np.zeros((1 + w, EMBED_DIM), np.float32)
+            known[:1 + len(words)] = embed([text] + words)
+            if len(self._embedded) >= 4096:
+                self._embedded.clear()
+            self._embedded[instruction] = known
+        return known
 
     # ---------------------------------------------------------------- files
     def save(self, out_dir: str | Path, **meta) -> Path:
