@@ -357,14 +357,16 @@ class HierarchicalPlanner:
         if not text or info.get('ranked') is None:
             return best
         n = self.config.judge_candidates
-        cands = np.concatenate([best[None], info['ranked'][:n]]).astype(np.float32)
-        costs = np.concatenate([[info['cost']], info['ranked_cost'][:n]])
+        ranked, ranked_cost = info['ranked'][:n], info['ranked_cost'][:n]
+        other = [i for i in range(len(ranked)) if not np.array_equal(ranked[i], best)]
+        cands = np.concatenate([best[None], ranked[other]]).astype(np.float32)   # best once
+        costs = np.concatenate([[info['cost']], ranked_cost[other]])
         end = self.runtime.step(state.select(np.zeros(len(cands), int)), cands)
         images, _ = self.runtime.decode(end)
         p = self.judge.score(images, [text] * len(cands))
         k = int(np.argmin(costs + self.config.judge_weight * (1.0 - p)))
         self.judged = float(p[k])
-        self.rejudged += int(k > 0 and not np.array_equal(cands[k], best))
+        self.rejudged += int(k > 0)
         return cands[k]
 
     def _judge_done(self) -> None:
