@@ -69,6 +69,14 @@ def _speed(msg: TwistStamped) -> float:
     return math.hypot(msg.twist.linear.x, msg.twist.linear.y)
 
 
+def _fresh_episode(probe: Probe, reset, until, seconds: float) -> bool:
+    """Reset ``sim_robot``; spin until ``until(t0)`` (t0: when asked) or ``seconds`` pass."""
+    asked = time.monotonic()
+    probe.executor.spin_until_future_complete(reset.call_async(Trigger.Request()),
+                                              timeout_sec=10.0)
+    return probe.spin(seconds, lambda: until(asked))
+
+
 def dead_camera(supervised: bool, log_dir: Path) -> Outcome:
     """Kill ``sim_robot`` while the policy drives it (graph ``sim_to_real``)."""
     name = 'dead camera, wm-ros up' if supervised else 'dead camera, nodes on their own'
@@ -89,10 +97,7 @@ def dead_camera(supervised: bool, log_dir: Path) -> Outcome:
         # the policy may have solved the episode before the probe discovered the graph:
         # start fresh episodes until the probe sees it drive
         for _ in range(0 if driving() else 3):
-            asked = time.monotonic()
-            probe.executor.spin_until_future_complete(reset.call_async(Trigger.Request()),
-                                                      timeout_sec=10.0)
-            if probe.spin(20.0, lambda t0=asked: driving(t0)):
+            if _fresh_episode(probe, reset, driving, 20.0):
                 break
         moving = driving()
         if not moving:
@@ -146,10 +151,7 @@ def graph_stop(log_dir: Path) -> Outcome:
         heard = probe.spin(READY_S, lambda: probe.msgs['ee_pose'] and reset.service_is_ready())
         moving = False
         for _ in range(5 if heard else 0):
-            asked = time.monotonic()
-            probe.executor.spin_until_future_complete(reset.call_async(Trigger.Request()),
-                                                      timeout_sec=10.0)
-            if probe.spin(10.0, lambda t0=asked: len(driving_since(t0)) >= 3):
+            if _fresh_episode(probe, reset, lambda t0: len(driving_since(t0)) >= 3, 10.0):
                 moving = _speed(probe.msgs['ee_twist_cmd'][-1][1]) > 0.05
                 if moving:
                     break
