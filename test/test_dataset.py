@@ -128,3 +128,38 @@ def test_cli_collect_and_bad_input(tmp_path, capsys):
     assert cli(['collect', '--out', str(tmp_path / 'f'), '--episodes', '1',
                 '--mix', 'random=1']) == 2
     assert 'unknown behaviour' in capsys.readouterr().err
+
+
+def test_closed_loop_collection_records_what_the_policy_did(tmp_path):
+    """``--policies``: every recorded action is the policy's answer to the recorded frame."""
+    from wm_ros.evaluate.evaluator import PolicySource
+    from wm_ros.interfaces import Observation
+    from wm_ros.policy.zoo import load_policy
+    source = PolicySource('wm_ros/models/world_model')
+    collect(tmp_path / 'c', 3, seed=5, mix={'bc_full': 1.0, 'noisy': 1.0}, shard_size=3,
+            max_steps=25, progress=False, policies=source, families=('block_to_region',))
+    episodes = list(iter_episodes(tmp_path / 'c'))
+    assert len(episodes) == 3
+    assert {e.behaviour for e in episodes} <= {'policy:bc_full', 'policy:noisy'}
+    learned = [e for e in episodes if e.behaviour == 'policy:bc_full']
+    assert learned and len(learned) < 3
+    scripted = record_episode(TabletopEnv(), episodes[0].seed, 'expert', 'block_to_region',
+                              max_steps=25)
+    assert not np.allclose(scripted.actions[:5], episodes[0].actions[:5])
+    policy = load_policy('bc_full')
+    for e in learned:
+        policy.set_task(e.scene, e.task)
+        policy.reset()
+        for t in range(len(e)):
+            obs = Observation(e.images[t], e.ee_xy[t], e.instruction, t)
+            assert np.allclose(policy.act(obs), e.actions[t], atol=1e-5)
+
+
+def test_closed_loop_collection_refuses_unknown_policies_before_running(tmp_path, capsys):
+    assert cli(['collect', '--out', str(tmp_path / 'g'), '--episodes', '1',
+                '--policies', 'bc_full,juggler']) == 2
+    assert "unknown policy 'juggler'" in capsys.readouterr().err
+    assert not (tmp_path / 'g').exists()
+    with pytest.raises(SystemExit, match='not both'):
+        cli(['collect', '--out', str(tmp_path / 'h'), '--policies', 'bc_full',
+             '--mix', 'expert=1'])

@@ -122,8 +122,15 @@ def _collect(args) -> int:
     cfg = config.load(TabletopConfig, args.config, image_size=args.image_size,
                       control_hz=args.control_hz)
     families = tuple(args.tasks.split(',')) if args.tasks else FAMILIES
-    paths = collect(args.out, args.episodes, args.seed, args.mix, families, cfg,
-                    args.shard_size, args.max_steps)
+    mix, source = args.mix, None
+    if args.policies:                  # closed loop: pixel policies drive the tabletop
+        from wm_ros.evaluate.evaluator import PolicySource
+        if mix:
+            raise SystemExit('give --policies or --mix, not both')
+        mix = {name: 1.0 for name in args.policies.split(',') if name}
+        source = PolicySource(args.model)
+    paths = collect(args.out, args.episodes, args.seed, mix, families, cfg,
+                    args.shard_size, args.max_steps, policies=source)
     print(f'wrote {len(paths)} shard(s) to {args.out}')
     return 0
 
@@ -516,6 +523,12 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument('--seed', type=int, default=0)
     c.add_argument('--mix', type=_mix, default=None,
                    help='behaviour weights, e.g. expert=0.3,noisy=0.25,explore=0.2,perceived=0.25')
+    c.add_argument('--policies', default='',
+                   help='closed loop: comma-separated pixel policies to roll, equally often '
+                   '(zoo names or directories, or expert,noisy,slow,laggy perceiving through '
+                   '--model); episodes are labelled policy:<name>')
+    c.add_argument('--model', default=DEFAULT_MODEL, help='world model the perceiving '
+                   'experts read blocks with (--policies)')
     c.add_argument('--tasks', default='', help='comma-separated task families (default all)')
     c.add_argument('--config', default=None, help='TabletopConfig YAML (config/tabletop.yaml)')
     c.add_argument('--image-size', type=int, default=None)

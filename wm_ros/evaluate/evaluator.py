@@ -157,6 +157,32 @@ def resolve_policy(name: str, runtime=None, seed: int = 0):
     return load_policy(name)
 
 
+class PolicySource:
+    """
+    ``source(name, seed)`` returns policy ``name`` for one episode (``wm-ros collect --policies``).
+
+    Zoo policies load once and are shared (``reset`` restarts them); the perceiving experts
+    of :data:`~wm_ros.policy.degraded.POLICIES` are built per episode with its seed and read
+    blocks through ``model``, loaded on first use.
+    """
+
+    def __init__(self, model: str | Path, backend: str = 'onnxruntime'):
+        self.model, self.backend = str(model), backend
+        self._runtime = None
+        self._zoo: dict = {}
+
+    def __call__(self, name: str, seed: int):
+        from wm_ros.policy.degraded import POLICIES
+        if name in POLICIES:
+            if self._runtime is None:
+                from wm_ros.runtime import load_runtime
+                self._runtime = load_runtime(self.model, self.backend, threads=1)
+            return resolve_policy(name, self._runtime, seed)
+        if name not in self._zoo:
+            self._zoo[name] = resolve_policy(name)
+        return self._zoo[name]
+
+
 def _begin(policy, start: Start):
     if hasattr(policy, 'set_task'):
         policy.set_task(start.scene, start.task)

@@ -29,10 +29,17 @@ happen) and ``perceived`` (the expert acting on what a pixel policy would see: b
 positions with per-step noise, reads that lag or drop out, so it jitters in front of
 blocks, re-stages and pushes long, the states a closed-loop pixel policy drives the
 robot into; issue 8). Every episode is reproducible from its seed.
+
+``policies``: closed-loop data. Instead of scripted behaviours, learned or perceiving
+pixel policies (the zoo, the degraded perception experts) drive the tabletop from what the
+camera shows, and each episode is labelled ``policy:<name>``. A world model fine-tuned on
+them sees the states those policies reach (long pushes, knocks between blocks, jitter in
+front of a block), the way DAgger collects on the learner's own distribution.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
@@ -188,19 +195,32 @@ class _Behaviour:
 
 
 def record_episode(env: TabletopEnv, seed: int, behaviour: str, family: str | None = None,
-                   max_steps: int | None = None, settle_steps: int = 5) -> Episode:
-    """Run one episode with ``behaviour`` from ``seed`` and return it with every frame."""
-    if behaviour not in BEHAVIOURS:
+                   max_steps: int | None = None, settle_steps: int = 5,
+                   actor=None) -> Episode:
+    """
+    Run one episode with ``behaviour`` from ``seed`` and return it with every frame.
+
+    ``actor`` (a :class:`~wm_ros.interfaces.Policy`; ``set_task`` and ``reset`` are called
+    when it has them) drives the episode instead of a scripted behaviour, and ``behaviour``
+    is the label the episode gets. Non-finite actions are recorded as zeros, as the robot
+    bridge would command them.
+    """
+    if actor is None and behaviour not in BEHAVIOURS:
         raise ValueError(f'unknown behaviour {behaviour!r}; choose one of {list(BEHAVIOURS)}')
     rng = np.random.default_rng(seed)
     obs, info = env.reset(seed=seed, options={'task': family} if family else None)
-    source = _Behaviour(behaviour, env, rng)
+    source = actor if actor is not None else _Behaviour(behaviour, env, rng)
+    if actor is not None:
+        if hasattr(actor, 'set_task'):
+            actor.set_task(env.scene, env.task)
+        if hasattr(actor, 'reset'):
+            actor.reset()
     frames, ee, actions, success, states = [obs['image']], [obs['ee_xy']], [], [], []
     success.append(info['success'])
     states.append(env.block_states())
     after = 0
     while True:
-        a = source.act(Observation.from_step(obs, info))
+        a = np.nan_to_num(np.asarray(source.act(Observation.from_step(obs, info)), np.float32))
         obs, _, terminated, truncated, info = env.step(a)
         actions.append(np.asarray(a, np.float32))
         frames.append(obs['image'])
@@ -218,11 +238,25 @@ def record_episode(env: TabletopEnv, seed: int, behaviour: str, family: str | No
 def collect(out: str | Path, episodes: int, seed: int = 0,
             mix: dict[str, float] | None = None, families: tuple[str, ...] = FAMILIES,
             config: TabletopConfig | None = None, shard_size: int = 50,
-            max_steps: int | None = None, progress: bool = True) -> list[Path]:
-    """Collect ``episodes`` episodes into shards under ``out``; returns the shard paths."""
+            max_steps: int | None = None, progress: bool = True,
+            policies: Callable[[str, int], object] | None = None) -> list[Path]:
+    """
+    Collect ``episodes`` episodes into shards under ``out``; returns the shard paths.
+
+    With ``policies`` (``policies(name, seed)`` returns a policy), ``mix`` names policies
+    instead of scripted behaviours and each episode is driven by a fresh one, labelled
+    ``policy:<name>``; every name is built once first, so an unknown one fails before any
+    episode runs.
+    """
+    if policies is not None:
+        if not mix:
+            raise ValueError('closed-loop collection needs the policies to roll, e.g. '
+                             'mix={"bc_full": 1, "noisy": 1}')
+        for name in mix:
+            policies(name, 0)
     mix = mix or MIX
     unknown = sorted(set(mix) - set(BEHAVIOURS))
-    if unknown:
+    if unknown and policies is None:
         raise ValueError(f'unknown behaviour(s) {unknown} in mix; choose from {list(BEHAVIOURS)}')
     for family in families:
         if family not in FAMILIES:
@@ -237,8 +271,10 @@ def collect(out: str | Path, episodes: int, seed: int = 0,
         for k in tqdm(range(episodes), desc='collect', unit='ep', disable=not progress):
             behaviour = names[rng.choice(len(names), p=weights / weights.sum())]
             family = families[rng.integers(len(families))]
-            buffer.append(record_episode(env, int(rng.integers(2**31)), behaviour, family,
-                                         max_steps))
+            ep_seed = int(rng.integers(2**31))
+            actor = policies(behaviour, ep_seed) if policies is not None else None
+            label = f'policy:{behaviour}' if actor is not None else behaviour
+            buffer.append(record_episode(env, ep_seed, label, family, max_steps, actor=actor))
             if len(buffer) == shard_size or k == episodes - 1:
                 paths.append(write_shard(out / f'shard-{len(paths):05d}', buffer))
                 buffer = []
