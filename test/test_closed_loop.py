@@ -182,3 +182,35 @@ def test_the_judge_places_a_block_a_frame_does_not_show_where_it_was_last_seen()
     assert verdict['unseen'] == [task.blocks[0]]
     assert np.allclose(verdict['block_xy'][judge.names.index(task.blocks[0])], xy[i])
     assert verdict['success'] == judge.judge(objects(xy, np.ones(n, bool)))['success']
+
+
+def test_physics_replay_bounds_what_open_loop_replay_can_reach(run):
+    """Every episode is replayed on the tabletop from the read and from the jittered start."""
+    _, report = run
+    assert report['config']['physics_replay'] is True
+    for e in report['episodes']:
+        assert e['physics_replay_from_read'] in (True, False, None)
+        assert e['physics_replay_jitter'] in (True, False)
+    o = report['overall']
+    assert 0.0 <= o['physics_replay_jitter'] <= 1.0
+    done = [e for e in report['episodes'] if e['physics_replay_from_read'] is not None]
+    assert done, 'no episode could be replayed from the read start'
+    assert o['physics_replay_from_read'] == pytest.approx(
+        np.mean([e['physics_replay_from_read'] == e['real_final_success'] for e in done]))
+
+
+def test_tabletop_replay_from_the_true_start_reproduces_the_episode():
+    """The physics replay is deterministic: the true start gives the real verdict."""
+    robot = closed_loop._Robot(DEFAULT_MODEL, 'onnxruntime', 60, 60, settle=10,
+                               physics_replay=True)
+    seed = closed_loop.episode_seed(1000, 'block_to_region', 0)
+    e = robot.run('block_to_region', 0, 'expert', seed,
+                  closed_loop.policy_seed(1000, 'block_to_region', 0, 'expert'))
+    assert robot.replay(e.scene, e.task, list(e.actions)) == e.final_success
+    read = closed_loop.read_scene(robot.runtime, e.image, e.ee, e.scene)
+    moved = [np.hypot(a.x - b.x, a.y - b.y) for a, b in zip(read.blocks, e.scene.blocks)]
+    assert [b.name for b in read.blocks] == [b.name for b in e.scene.blocks]
+    assert 0 < max(moved) < 0.01          # the read is close to the truth, never identical
+    jit = closed_loop.jittered(e.scene, np.random.default_rng(0), 0.001)
+    shift = [np.hypot(a.x - b.x, a.y - b.y) for a, b in zip(jit.blocks, e.scene.blocks)]
+    assert 0 < max(shift) < 0.006

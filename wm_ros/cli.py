@@ -364,7 +364,8 @@ def _closed_loop(args) -> int:
     report = closed_loop.evaluate(args.model, args.backend, families or closed_loop.FAMILIES,
                                   policies or closed_loop.POLICIES, args.episodes, args.seed,
                                   args.max_steps, args.max_steps_long, args.workers,
-                                  settle=args.settle, detector=args.detector)
+                                  settle=args.settle, detector=args.detector,
+                                  physics_replay=not args.no_physics_replay)
     paths = closed_loop.write(report, args.out)
     print(closed_loop.table(report))
     t = report['timing']
@@ -714,6 +715,9 @@ def parser() -> argparse.ArgumentParser:
                     help='read blocks with this (a world model with an object read-out or a '
                          "wm-ros train detector dir); default: the model's own read-out, or "
                          "for a family without one the shipped model's read-out on frames")
+    cl.add_argument('--no-physics-replay', action='store_true',
+                    help='skip replaying each episode on the tabletop from the read and the '
+                    'jittered start (the ceiling of open-loop replay)')
     cl.add_argument('--out', default='out/closed_loop')
     cl.set_defaults(func=_closed_loop)
     pg = vsub.add_parser('plan-graph', help='the ROS plan graph (sim_robot, world_model, '

@@ -35,6 +35,14 @@ a few millimetres flips the verdict half the time: the report also gives the agr
 judged at the real episode's first-success step (``replay_agreement_at_success``, the
 protocol before ``settle``) and at any replayed step.
 
+What open-loop replay can reach at all (``physics_replay``): the same real actions are
+replayed on the tabletop itself, once from the scene as the model reads it off the first
+frame (each named block moved to the pose the read-out gives it, a few tenths of a
+millimetre off) and once from the true scene with every block moved by N(0, 1 mm). Pushing
+is sensitive to where contact starts: if the physics engine, from the start the model
+perceives, reproduces the real outcome in only part of the episodes, no learned dynamics
+can do better from that start, and the replay target is bounded by it.
+
 Each episode where imagination and the robot disagree gets one cause: ``misread`` (at the
 first frame the judge found a named block missing or read as another kind), else
 ``timeout`` (real success, imagined failure) or ``hallucination`` (imagined success, real
@@ -50,7 +58,7 @@ result does not depend on the number of workers. Writes ``closed_loop.json`` and
 from __future__ import annotations
 
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 import json
 import multiprocessing
@@ -67,11 +75,12 @@ from wm_ros.plan.detector import DEFAULT_DETECTOR, DetectedObjects, with_readout
 from wm_ros.policy.degraded import make_policy, POLICIES
 from wm_ros.runtime.base import WorldModelRuntime
 from wm_ros.runtime.imagined_env import TaskJudge
-from wm_ros.sim.scene import Scene
+from wm_ros.sim.scene import Scene, SceneError
 from wm_ros.sim.tasks import check_family, FAMILIES, Task
 
 CAUSES = ('misread', 'timeout', 'hallucination')
 BOARD_HALF = 0.25     # m, the tabletop's (TabletopConfig.board_half)
+JITTER_M = 0.001      # physics replay: sigma of the block moves of the jittered start
 
 
 @dataclass
@@ -92,6 +101,8 @@ class RealEpisode:
     seconds: float
     decided: int = 0             # actions up to the first success (or the step limit)
     final_success: bool = False  # the verdict after the settle steps (the replay's target)
+    physics_from_read: bool | None = None   # tabletop replay from the read start (None: off)
+    physics_jitter: bool | None = None      # tabletop replay from the true start + 1 mm
 
 
 def episode_seed(seed: int, family: str, k: int) -> int:
@@ -109,9 +120,9 @@ class _Robot:
     """The tabletop and the policies' perception runtime of one process."""
 
     def __init__(self, model: str, backend: str, max_steps: int, max_steps_long: int,
-                 settle: int = 0, detector: str = ''):
+                 settle: int = 0, detector: str = '', physics_replay: bool = False):
         from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
-        self.settle = settle
+        self.settle, self.physics_replay = settle, physics_replay
         self.runtime = _runtime(model, backend, detector)
         rt = self.runtime
         self.env = TabletopEnv(TabletopConfig(
@@ -135,10 +146,52 @@ class _Robot:
             a = np.asarray(actor.act(Observation.from_step(obs, info)), np.float32)
             obs, _, _, _, info = self.env.step(a)
             actions.append(a)
-        return RealEpisode(family, k, policy, seed, image, ee,
-                           self.env.scene, self.env.task, np.stack(actions),
-                           self.env.block_states()[:, :2], success,
-                           time.perf_counter() - start, decided, bool(info['success']))
+        scene, task, final_xy = self.env.scene, self.env.task, self.env.block_states()[:, :2]
+        physics = (None, None)
+        if self.physics_replay:
+            rng = np.random.default_rng(seed)
+            physics = (self.replay(read_scene(self.runtime, image, ee, scene), task, actions),
+                       self.replay(jittered(scene, rng, JITTER_M), task, actions))
+        return RealEpisode(family, k, policy, seed, image, ee, scene, task, np.stack(actions),
+                           final_xy, success, time.perf_counter() - start, decided,
+                           bool(info['success']), *physics)
+
+    def replay(self, scene: Scene, task: Task, actions: list) -> bool | None:
+        """Return the tabletop's verdict after ``actions`` from ``scene`` (None: invalid)."""
+        try:
+            _, info = self.env.reset(options={'scene': scene, 'task': task})
+        except SceneError:                # blocks read overlapping: no valid start
+            return None
+        for a in actions:
+            _, _, _, _, info = self.env.step(a)
+        return bool(info['success'])
+
+
+def read_scene(runtime, image: np.ndarray, ee: np.ndarray, scene: Scene) -> Scene:
+    """
+    Return ``scene`` with each block at the pose the model reads off ``image``.
+
+    A block goes to the nearest slot read as its kind; a block read as no slot keeps its
+    true pose (the replay then starts from the true pose for it).
+    """
+    objects = runtime.objects(runtime.encode(image[None], np.asarray(ee, np.float32)[None]))
+    names = objects.names(0)
+    blocks = []
+    for b in scene.blocks:
+        slots = [j for j, n in enumerate(names) if objects.present[0, j] and n == b.name]
+        if slots:
+            j = min(slots, key=lambda j: np.hypot(*(objects.pos[0, j] - (b.x, b.y))))
+            b = replace(b, x=float(objects.pos[0, j, 0]), y=float(objects.pos[0, j, 1]),
+                        yaw=float(objects.yaw[0, j]))
+        blocks.append(b)
+    return replace(scene, blocks=tuple(blocks))
+
+
+def jittered(scene: Scene, rng: np.random.Generator, sigma: float) -> Scene:
+    """Return ``scene`` with every block moved by N(0, ``sigma``) m in x and y."""
+    return replace(scene, blocks=tuple(replace(b, x=b.x + float(rng.normal(0, sigma)),
+                                               y=b.y + float(rng.normal(0, sigma)))
+                                       for b in scene.blocks))
 
 
 def _runtime(model: str, backend: str, detector: str = ''):
@@ -154,8 +207,8 @@ def _runtime(model: str, backend: str, detector: str = ''):
 
 @lru_cache(maxsize=1)
 def _robot(model: str, backend: str, max_steps: int, max_steps_long: int, settle: int,
-           detector: str = '') -> _Robot:
-    return _Robot(model, backend, max_steps, max_steps_long, settle, detector)
+           detector: str = '', physics_replay: bool = False) -> _Robot:
+    return _Robot(model, backend, max_steps, max_steps_long, settle, detector, physics_replay)
 
 
 def _run_real(robot_args: tuple, job: tuple) -> RealEpisode:
@@ -252,12 +305,14 @@ def cause(real: bool, imagined: bool, first_frame: dict) -> str:
 def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, policies=POLICIES,
              episodes: int = 20, seed: int = 1000, max_steps: int = 120,
              max_steps_long: int = 400, workers: int = 2, progress: bool = True,
-             settle: int = 10, detector: str = '') -> dict:
+             settle: int = 10, detector: str = '', physics_replay: bool = True) -> dict:
     """
     Run the closed-loop trust check (module docstring); return the report dict.
 
     ``detector``: how blocks are read for a family without an object read-out (see
     :func:`_runtime`); a family with one uses its own unless a detector is named.
+    ``physics_replay``: also replay every episode on the tabletop from the read and the
+    jittered start (two more tabletop runs per episode).
     """
     for family in families:
         check_family(family)
@@ -270,7 +325,8 @@ def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, polici
         raise ValueError(f'settle must be >= 0 steps, got {settle}')
     runtime = _runtime(model, backend, detector)
     start = time.perf_counter()
-    robot_args = (str(model), backend, max_steps, max_steps_long, settle, str(detector or ''))
+    robot_args = (str(model), backend, max_steps, max_steps_long, settle, str(detector or ''),
+                  bool(physics_replay))
     groups = [(f, p) for f in families for p in policies]
     pool = None
     if workers > 0:
@@ -304,6 +360,8 @@ def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, polici
                     'imagined_success': im['success'], 'imagined_steps': im['steps'],
                     'replay_success': rp[0], 'replay_success_any': rp[1],
                     'replay_end_error_cm': round(rp[2], 2), 'replay_success_at_success': rp[3],
+                    'physics_replay_from_read': e.physics_from_read,
+                    'physics_replay_jitter': e.physics_jitter,
                     'first_frame': im['first_frame'],
                     'cause': cause(e.success, im['success'], im['first_frame'])})
     finally:
@@ -315,7 +373,8 @@ def evaluate(model: str, backend: str = 'onnxruntime', families=FAMILIES, polici
     config = {'model': str(model), 'backend': backend, 'families': list(families),
               'policies': list(policies), 'episodes': episodes, 'seed': seed,
               'max_steps': max_steps, 'max_steps_long': max_steps_long, 'workers': workers,
-              'settle': settle,
+              'settle': settle, 'physics_replay': bool(physics_replay),
+              'physics_jitter_m': JITTER_M,
               'readout': str(detector or DEFAULT_DETECTOR) if isinstance(runtime, DetectedObjects)
               else "the model's own"}
     return summarise(records, config, timing, seed)
@@ -339,12 +398,20 @@ def _cell(rows: list[dict], seed: int) -> dict:
         'replay_agreement_any': float(agree_any.mean()),
         'replay_agreement_at_success': float(agree_first.mean()),
         'replay_end_error_cm': _nanmedian([r['replay_end_error_cm'] for r in rows]),
+        'physics_replay_from_read': _agreement(rows, 'physics_replay_from_read'),
+        'physics_replay_jitter': _agreement(rows, 'physics_replay_jitter'),
         'disagreements': int((real != imag).sum()),
         'causes': {c: causes.count(c) for c in CAUSES},
         'first_frame_misread': sum(bool(r['first_frame']) for r in rows),
         'real_steps_mean': float(np.mean([r['real_steps'] for r in rows])),
         'imagined_steps_mean': float(np.mean([r['imagined_steps'] for r in rows])),
     }
+
+
+def _agreement(rows: list[dict], key: str) -> float:
+    """Share of ``rows`` whose tabletop replay ``key`` gives the real final verdict (NaN: none)."""
+    done = [r[key] == r['real_final_success'] for r in rows if r.get(key) is not None]
+    return float(np.mean(done)) if done else float('nan')
 
 
 def _nanmedian(values) -> float:
@@ -385,9 +452,9 @@ def table(report: dict) -> str:
     """Return the Markdown table: one row per policy x family, then per policy."""
     lines = ['| policy | family | n | real % (95 % CI) | imagined % (95 % CI) | gap pts '
              '(95 % CI) | replay agrees % (end / at success / any step) | replay end err cm '
-             '| disagree '
+             '| physics replay agrees % (read start / true start + 1 mm) | disagree '
              '| misread | timeout | hallucination |',
-             '|---|---|---|---|---|---|---|---|---|---|---|---|']
+             '|---|---|---|---|---|---|---|---|---|---|---|---|---|']
     for c in report['cells'] + report['per_policy'] + [dict(report['overall'], policy='all',
                                                             family='all')]:
         k = c['causes']
@@ -397,7 +464,8 @@ def table(report: dict) -> str:
             f"| {c['gap_pts']:+.0f} ({c['gap_ci_pts'][0]:+.0f} to {c['gap_ci_pts'][1]:+.0f}) | "
             f"{100 * c['replay_agreement']:.0f} / {100 * c['replay_agreement_at_success']:.0f} "
             f"/ {100 * c['replay_agreement_any']:.0f} | "
-            f"{c['replay_end_error_cm']:.1f} | {c['disagreements']} | {k['misread']} | "
+            f"{c['replay_end_error_cm']:.1f} | {_pct(c['physics_replay_from_read'])} / "
+            f"{_pct(c['physics_replay_jitter'])} | {c['disagreements']} | {k['misread']} | "
             f"{k['timeout']} | {k['hallucination']} |")
     o = report['overall']
     lines += ['', f"Over the {o['cells']} policy x family cells: Pearson {o['pearson']:.2f}, "
@@ -409,7 +477,18 @@ def table(report: dict) -> str:
               f"{100 * o['replay_agreement_at_success']:.1f} % judged at the real "
               f"first-success step; {100 * o['replay_agreement_any']:.1f} % when success at any "
               'replayed step counts).']
+    if np.isfinite(o['physics_replay_from_read']):
+        lines += ['', 'The same actions replayed on the tabletop itself reproduce the real '
+                  f"outcome in {_pct(o['physics_replay_from_read'])} % of episodes from the "
+                  "model's read of the first frame and in "
+                  f"{_pct(o['physics_replay_jitter'])} % from the true start with every block "
+                  f"moved by {1000 * report['config']['physics_jitter_m']:.0f} mm (sigma): "
+                  'what open-loop replay can reach from that start.']
     return '\n'.join(lines)
+
+
+def _pct(x: float) -> str:
+    return f'{100 * x:.0f}' if np.isfinite(x) else '-'
 
 
 def _finite(x):

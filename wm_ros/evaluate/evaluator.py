@@ -167,6 +167,8 @@ class PolicySource:
     """
 
     def __init__(self, model: str | Path, backend: str = 'onnxruntime'):
+        import torch
+        torch.set_num_threads(1)           # one process per core, as the evaluator's workers
         self.model, self.backend = str(model), backend
         self._runtime = None
         self._zoo: dict = {}
