@@ -55,8 +55,9 @@ bench-world-model: venv
 
 # The shipped reference world model (wm_ros/models/world_model), reproduced from scratch:
 # collect 2 x 1000 episodes (one process per core; expert / noisy / explore / perceived),
-# train (~30 CPU minutes), export to ONNX, evaluate open loop on 120 held-out episodes of
-# a seed the project never trained or tuned on (4242; seed 99 is the older held-out set)
+# train (about 15 minutes on one GPU, several hours on 2 CPU cores), export to ONNX, run the
+# closed-loop second pass below (about 40 minutes on 2 CPU cores), evaluate open loop on
+# 120 held-out episodes of a seed the project never trained or tuned on (4242; seed 99 is the older held-out set)
 # and closed loop (`make closed-loop`: the perception expert, 50 episodes per family).
 WM := wm_ros/models/world_model
 data: venv
@@ -73,8 +74,8 @@ data: venv
 # about 10 CPU minutes). Seeds 3 and 4; no evaluation seed is used for training.
 CLOSED_POLICIES := bc_200,bc_50,bc_expert,bc_full,bc_noisy,bc_short,colour_only,expert,noisy,slow,laggy
 closed-data: venv
-	@test -d data/closed3 || $(VENV)/bin/wm-ros collect --out data/closed3 --episodes 550 --seed 3 --policies $(CLOSED_POLICIES) --model $(WM) & \
-	test -d data/closed4 || $(VENV)/bin/wm-ros collect --out data/closed4 --episodes 550 --seed 4 --policies $(CLOSED_POLICIES) --model $(WM) & \
+	@test -d data/closed3 || $(VENV)/bin/wm-ros collect --out data/closed3 --episodes 350 --seed 3 --policies $(CLOSED_POLICIES) --model $(WM) & \
+	test -d data/closed4 || $(VENV)/bin/wm-ros collect --out data/closed4 --episodes 300 --seed 4 --policies $(CLOSED_POLICIES) --model $(WM) & \
 	wait
 
 model: data
