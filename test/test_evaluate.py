@@ -156,6 +156,9 @@ def test_tiny_suite_end_to_end_writes_every_number_and_the_report(trained, tmp_p
     with pytest.raises(ValueError, match='max_steps=12, this run has 11'):
         evaluate(replace(config, max_steps=11), WORLD_MODEL, str(trained / 'reward'),
                  progress=False, real_from=tmp_path)
+    with pytest.raises(ValueError, match='view=camera, this run has redrawn'):
+        evaluate(replace(config, view='redrawn'), WORLD_MODEL, str(trained / 'reward'),
+                 progress=False, real_from=tmp_path)
 
 
 def test_same_suite_gives_the_same_real_outcomes_with_more_workers(trained):
@@ -169,6 +172,42 @@ def test_same_suite_gives_the_same_real_outcomes_with_more_workers(trained):
     assert [r.steps for r in here] == [r.steps for r in pooled]
     assert all(np.array_equal(a.frames, b.frames) for a, b in zip(here, pooled))
     assert resolve_policy(str(trained / 'policy')) is not None
+
+
+class _Spy:
+    """A policy that records what it is shown and stands still."""
+
+    def __init__(self):
+        self.seen = []
+
+    def reset(self):
+        self.seen = []
+
+    def act(self, observation):
+        self.seen.append(observation.image)
+        return np.zeros(2, np.float32)
+
+
+def test_redrawn_view_shows_tabletop_policies_the_models_drawing(trained):
+    from wm_ros.evaluate.evaluator import _Robot, redrawn
+    from wm_ros.evaluate.metrics import psnr
+    from wm_ros.interfaces import Observation
+    config = replace(EvalConfig.tiny(('spy',)), view='redrawn', max_steps=3)
+    start = starts(config, 64)[0]
+    robot = _Robot(WORLD_MODEL, str(trained / 'reward'), 64, config)
+    robot.policies['spy'] = spy = _Spy()
+    robot.run('spy', start)
+    assert len(spy.seen) == 3
+    drawn = redrawn(robot.runtime, Observation(start.image, start.ee, '', 0)).image
+    assert np.array_equal(spy.seen[0], drawn)           # the drawing, not the camera frame
+    assert not np.array_equal(drawn, start.image) and drawn.shape == start.image.shape
+    assert psnr(drawn[None], start.image[None])[0] > 25  # ... of the same scene
+    camera = _Robot(WORLD_MODEL, str(trained / 'reward'), 64, replace(config, view='camera'))
+    camera.policies['spy'] = spy = _Spy()
+    camera.run('spy', start)
+    assert np.array_equal(spy.seen[0], start.image)
+    with pytest.raises(ValueError, match="'camera', 'redrawn'"):
+        EvalConfig(view='dream')
 
 
 def test_bad_requests_fail_before_any_episode_runs(trained):

@@ -421,7 +421,7 @@ def _evaluate(args) -> int:
         **({'policies': tuple(split)} if split else {}),
         **({'tasks': tuple(tasks)} if tasks else {}), episodes=args.episodes, seed=args.seed,
         max_steps=args.max_steps, max_steps_long=args.max_steps_long, workers=args.workers,
-        judge=args.judge, hold=args.hold)
+        judge=args.judge, hold=args.hold, view=args.view)
     result = evaluator.evaluate(config, args.model, args.reward, args.backend, edits,
                                 real_from=args.real_from)
     path = summary.write(result, args.out, config.strip_frames)
@@ -580,6 +580,9 @@ def parser() -> argparse.ArgumentParser:
     ev.add_argument('--hold', type=int, default=1,
                     help='imagined frames in a row the reward model must score a success '
                     'before an imagined episode counts as one (1: the first such frame)')
+    ev.add_argument('--view', default='camera', choices=['camera', 'redrawn'],
+                    help="what the tabletop policies see: the camera, or the model's redraw "
+                    'of it (encode, decode): splits a gap into drawing and dynamics')
     ev.add_argument('--real-from', default=None,
                     help='take the tabletop outcomes from this earlier evaluation (same '
                     'starts, limits, reward model): compare world models on one suite')

@@ -37,6 +37,12 @@ tabletop seed gives a scene, a task and a real first frame, the same for every p
   (``ObjectReadout``) the imagined-state judge runs beside the reward model as a second
   judge and as the reference for the reward model's errors on imagined frames.
 
+``view='redrawn'`` splits a gap into its two model causes: on the tabletop each policy
+then sees the model's redraw of the camera frame (encode, decode) instead of the frame,
+while the physics moves the blocks. Real success under the redrawn view minus real success
+under the camera is what the drawing costs the policy; imagined minus redrawn is what the
+imagined dynamics (and the judge) add.
+
 Output per policy x family cell: real and imagined success with bootstrap 95 % intervals,
 the gap; over the cells Pearson, Spearman, MMRV (SIMPLER) and the mean absolute gap; the
 reward model's confusion on real rollouts (against the oracle) and on imagined ones
@@ -64,6 +70,7 @@ from wm_ros.sim.tasks import check_family, Task
 
 BOARD_HALF = 0.25          # m, the tabletop's
 TASKS = ('block_to_region', 'block_to_block', 'separate', 'group_by_colour')
+VIEWS = ('camera', 'redrawn')
 
 
 @dataclass(frozen=True)
@@ -81,8 +88,12 @@ class EvalConfig:
     strip_frames: int = 8              # frames per rollout strip (episode 0 of every cell)
     judge: str = 'reward'              # what ends an imagined episode: 'reward' or 'state'
     hold: int = 1                      # imagined frames in a row the reward model must pass
+    view: str = 'camera'               # what tabletop policies see: 'camera' or 'redrawn'
 
     def __post_init__(self):
+        if self.view not in VIEWS:
+            raise ValueError(f'view must be one of {list(VIEWS)} (what the tabletop policies '
+                             f'see), got {self.view!r}')
         if self.hold < 1:
             raise ValueError(f'hold is a number of frames in a row, >= 1; got {self.hold}')
         if self.judge not in ('reward', 'state'):
@@ -220,7 +231,10 @@ class _Robot:
         _begin(actor, start)
         frames, done = [obs['image']], False
         while not done:
-            a = np.asarray(actor.act(Observation.from_step(obs, info)), np.float32)
+            seen = Observation.from_step(obs, info)
+            if self.config.view == 'redrawn':
+                seen = redrawn(self.runtime, seen)
+            a = np.asarray(actor.act(seen), np.float32)
             obs, _, terminated, truncated, info = self.env.step(np.nan_to_num(a))
             frames.append(obs['image'])
             done = terminated or truncated
@@ -228,6 +242,14 @@ class _Robot:
         judged = _judge_frames(self.reward, frames[1:], start.task.instruction)
         return Rollout(bool(info['success']), judged, None, len(frames) - 1,
                        time.perf_counter() - t0, frames)
+
+
+def redrawn(runtime, observation: Observation) -> Observation:
+    """Return ``observation`` with its image replaced by the model's encode-decode of it."""
+    state = runtime.encode(observation.image[None],
+                           np.asarray(observation.ee_xy, np.float32)[None])
+    images, _ = runtime.decode(state)
+    return Observation(images[0], observation.ee_xy, observation.instruction, observation.t)
 
 
 def _judge_frames(reward, frames: np.ndarray, instruction: str) -> bool:
@@ -375,7 +397,8 @@ def reuse_real(path: str | Path, config: EvalConfig, reward: str,
         raise FileNotFoundError(f'no evaluation at {path} to take the real outcomes from')
     old = json.loads(path.read_text())
     was = old.get('config', {})
-    for key in ('seed', 'max_steps', 'max_steps_long'):
+    was = {'view': 'camera', **was}                  # evaluations before views were added
+    for key in ('seed', 'max_steps', 'max_steps_long', 'view'):
         if was.get(key) != getattr(config, key):
             raise ValueError(f'{path} ran with {key}={was.get(key)}, this run has '
                              f'{getattr(config, key)}: its real outcomes do not apply')
