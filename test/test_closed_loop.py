@@ -206,7 +206,7 @@ def test_tabletop_replay_from_the_true_start_reproduces_the_episode():
     seed = closed_loop.episode_seed(1000, 'block_to_region', 0)
     e = robot.run('block_to_region', 0, 'expert', seed,
                   closed_loop.policy_seed(1000, 'block_to_region', 0, 'expert'))
-    assert robot.replay(e.scene, e.task, list(e.actions)) == e.final_success
+    assert robot.replay_on_tabletop(e.scene, e.task, list(e.actions)) == e.final_success
     read = closed_loop.read_scene(robot.runtime, e.image, e.ee, e.scene)
     moved = [np.hypot(a.x - b.x, a.y - b.y) for a, b in zip(read.blocks, e.scene.blocks)]
     assert [b.name for b in read.blocks] == [b.name for b in e.scene.blocks]

@@ -124,9 +124,12 @@ def _collect(args) -> int:
     families = tuple(args.tasks.split(',')) if args.tasks else FAMILIES
     mix, source = args.mix, None
     if args.policies:                  # closed loop: pixel policies drive the tabletop
+        import torch
+
         from wm_ros.evaluate.evaluator import PolicySource
         if mix:
             raise SystemExit('give --policies or --mix, not both')
+        torch.set_num_threads(1)       # one collect process per core, as the evaluator's workers
         mix = {name: 1.0 for name in args.policies.split(',') if name}
         source = PolicySource(args.model)
     paths = collect(args.out, args.episodes, args.seed, mix, families, cfg,

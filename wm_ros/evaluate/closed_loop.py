@@ -150,13 +150,14 @@ class _Robot:
         physics = (None, None)
         if self.physics_replay:
             rng = np.random.default_rng(seed)
-            physics = (self.replay(read_scene(self.runtime, image, ee, scene), task, actions),
-                       self.replay(jittered(scene, rng, JITTER_M), task, actions))
+            physics = (self.replay_on_tabletop(read_scene(self.runtime, image, ee, scene),
+                                               task, actions),
+                       self.replay_on_tabletop(jittered(scene, rng, JITTER_M), task, actions))
         return RealEpisode(family, k, policy, seed, image, ee, scene, task, np.stack(actions),
                            final_xy, success, time.perf_counter() - start, decided,
                            bool(info['success']), *physics)
 
-    def replay(self, scene: Scene, task: Task, actions: list) -> bool | None:
+    def replay_on_tabletop(self, scene: Scene, task: Task, actions: list) -> bool | None:
         """Return the tabletop's verdict after ``actions`` from ``scene`` (None: invalid)."""
         try:
             _, info = self.env.reset(options={'scene': scene, 'task': task})

@@ -178,8 +178,6 @@ class PolicySource:
     """
 
     def __init__(self, model: str | Path, backend: str = 'onnxruntime'):
-        import torch
-        torch.set_num_threads(1)           # one process per core, as the evaluator's workers
         self.model, self.backend = str(model), backend
         self._runtime = None
         self._zoo: dict = {}
@@ -396,8 +394,7 @@ def reuse_real(path: str | Path, config: EvalConfig, reward: str,
     if not path.is_file():
         raise FileNotFoundError(f'no evaluation at {path} to take the real outcomes from')
     old = json.loads(path.read_text())
-    was = old.get('config', {})
-    was = {'view': 'camera', **was}                  # evaluations before views were added
+    was = {'view': 'camera', **old.get('config', {})}   # older evaluations had no view
     for key in ('seed', 'max_steps', 'max_steps_long', 'view'):
         if was.get(key) != getattr(config, key):
             raise ValueError(f'{path} ran with {key}={was.get(key)}, this run has '

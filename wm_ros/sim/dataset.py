@@ -222,7 +222,7 @@ def record_episode(env: TabletopEnv, seed: int, behaviour: str, family: str | No
     while True:
         a = np.nan_to_num(np.asarray(source.act(Observation.from_step(obs, info)), np.float32))
         obs, _, terminated, truncated, info = env.step(a)
-        actions.append(np.asarray(a, np.float32))
+        actions.append(a)
         frames.append(obs['image'])
         ee.append(obs['ee_xy'])
         success.append(info['success'])
