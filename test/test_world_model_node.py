@@ -55,6 +55,33 @@ def xy(msg) -> np.ndarray:
     return np.array([msg.pose.position.x, msg.pose.position.y])
 
 
+def travelled(poses) -> float:
+    """Return the length of a path of PoseStamped, m."""
+    return float(sum(np.linalg.norm(xy(b) - xy(a)) for a, b in zip(poses, poses[1:])))
+
+
+def step_errors(msgs: dict) -> np.ndarray:
+    """
+    Return how far each predicted one-step motion of the pusher was from the real one, m.
+
+    From consecutive predicted frames while the robot moved (> 5 mm a step); a step after
+    a re-sync starts from the real pose, others from the previous prediction.
+    """
+    def stamp(m):
+        return m.header.stamp.sec * 10**9 + m.header.stamp.nanosec
+    real = {stamp(m): xy(m) for _, m in msgs['ee_pose']}
+    imagined = {stamp(m): xy(m) for _, m in msgs['imagined/ee_pose']}
+    resyncs = {m.stamp.sec * 10**9 + m.stamp.nanosec for _, m in msgs['imagined/resync']}
+    stamps = sorted(t for t in imagined if t in real)
+    errors = []
+    for before, t in zip(stamps, stamps[1:]):
+        real_step = real[t] - real[before]
+        start = real[before] if before in resyncs else imagined[before]
+        if np.linalg.norm(real_step) > 0.005 and t - before < 0.15e9:
+            errors.append(np.linalg.norm(imagined[t] - start - real_step))
+    return np.array(errors)
+
+
 def send(probe, vx, vy, seconds):
     end = time.monotonic() + seconds
     while time.monotonic() < end:
@@ -218,12 +245,16 @@ def test_shadow_follows_robot_and_comparator_scores_it(tmp_path):
         def scored():
             m = probe.last('compare/metrics')
             return m is not None and json.loads(m.data)['horizons']['1']['n'] >= 6
-        end = time.monotonic() + 40
+
+        def done():     # scored, and the robot drove far enough (slower on a loaded host)
+            path = probe.last('compare/real_path')
+            return scored() and path is not None and travelled(path.poses) > 0.3
+        end = time.monotonic() + 60
         # drive only once the shadow runs: a shadow started mid-motion has missed commands
         probe.spin(30, lambda: probe.msgs['imagined/resync'] or not all(bringup.alive().values()))
         probe.spin(0.5)
         t0 = time.monotonic()
-        while not scored() and time.monotonic() < end and all(bringup.alive().values()):
+        while not done() and time.monotonic() < end and all(bringup.alive().values()):
             # free space of scene 0 (blocks are at x > 0): 1.5 s left from (0.05, -0.05),
             # then circles of radius 0.095 m about (-0.08, -0.05) at 0.15 m/s
             t = time.monotonic() - t0
@@ -240,10 +271,13 @@ def test_shadow_follows_robot_and_comparator_scores_it(tmp_path):
     metrics = json.loads(msgs['compare/metrics'][-1][1].data)
     print('shadow metrics', metrics)
     real_path = msgs['compare/real_path'][-1][1].poses
-    travelled = sum(np.linalg.norm(xy(b) - xy(a)) for a, b in zip(real_path, real_path[1:]))
-    assert travelled > 0.3                                    # the robot really moved
-    # a shadow that ignored the command would be 0.015 m off after one step
-    assert metrics['horizons']['1']['ee_error_m'] < 0.01
+    assert travelled(real_path) > 0.3                         # the robot really moved
+    # a shadow that ignored the command would be 0.015 m off after one step; one step can
+    # be off on a loaded host (the robot and the model disagree on a command's timing), so
+    # the comparator's mean gets a margin and each step's motion is checked by its median
+    assert metrics['horizons']['1']['ee_error_m'] < 0.0125
+    errors = step_errors(msgs)
+    assert len(errors) >= 10 and np.median(errors) < 0.004, np.round(errors, 4)
     assert len(real_path) >= 10 and len(msgs['compare/predicted_path'][-1][1].poses) >= 10
     real = {(m.header.stamp.sec, m.header.stamp.nanosec) for _, m in msgs['ee_pose']}
     imagined = [(m.header.stamp.sec, m.header.stamp.nanosec)
