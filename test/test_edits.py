@@ -111,6 +111,8 @@ def test_language_edits_keep_the_scene_and_meaning():
     for scene, task in episodes():
         new_scene, new_task = apply_scene(scene, task, EDITS['rephrase'], np.random.default_rng(1))
         assert new_scene == scene and new_task.instruction != task.instruction
+        assert new_task.goal_text == task.instruction == new_task.canonical   # judges read it
+        assert Task.from_dict(new_task.to_dict()) == new_task
         assert (new_task.family, new_task.blocks, new_task.region) == \
             (task.family, task.blocks, task.region)
         for n in task.blocks + ((task.region,) if task.region else ()):

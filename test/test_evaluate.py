@@ -178,14 +178,48 @@ class _Spy:
     """A policy that records what it is shown and stands still."""
 
     def __init__(self):
-        self.seen = []
+        self.seen, self.read = [], []
 
     def reset(self):
-        self.seen = []
+        self.seen, self.read = [], []
 
     def act(self, observation):
         self.seen.append(observation.image)
+        self.read.append(observation.instruction)
         return np.zeros(2, np.float32)
+
+
+class _Listener:
+    """A judge that records the wording it is asked about and never passes a frame."""
+
+    threshold = 0.5
+
+    def __init__(self):
+        self.texts = set()
+
+    def score(self, images, texts):
+        self.texts.update(texts)
+        return np.zeros(len(images))
+
+
+def test_judges_read_the_tasks_own_wording_under_a_rephrasing(trained):
+    """A rephrasing tests the policy; the judges still judge the task in its own words."""
+    from wm_ros.evaluate.edits import apply_scene, EDITS
+    from wm_ros.evaluate.evaluator import _Robot, imagine
+    config = replace(EvalConfig.tiny(('spy',)), max_steps=3)
+    start = starts(config, 64)[0]
+    _, task = apply_scene(start.scene, start.task, EDITS['rephrase'], np.random.default_rng(0))
+    assert task.canonical == start.task.instruction != task.instruction
+    start = replace(start, task=task)
+    robot = _Robot(WORLD_MODEL, str(trained / 'reward'), 64, config)
+    robot.policies['spy'] = spy = _Spy()
+    robot.reward = judge = _Listener()
+    robot.run('spy', start)
+    assert set(spy.read) == {task.instruction}             # the policy reads the rephrasing
+    assert judge.texts == {task.canonical}                 # the tabletop's judge the task
+    judge = _Listener()
+    imagine(robot.runtime, judge, 'bc_50', [start], config)
+    assert judge.texts == {task.canonical}                 # and so does imagination's
 
 
 def test_redrawn_view_shows_tabletop_policies_the_models_drawing(trained):

@@ -29,7 +29,8 @@ what they do to the instruction:
   blocks, pusher, walls and the target region). ``target='task'`` makes it confusable
   (the instructed block's colour), ``'other'`` shares no colour or shape with it.
   Instruction unchanged.
-* ``rephrase``    the same task in wording the tabletop never uses (``REPHRASINGS``).
+* ``rephrase``    the same task in wording the tabletop never uses (``REPHRASINGS``); the
+  task keeps its own wording as ``canonical``, which success judges read.
 * ``change_instruction`` another unsolved task of the same family on the same scene:
   ``target='task'`` keeps the block(s) and changes the goal (region / reference block),
   ``'other'`` names another block.
@@ -131,7 +132,7 @@ def apply_scene(scene: Scene, task: Task, edit: Edit, rng: np.random.Generator,
         templates = REPHRASINGS[task.family]
         i = int(rng.integers(len(templates))) if edit.value is None else int(edit.value)
         text = templates[i].format(region=task.region, **dict(zip('ab', task.blocks)))
-        return scene, replace(task, instruction=text)
+        return scene, replace(task, instruction=text, canonical=task.goal_text)
     if edit.kind == 'change_instruction':
         return scene, _change_instruction(scene, task, edit, rng, board_half)
     if edit.kind == 'distractor':

@@ -237,7 +237,7 @@ class _Robot:
             frames.append(obs['image'])
             done = terminated or truncated
         frames = np.stack(frames)
-        judged = _judge_frames(self.reward, frames[1:], start.task.instruction)
+        judged = _judge_frames(self.reward, frames[1:], start.task.goal_text)
         return Rollout(bool(info['success']), judged, None, len(frames) - 1,
                        time.perf_counter() - t0, frames)
 
@@ -317,7 +317,8 @@ def imagine_many(runtime, reward, policy_names: list[str], group: list[Start],
                 _begin(actor, s)
                 actors.append(actor)
     starts_ = [group[r % n] for r in range(b)]
-    instructions = [s.task.instruction for s in starts_]
+    instructions = [s.task.instruction for s in starts_]      # what the policies read
+    goals = [s.task.goal_text for s in starts_]               # what the reward model reads
     limit = np.array([config.max_steps_long if s.task.long_horizon else config.max_steps
                       for s in starts_])
     first = runtime.encode(np.stack([s.image for s in group]), np.stack([s.ee for s in group]))
@@ -353,7 +354,7 @@ def imagine_many(runtime, reward, policy_names: list[str], group: list[Start],
         state = runtime.step(state, np.nan_to_num(act))
         images, ee = runtime.decode(state)
         t += 1
-        score = reward.score(images, [instructions[r] for r in active])
+        score = reward.score(images, [goals[r] for r in active])
         objects = runtime.objects(state) if judges is not None else None
         running = np.ones(len(active), bool)
         for i, r in enumerate(active):

@@ -87,18 +87,30 @@ def check_family(family: str) -> str:
 
 @dataclass(frozen=True)
 class Task:
-    """A task: family, the blocks it names, an optional region, and its instruction."""
+    """
+    A task: family, the blocks it names, an optional region, and its instruction.
+
+    ``canonical`` is the tabletop's own wording when ``instruction`` rephrases it (the
+    ``rephrase`` edit): the policy reads the instruction, success judges read
+    :attr:`goal_text`, since a rephrasing changes the words and not the task.
+    """
 
     family: str
     instruction: str
     blocks: tuple[str, ...] = ()
     region: str = ''
+    canonical: str = ''
 
     def __post_init__(self):
         if self.family != UNKNOWN:
             check_family(self.family)
         if self.region and self.region not in REGIONS:
             raise TaskError(f'unknown region {self.region!r}; choose one of {list(REGIONS)}')
+
+    @property
+    def goal_text(self) -> str:
+        """Return the wording a success judge reads: the canonical one under a rephrasing."""
+        return self.canonical or self.instruction
 
     @property
     def long_horizon(self) -> bool:
@@ -134,7 +146,8 @@ class Task:
     @classmethod
     def from_dict(cls, data: dict) -> 'Task':
         """Inverse of :meth:`to_dict`."""
-        return cls(data['family'], data['instruction'], tuple(data['blocks']), data['region'])
+        return cls(data['family'], data['instruction'], tuple(data['blocks']), data['region'],
+                   data.get('canonical', ''))
 
 
 def grouped_by_colour(scene: Scene, xy: np.ndarray) -> bool:
