@@ -211,6 +211,6 @@ def test_tabletop_replay_from_the_true_start_reproduces_the_episode():
     moved = [np.hypot(a.x - b.x, a.y - b.y) for a, b in zip(read.blocks, e.scene.blocks)]
     assert [b.name for b in read.blocks] == [b.name for b in e.scene.blocks]
     assert 0 < max(moved) < 0.01          # the read is close to the truth, never identical
-    jit = closed_loop.jittered(e.scene, np.random.default_rng(0), 0.001)
+    jit = e.scene.jittered(np.random.default_rng(0), 0.001)
     shift = [np.hypot(a.x - b.x, a.y - b.y) for a, b in zip(jit.blocks, e.scene.blocks)]
     assert 0 < max(shift) < 0.006

@@ -292,3 +292,51 @@ def test_hold_asks_the_judge_for_frames_in_a_row_before_an_imagined_success():
     assert all(r.steps == config.max_steps and r.passed_run == 1 for r in held)
     with pytest.raises(ValueError, match='hold'):
         replace(config, hold=0)
+
+
+def test_jittered_starts_move_every_block_alike_for_every_policy(trained):
+    from wm_ros.evaluate.evaluator import _Robot
+    config = replace(EvalConfig.tiny(('spy',)), max_steps=2, jitter_m=0.002)
+    start = starts(config, 64)[0]
+    robot = _Robot(WORLD_MODEL, str(trained / 'reward'), 64, config)
+    robot.policies['spy'] = _Spy()
+    moved = []
+    for _ in range(2):                         # two policies from one start: the same moves
+        robot.run('spy', start)
+        moved.append(np.array([[b.x - a.x, b.y - a.y]
+                               for a, b in zip(start.scene.blocks, robot.env.scene.blocks)]))
+    assert np.array_equal(moved[0], moved[1])
+    assert 0 < np.abs(moved[0]).max() < 0.01 and np.all(moved[0] != 0)
+    with pytest.raises(ValueError, match='jitter_m'):
+        EvalConfig(jitter_m=-0.001)
+
+
+def test_noise_floor_pairs_each_twin_with_its_real_episode(trained, tmp_path):
+    from wm_ros.evaluate import floor
+    from wm_ros.evaluate.evaluator import evaluate, reuse_real
+    config = replace(EvalConfig.tiny((str(trained / 'policy'), 'expert')), max_steps=30)
+    result = evaluate(config, WORLD_MODEL, str(trained / 'reward'), progress=False)
+    summary.write(result, tmp_path / 'suite', config.strip_frames)
+    # unmoved starts: the twin is the real suite again (a nanometre already moves a contact)
+    same = floor.noise_floor(tmp_path / 'suite', WORLD_MODEL, 0.0, (1, 2), workers=1)
+    records = same['records']
+    steps = [r['real_steps'] for r in records]
+    assert len(set(steps)) > 1                 # the expert's successes end at their own steps
+    assert steps == [r['imagined_steps'] for r in records]
+    assert [r['real'] for r in records] == [r['imagined'] for r in records]
+    twin, model = same['sizes'][2]['twin'], same['sizes'][2]['world_model']
+    assert twin['mean_abs_gap'] == 0 and twin['episode_agreement'] == 1.0
+    assert model['mean_abs_gap'] == pytest.approx(result['summary']['mean_abs_gap'])
+    assert same['sizes'][1]['twin']['cells'] == 4
+    assert 'noise floor' in floor.table(same)
+    assert json.loads(floor.write(same, tmp_path / 'floor').read_text())['jitter_m'] == 0
+    with pytest.raises(ValueError, match='sizes'):
+        floor.noise_floor(tmp_path / 'suite', WORLD_MODEL, 0.001, (3,))
+    with pytest.raises(ValueError, match='jitter_m'):
+        floor.noise_floor(tmp_path / 'suite', WORLD_MODEL, -0.001, (2,))
+    with pytest.raises(FileNotFoundError, match='wm-ros evaluate'):
+        floor.noise_floor(tmp_path / 'nothing', WORLD_MODEL)
+    jobs = [(config.policies[1], s) for s in starts(config, 64)]
+    with pytest.raises(ValueError, match='jitter_m'):
+        reuse_real(tmp_path / 'suite', replace(config, jitter_m=0.001), str(trained / 'reward'),
+                   jobs)

@@ -35,6 +35,7 @@
   wm-ros eval planner --episodes 25    hierarchical planner vs flat MPC vs the best flat policy
   wm-ros evaluate --episodes 25 --edits recolour   policies in imagination vs the tabletop
   wm-ros eval policies [--episodes 20]   real success of the policy zoo on the tabletop
+  wm-ros eval floor --real-from out/evaluate   what a perfect world model would score there
   wm-ros bench sim | world-model | nodes | evaluate | planner   side-by-side ratios
   wm-ros report --evaluation out/evaluate  one HTML page (figures embedded) + report.json
 
@@ -442,6 +443,17 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _eval_floor(args) -> int:
+    from wm_ros.evaluate import floor
+    sizes = tuple(int(x) for item in args.sizes for x in item.split(',') if x)
+    result = floor.noise_floor(args.real_from, args.model, args.jitter_mm / 1000.0, sizes,
+                               args.workers)
+    path = floor.write(result, args.out)
+    print(floor.table(result))
+    print(f"tabletop twin {result['tabletop_s']:.1f} s; wrote {path}")
+    return 0
+
+
 def _report(args) -> int:
     from wm_ros.evaluate.report import load_evaluation, write_report
     paths = write_report(load_evaluation(args.evaluation), args.out or args.evaluation,
@@ -726,6 +738,19 @@ def parser() -> argparse.ArgumentParser:
                     'jittered start (the ceiling of open-loop replay)')
     cl.add_argument('--out', default='out/closed_loop')
     cl.set_defaults(func=_closed_loop)
+    fl = vsub.add_parser('floor', help='the noise floor of an evaluation suite: its tabletop '
+                         'rerun from starts moved by a camera-sized error, scored as imagination')
+    fl.add_argument('--real-from', required=True,
+                    help='a `wm-ros evaluate --out` dir: its suite, real outcomes and figures')
+    fl.add_argument('--jitter-mm', type=float, default=1.0,
+                    help='sigma of the block moves of every start, mm (a camera read)')
+    fl.add_argument('--sizes', nargs='+', default=['25'],
+                    help='episodes per cell to score, comma separated (each <= the suite)')
+    fl.add_argument('--model', default=DEFAULT_MODEL,
+                    help='for policies that perceive through a world model (and --view redrawn)')
+    fl.add_argument('--workers', type=int, default=0, help='tabletop processes (0: a core each)')
+    fl.add_argument('--out', default='out/floor')
+    fl.set_defaults(func=_eval_floor)
     pg = vsub.add_parser('plan-graph', help='the ROS plan graph (sim_robot, world_model, '
                          'planner over DDS) once per tabletop seed: solved or stalled')
     pg.add_argument('--task', default='block_to_region', help='task family of the scenes')

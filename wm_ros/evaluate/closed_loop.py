@@ -152,7 +152,7 @@ class _Robot:
             rng = np.random.default_rng(seed)
             physics = (self.replay_on_tabletop(read_scene(self.runtime, image, ee, scene),
                                                task, actions),
-                       self.replay_on_tabletop(jittered(scene, rng, JITTER_M), task, actions))
+                       self.replay_on_tabletop(scene.jittered(rng, JITTER_M), task, actions))
         return RealEpisode(family, k, policy, seed, image, ee, scene, task, np.stack(actions),
                            final_xy, success, time.perf_counter() - start, decided,
                            bool(info['success']), *physics)
@@ -186,13 +186,6 @@ def read_scene(runtime, image: np.ndarray, ee: np.ndarray, scene: Scene) -> Scen
                         yaw=float(objects.yaw[0, j]))
         blocks.append(b)
     return replace(scene, blocks=tuple(blocks))
-
-
-def jittered(scene: Scene, rng: np.random.Generator, sigma: float) -> Scene:
-    """Return ``scene`` with every block moved by N(0, ``sigma``) m in x and y."""
-    return replace(scene, blocks=tuple(replace(b, x=b.x + float(rng.normal(0, sigma)),
-                                               y=b.y + float(rng.normal(0, sigma)))
-                                       for b in scene.blocks))
 
 
 def _runtime(model: str, backend: str, detector: str = ''):

@@ -89,8 +89,12 @@ class EvalConfig:
     judge: str = 'reward'              # what ends an imagined episode: 'reward' or 'state'
     hold: int = 1                      # imagined frames in a row the reward model must pass
     view: str = 'camera'               # what tabletop policies see: 'camera' or 'redrawn'
+    jitter_m: float = 0.0              # tabletop starts: every block moved by N(0, this) m
 
     def __post_init__(self):
+        if not self.jitter_m >= 0:
+            raise ValueError(f'jitter_m is a standard deviation in metres, >= 0; got '
+                             f'{self.jitter_m}')
         if self.view not in VIEWS:
             raise ValueError(f'view must be one of {list(VIEWS)} (what the tabletop policies '
                              f'see), got {self.view!r}')
@@ -224,8 +228,10 @@ class _Robot:
         if policy not in self.policies:
             self.policies[policy] = resolve_policy(policy, self.runtime, start.seed)
         actor = self.policies[policy]
-        obs, info = self.env.reset(seed=start.seed,
-                                   options={'scene': start.scene, 'task': start.task})
+        scene = start.scene
+        if self.config.jitter_m:         # the same moves for every policy from this start
+            scene = scene.jittered(np.random.default_rng(start.seed), self.config.jitter_m)
+        obs, info = self.env.reset(seed=start.seed, options={'scene': scene, 'task': start.task})
         _begin(actor, start)
         frames, done = [obs['image']], False
         while not done:
@@ -395,8 +401,9 @@ def reuse_real(path: str | Path, config: EvalConfig, reward: str,
     if not path.is_file():
         raise FileNotFoundError(f'no evaluation at {path} to take the real outcomes from')
     old = json.loads(path.read_text())
-    was = {'view': 'camera', **old.get('config', {})}   # older evaluations had no view
-    for key in ('seed', 'max_steps', 'max_steps_long', 'view'):
+    # older evaluations had no view and no jitter
+    was = {'view': 'camera', 'jitter_m': 0.0, **old.get('config', {})}
+    for key in ('seed', 'max_steps', 'max_steps_long', 'view', 'jitter_m'):
         if was.get(key) != getattr(config, key):
             raise ValueError(f'{path} ran with {key}={was.get(key)}, this run has '
                              f'{getattr(config, key)}: its real outcomes do not apply')

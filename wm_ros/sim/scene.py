@@ -120,6 +120,12 @@ class Scene:
             replace(b, x=float(p[0]), y=float(p[1]), yaw=float(a))
             for b, p, a in zip(self.blocks, xy, yaw)))
 
+    def jittered(self, rng: np.random.Generator, sigma: float) -> 'Scene':
+        """Return a copy with every block moved by N(0, ``sigma``) m in x and y."""
+        return replace(self, blocks=tuple(replace(b, x=b.x + float(rng.normal(0, sigma)),
+                                                  y=b.y + float(rng.normal(0, sigma)))
+                                          for b in self.blocks))
+
     def _edit(self, name: str, **changes) -> 'Scene':
         i = self.index(name)
         blocks = list(self.blocks)
