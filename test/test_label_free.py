@@ -26,6 +26,7 @@ import sys
 import numpy as np
 import pytest
 from rosbags.rosbag2 import StoragePlugin, Writer
+from std_srvs.srv import Trigger
 
 from wm_ros import image_encoding
 from wm_ros.cli import main as cli
@@ -33,6 +34,7 @@ from wm_ros.evaluate.metrics import psnr
 from wm_ros.model import free_slots, free_slots_train, latent
 from wm_ros.model.bag_source import BagTopicError, read_bag, TopicMap
 from wm_ros.ros.bringup import Bringup
+from wm_ros.ros.probe import Probe
 from wm_ros.runtime.base import ObjectReadout, RuntimeInputError
 from wm_ros.runtime.free_slots_backend import TorchFreeSlotsRuntime
 from wm_ros.runtime.registry import load_runtime
@@ -273,13 +275,27 @@ def test_train_from_a_bag_recorded_from_the_sim_graph_without_block_poses(tmp_pa
     bringup = Bringup('sim', {'sim_robot': {'task': 'separate', 'seed': 7}},
                       log_dir=tmp_path).start()
     bag, log = tmp_path / 'robot', tmp_path / 'record.log'
+    topics = ('camera/image_raw', 'ee_pose', 'ee_twist_cmd')
+    probe = Probe('test_record_reset')
+    recorder = None
     try:
         with log.open('w') as out:
-            code = subprocess.run(
+            recorder = subprocess.Popen(
                 [sys.executable, '-m', 'wm_ros.cli', 'record', '--out', str(bag), '--topics',
-                 'camera/image_raw', 'ee_pose', 'ee_twist_cmd', '--duration', '30'],
-                stdout=out, stderr=subprocess.STDOUT, timeout=120).returncode
+                 *topics, '--duration', '30'], stdout=out, stderr=subprocess.STDOUT)
+        # the expert may have solved the first episode before the recorder subscribed (a
+        # loaded host starts processes slowly): once all three are recorded, start another
+        assert probe.spin(60, lambda: all(f'recording /{t} ' in log.read_text() for t in topics)
+                          or recorder.poll() is not None), log.read_text()
+        reset = probe.node.create_client(Trigger, 'sim_robot/reset')
+        assert reset.wait_for_service(timeout_sec=30), bringup.log('sim_robot')
+        future = reset.call_async(Trigger.Request())
+        assert probe.spin(30, future.done) and future.result().success
+        code = recorder.wait(timeout=120)
     finally:
+        probe.close()
+        if recorder is not None and recorder.poll() is None:
+            recorder.kill()
         codes = bringup.stop()
     assert code == 0, log.read_text()
     assert codes['sim_robot'] == 0, bringup.log('sim_robot')
@@ -287,7 +303,7 @@ def test_train_from_a_bag_recorded_from_the_sim_graph_without_block_poses(tmp_pa
     frames = sum(len(e.images) for e in episodes)
     assert frames >= 30, (frames, log.read_text())    # 30 s at 10 Hz, less start-up
     moved = max(np.abs(e.ee_xy[-1] - e.ee_xy[0]).max() for e in episodes)
-    assert moved > 0.02                                 # the expert drove the pusher
+    assert moved > 0.02, [len(e.images) for e in episodes]    # the expert drove the pusher
     out = tmp_path / 'model'
     assert cli(['train', 'world-model', '--family', 'free_slots', '--config', 'tiny',
                 '--data', str(bag), '--out', str(out)]) == 0
