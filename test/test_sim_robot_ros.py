@@ -155,9 +155,9 @@ def test_reset_service_starts_next_episode(robot):
     assert client.wait_for_service(timeout_sec=5.0)
     before = probe.last('task/instruction').data
     future = client.call_async(Trigger.Request())
-    assert probe.spin(5, future.done)
+    assert probe.spin(15, future.done)
     assert future.result().success
-    assert probe.spin(3, lambda: probe.last('task/instruction').data != before)
+    assert probe.spin(10, lambda: probe.last('task/instruction').data != before)
     assert future.result().message == probe.last('task/instruction').data
 
 

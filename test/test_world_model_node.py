@@ -174,7 +174,7 @@ class TestImagine:
                 probe.spin(0.2)
             assert reported(), [s.message for _, m in probe.msgs['/diagnostics'] for s in m.status]
         count = len(probe.msgs['imagined/ee_pose'])
-        assert probe.spin(3, lambda: len(probe.msgs['imagined/ee_pose']) > count + 5)
+        assert probe.spin(10, lambda: len(probe.msgs['imagined/ee_pose']) > count + 5)
         assert bringup.alive()['world_model']
 
     def test_reset_from_real_needs_a_frame_then_resyncs(self, imagine):
@@ -184,7 +184,7 @@ class TestImagine:
 
         def call():
             future = client.call_async(Trigger.Request())
-            assert probe.spin(5, future.done)
+            assert probe.spin(15, future.done)
             return future.result()
         refused = call()
         assert not refused.success and 'no real' in refused.message
@@ -199,7 +199,7 @@ class TestImagine:
             probe.spin(0.1)
         done = call()
         assert done.success, done.message
-        assert probe.spin(3, lambda: probe.last('imagined/resync').frame_id == 'service')
+        assert probe.spin(10, lambda: probe.last('imagined/resync').frame_id == 'service')
         assert probe.last('imagined/resync').stamp == stamp
         probe.spin(0.3)                                     # imagines on from the real pusher
         assert np.linalg.norm(xy(probe.last('imagined/ee_pose')) - [-0.1, 0.12]) < 0.01
@@ -213,7 +213,7 @@ class TestImagine:
             value = ParameterValue(type=ParameterType.PARAMETER_STRING, string_value=mode)
             future = client.call_async(SetParameters.Request(
                 parameters=[Parameter(name='mode', value=value)]))
-            assert probe.spin(5, future.done)
+            assert probe.spin(15, future.done)
             return future.result().results[0]
         refused = set_mode('dream')
         assert not refused.successful and 'imagine' in refused.reason
@@ -223,7 +223,7 @@ class TestImagine:
         probe.spin(1.0)
         assert len(probe.msgs['imagined/ee_pose']) == count
         assert set_mode('imagine').successful
-        assert probe.spin(5, lambda: len(probe.msgs['imagined/ee_pose']) > count + 5)
+        assert probe.spin(15, lambda: len(probe.msgs['imagined/ee_pose']) > count + 5)
 
 
 @pytest.mark.skipif(not SHIPPED_ONNX.is_dir(),
