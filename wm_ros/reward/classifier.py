@@ -65,6 +65,25 @@ class SuccessClassifier:
         self.threshold = float(threshold)
         self.meta = dict(meta or {})
         self.batch = batch
+        self.graph = None            # the network served by ONNX Runtime (serve_with_ort)
+
+    @property
+    def engine(self) -> str:
+        """Return what runs the network: ``'onnxruntime'`` (compiled) or ``'torch'``."""
+        return 'torch' if self.graph is None else 'onnxruntime'
+
+    def serve_with_ort(self, threads: int = 0) -> 'SuccessClassifier':
+        """
+        Serve the network with ONNX Runtime on the CPU (a ``CpuGraph``).
+
+        Same scores to float precision, several times faster at evaluation batches. The
+        session holds today's weights (training goes on in torch). Returns ``self``.
+        """
+        from wm_ros.runtime.cpu_graph import CpuGraph
+        s = self.image_size
+        example = (torch.zeros(1, s, s, 3, dtype=torch.uint8), torch.zeros(1, EMBED_DIM))
+        self.graph = CpuGraph(self.net.cpu(), example, threads=threads)
+        return self
 
     @property
     def image_size(self) -> int:
@@ -104,6 +123,11 @@ class SuccessClassifier:
         images, instructions = self.check(images, instructions)
         if not len(images):
             return np.zeros(0, np.float32)
+        if self.graph is not None:
+            text = embed(instructions)
+            return np.concatenate([self.graph(np.ascontiguousarray(images[i:i + self.batch]),
+                                              text[i:i + self.batch]).astype(np.float32)
+                                   for i in range(0, len(images), self.batch)])
         device = next(self.net.parameters()).device
         text = torch.from_numpy(embed(instructions)).to(device)
         out = []
@@ -142,8 +166,16 @@ class SuccessClassifier:
         return out
 
     @classmethod
-    def load(cls, path: str | Path, device: str = 'cpu') -> 'SuccessClassifier':
-        """Load a directory written by :meth:`save`; :class:`RewardFileError` if unusable."""
+    def load(cls, path: str | Path, device: str = 'cpu',
+             engine: str = 'onnxruntime') -> 'SuccessClassifier':
+        """
+        Load a directory written by :meth:`save`; :class:`RewardFileError` if unusable.
+
+        On the CPU ``engine='onnxruntime'`` serves the network with ONNX Runtime
+        (:meth:`serve_with_ort`); ``'torch'`` (or a CUDA ``device``) runs it in torch.
+        """
+        if engine not in ('onnxruntime', 'torch'):
+            raise ValueError(f"engine must be 'onnxruntime' or 'torch', got {engine!r}")
         from safetensors import SafetensorError
         from safetensors.torch import load_file
         path = Path(path)
@@ -184,4 +216,5 @@ class SuccessClassifier:
         rest = {k: v for k, v in meta.items() if k not in (
             'format', 'format_version', 'config', 'image_size', 'input', 'text_encoder',
             'embed_dim', 'calibration', 'threshold')}
-        return cls(cfg, net.to(device), calibration, threshold, rest)
+        model = cls(cfg, net.to(device), calibration, threshold, rest)
+        return model.serve_with_ort() if engine == 'onnxruntime' and device == 'cpu' else model

@@ -156,9 +156,9 @@ class RewardNet(nn.Module):
         i, j = zip(*self.colour_pairs)
         spread = (present[:, i] * present[:, j] *
                   (centre[:, i] - centre[:, j]).norm(dim=-1)).max(-1).values
-        per = present.view(len(present), self.nc, self.ns)
+        per = present.view(present.shape[0], self.nc, self.ns)        # traced: dynamic batch
         weight = per.sum(-1, keepdim=True)
-        colour_centre = (per[..., None] * centre.view(len(present), self.nc, self.ns, 2)
+        colour_centre = (per[..., None] * centre.view(present.shape[0], self.nc, self.ns, 2)
                          ).sum(2) / weight.clamp_min(1e-4)
         has = weight[..., 0].clamp_max(1.0)
         i, j = zip(*self.gap_pairs)
