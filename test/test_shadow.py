@@ -21,7 +21,7 @@ import pytest
 
 from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.runtime.base import CheckedRuntime, State, StateSpec
-from wm_ros.runtime.shadow import CommandLog, JUMP_STEPS, Rules, Shadow
+from wm_ros.runtime.shadow import CommandLog, FramePairs, JUMP_STEPS, Rules, Shadow
 
 MS = 10**6                  # ns
 STEP = 100 * MS             # one step at the 10 Hz control rate
@@ -258,3 +258,41 @@ def test_rules_defaults_match_the_node_parameters():
     node = pytest.importorskip('wm_ros.ros.world_model_node')
     for name, value in vars(Rules()).items():
         assert node.PARAMS[name].default == value, name
+
+
+# ------------------------------------------------------------------ frames and their poses
+MS = 10**6
+
+
+def test_each_frame_goes_with_the_pose_of_its_stamp_whatever_the_arrival_order():
+    pairs = FramePairs()
+    assert pairs.pose(0, 'p0') == []
+    assert pairs.frame(100 * MS, 'f1') == []             # its pose is not here yet: it waits
+    assert pairs.pose(100 * MS, 'p1') == [('f1', 'p1')]
+    # a loaded host: two frames, then both poses; each frame gets its own, in order
+    assert pairs.frame(200 * MS, 'f2') == [] and pairs.frame(300 * MS, 'f3') == []
+    assert pairs.pose(200 * MS, 'p2') == [('f2', 'p2')]
+    assert pairs.pose(300 * MS, 'p3') == [('f3', 'p3')]
+    assert pairs.pose(400 * MS, 'p4') == [] and pairs.frame(400 * MS, 'f4') == [('f4', 'p4')]
+    assert len(pairs) == 0
+
+
+def test_a_faster_pose_stream_gives_each_frame_the_nearest_pose():
+    pairs = FramePairs()
+    for t in range(0, 100, 10):                          # 100 Hz poses
+        pairs.pose(t * MS, f'p{t}')
+    assert pairs.frame(43 * MS, 'f') == [('f', 'p40')]
+    assert pairs.frame(120 * MS, 'g') == []              # until a pose at or after it
+    assert pairs.pose(118 * MS, 'p118') == [] and pairs.pose(125 * MS, 'p125') == [('g', 'p118')]
+
+
+def test_frames_whose_poses_never_catch_up_still_go_after_hold_frames_in_order():
+    pairs = FramePairs(hold=3)
+    for t in range(5):                                   # no pose at all: the oldest are
+        assert pairs.frame((t + 1) * 100 * MS, f'x{t}') == []    # dropped, not piled up
+    assert len(pairs) == 3
+    assert pairs.pose(1, 'p') == []                      # a pose stream stamped far behind
+    out = [pair for t in range(3) for pair in pairs.frame((t + 6) * 100 * MS, f'f{t}')]
+    assert out == [('x2', 'p'), ('x3', 'p'), ('x4', 'p')] and len(pairs) == 3
+    pairs.clear()
+    assert len(pairs) == 0 and pairs.frame(1, 'x') == []

@@ -60,7 +60,7 @@ from wm_ros.ros.common import (camera_info, COMMAND_QOS, declare, Diagnostics, E
 from wm_ros.ros.sim_robot_node import pose_msg
 from wm_ros.runtime import load_runtime
 from wm_ros.runtime.registry import model_metadata
-from wm_ros.runtime.shadow import Prediction, Rules, Shadow
+from wm_ros.runtime.shadow import FramePairs, Prediction, Rules, Shadow
 from wm_ros.sim.tasks import FAMILIES
 
 ENCODINGS = ('rgb8', 'bgr8')
@@ -136,8 +136,9 @@ class WorldModelNode(Node):
         self.meter = RateMeter()
         self.shadow = Shadow(self.runtime, Rules.from_params(p))
         self.last_report = -np.inf
-        self.frame = self.pending = None             # (rgb uint8[S,S,3], Header)
+        self.frame = None                            # (rgb uint8[S,S,3], Header)
         self.pose = None                             # (float[2] m, stamp ns)
+        self.pairs = FramePairs()                    # shadow: real frames with their poses
         self.fault = (OK, '', -np.inf)
         self.started = time.monotonic()
         self.create_timer(1.0 / p['rate'], self._tick)
@@ -166,7 +167,7 @@ class WorldModelNode(Node):
     def _on_params(self, changes: dict):
         self.shadow.rules = Rules.from_params(self.p)
         if 'mode' in changes:
-            self.pending = None
+            self.pairs.clear()
             if changes['mode'] == 'shadow':
                 self.shadow.clear()                  # re-encode from the next real frame
             self.get_logger().info(f'mode -> {changes["mode"]}')
@@ -207,17 +208,16 @@ class WorldModelNode(Node):
             return
         self.frame = (rgb, msg.header)
         if self.p['mode'] == 'shadow':
-            if self.pending is not None and self.pose is not None:
-                frame, self.pending = self.pending, None     # superseded: use the newest pose
-                self._shadow(frame, self.pose[0])
-            self.pending = self.frame
-            self._try_shadow()
+            for frame, ee in self.pairs.frame(stamp_ns(msg.header.stamp), self.frame):
+                self._shadow(frame, ee)
 
     def _on_pose(self, msg: PoseStamped):
         xy = np.array([msg.pose.position.x, msg.pose.position.y])
         if np.all(np.isfinite(xy)):
             self.pose = (xy, stamp_ns(msg.header.stamp))
-            self._try_shadow()
+            if self.p['mode'] == 'shadow':
+                for frame, ee in self.pairs.pose(self.pose[1], xy):
+                    self._shadow(frame, ee)
 
     def _on_reset_from_real(self, request, response):
         if self.frame is None or self.pose is None:
@@ -232,13 +232,6 @@ class WorldModelNode(Node):
         return response
 
     # ---------------------------------------------------------------- modes
-    def _try_shadow(self):
-        """Process the pending real frame once a pose at least as new as it is known."""
-        if (self.p['mode'] == 'shadow' and self.pending is not None and self.pose is not None
-                and self.pose[1] >= stamp_ns(self.pending[1].stamp)):
-            frame, self.pending = self.pending, None
-            self._shadow(frame, self.pose[0])
-
     def _shadow(self, frame, ee_real: np.ndarray):
         """Predict the real ``frame`` from the previous one, publish it, re-sync if needed."""
         rgb, header = frame

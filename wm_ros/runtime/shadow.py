@@ -23,6 +23,7 @@ re-encodes the state from the real frame when a rule says so (:data:`REASONS`). 
 imagine mode :meth:`Shadow.imagine` steps with the latest fresh command. Stamps are
 integer nanoseconds; the model is any :class:`~wm_ros.runtime.base.WorldModelRuntime`
 (``wm_ros.runtime.load_runtime``), its :class:`~wm_ros.runtime.base.State` never read.
+:class:`FramePairs` gives each real frame the pusher pose of its stamp, in order.
 """
 
 from __future__ import annotations
@@ -84,6 +85,61 @@ class CommandLog:
 
     def __len__(self) -> int:
         return len(self._log)
+
+
+class FramePairs:
+    """
+    Pairs each real frame with the pusher pose of its stamp, frames kept in stamp order.
+
+    Shadow mode steps the model once per real frame, so every frame must go, in order, with
+    its own pose. A frame waits until a pose stamped at or after it is known and then goes
+    with the known pose nearest its stamp. On a loaded host a camera frame and its pose
+    arrive in any order, two frames before either pose: each still gets its own. When
+    ``hold`` frames wait (poses late, unstamped or stopped), the oldest goes with the
+    nearest pose known, so the shadow never stalls for more than ``hold`` frames. Frames
+    and poses are opaque; stamps are integer nanoseconds.
+    """
+
+    def __init__(self, hold: int = 3, history: int = 64):
+        self.hold = int(hold)
+        self._frames: deque = deque()                  # (stamp, frame), arrival order
+        self._poses: deque = deque(maxlen=history)     # (stamp, xy)
+        self._newest = None                            # the newest pose stamp known
+
+    def clear(self) -> None:
+        """Forget waiting frames and known poses."""
+        self._frames.clear()
+        self._poses.clear()
+        self._newest = None
+
+    def frame(self, stamp_ns: int, frame) -> list[tuple]:
+        """Add a frame; return the ``(frame, pose)`` pairs now ready, oldest first."""
+        self._frames.append((int(stamp_ns), frame))
+        out = self._ready()
+        while len(self._frames) > self.hold:
+            stamp, oldest = self._frames.popleft()
+            if self._poses:                            # else no pose ever came: dropped
+                out.append(self._pair(stamp, oldest))
+        return out
+
+    def pose(self, stamp_ns: int, xy) -> list[tuple]:
+        """Add a pose; return the ``(frame, pose)`` pairs now ready, oldest first."""
+        stamp = int(stamp_ns)
+        self._poses.append((stamp, xy))
+        self._newest = stamp if self._newest is None else max(self._newest, stamp)
+        return self._ready()
+
+    def _ready(self) -> list[tuple]:
+        out = []
+        while self._frames and self._newest is not None and self._newest >= self._frames[0][0]:
+            out.append(self._pair(*self._frames.popleft()))
+        return out
+
+    def _pair(self, stamp: int, frame) -> tuple:
+        return frame, min(self._poses, key=lambda p: abs(p[0] - stamp))[1]
+
+    def __len__(self) -> int:
+        return len(self._frames)
 
 
 @dataclass(frozen=True)
