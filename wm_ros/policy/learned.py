@@ -53,6 +53,7 @@ from torch import nn
 from wm_ros.config import ConfigError, from_dict
 from wm_ros.interfaces import Observation
 from wm_ros.language import embed, EMBED_DIM
+from wm_ros.runtime.cpu_graph import check_engine, Served
 
 FORMAT, FORMAT_VERSION = 'wm_ros.bc_policy', 1
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -177,8 +178,10 @@ class PolicyNet(nn.Module):
         return torch.softmax(-d2 / (2 * sigma ** 2), -1)
 
 
-class LearnedPolicy:
+class LearnedPolicy(Served):
     """:class:`~wm_ros.interfaces.Policy` and ``BatchPolicy`` around a :class:`PolicyNet`."""
+
+    served_output = 0            # the action; the heatmaps are for training
 
     def __init__(self, config: PolicyConfig, net: PolicyNet | None = None,
                  meta: dict | None = None, device: str = 'cpu'):
@@ -190,27 +193,12 @@ class LearnedPolicy:
         self._embedded: dict[str, np.ndarray] = {}     # instruction -> its embed() rows
         self._pattern = (re.compile(r'\b(' + '|'.join(map(re.escape, config.ignore_words))
                                     + r')\b', re.IGNORECASE) if config.ignore_words else None)
-        self.graph = None            # the network served by ONNX Runtime (serve_with_ort)
 
-    @property
-    def engine(self) -> str:
-        """Return what runs the network: ``'onnxruntime'`` (compiled) or ``'torch'``."""
-        return 'torch' if self.graph is None else 'onnxruntime'
-
-    def serve_with_ort(self, threads: int = 0) -> 'LearnedPolicy':
-        """
-        Serve the network with ONNX Runtime on the CPU (a ``CpuGraph``).
-
-        Same actions to float precision, several times faster at evaluation batches. The
-        session holds today's weights: training the network further needs
-        ``graph = None`` (torch) or another ``serve_with_ort()``. Returns ``self``.
-        """
-        from wm_ros.runtime.cpu_graph import CpuGraph
+    def example(self) -> tuple[torch.Tensor, ...]:
+        """Return zero inputs of one row: image uint8, ee_xy float, instruction embedding."""
         s, w = self.config.image_size, self.config.words
-        example = (torch.zeros(1, s, s, 3, dtype=torch.uint8), torch.zeros(1, 2),
-                   torch.zeros(1, 1 + w, EMBED_DIM))
-        self.graph = CpuGraph(self.net.cpu(), example, output=0, threads=threads)
-        return self
+        return (torch.zeros(1, s, s, 3, dtype=torch.uint8), torch.zeros(1, 2),
+                torch.zeros(1, 1 + w, EMBED_DIM))
 
     # ---------------------------------------------------------------- Policy protocol
     def reset(self) -> None:
@@ -316,8 +304,7 @@ class LearnedPolicy:
         On the CPU ``engine='onnxruntime'`` serves the network with ONNX Runtime
         (:meth:`serve_with_ort`); ``'torch'`` (or a CUDA ``device``) runs it in torch.
         """
-        if engine not in ('onnxruntime', 'torch'):
-            raise ValueError(f"engine must be 'onnxruntime' or 'torch', got {engine!r}")
+        check_engine(engine)
         from safetensors import SafetensorError
         from safetensors.torch import load_file
         path = Path(path)

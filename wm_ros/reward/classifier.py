@@ -44,6 +44,7 @@ from wm_ros.config import ConfigError, from_dict
 from wm_ros.language import embed, EMBED_DIM
 from wm_ros.reward.config import RewardConfig, RewardFileError
 from wm_ros.reward.network import RewardNet
+from wm_ros.runtime.cpu_graph import check_engine, Served
 
 FORMAT = 'wm_ros.reward_classifier'
 FORMAT_VERSION = 1
@@ -51,7 +52,7 @@ WEIGHTS, META = 'reward.safetensors', 'reward.json'
 TEXT_ENCODER = 'sentence-transformers/all-MiniLM-L6-v2 (mean-pooled, L2-normalised)'
 
 
-class SuccessClassifier:
+class SuccessClassifier(Served):
     """The pixel success judge; see the module docstring. Implements ``RewardModel``."""
 
     def __init__(self, config: RewardConfig | None = None, net: RewardNet | None = None,
@@ -65,25 +66,11 @@ class SuccessClassifier:
         self.threshold = float(threshold)
         self.meta = dict(meta or {})
         self.batch = batch
-        self.graph = None            # the network served by ONNX Runtime (serve_with_ort)
 
-    @property
-    def engine(self) -> str:
-        """Return what runs the network: ``'onnxruntime'`` (compiled) or ``'torch'``."""
-        return 'torch' if self.graph is None else 'onnxruntime'
-
-    def serve_with_ort(self, threads: int = 0) -> 'SuccessClassifier':
-        """
-        Serve the network with ONNX Runtime on the CPU (a ``CpuGraph``).
-
-        Same scores to float precision, several times faster at evaluation batches. The
-        session holds today's weights (training goes on in torch). Returns ``self``.
-        """
-        from wm_ros.runtime.cpu_graph import CpuGraph
+    def example(self) -> tuple[torch.Tensor, ...]:
+        """Return zero inputs of one row: image uint8, instruction embedding."""
         s = self.image_size
-        example = (torch.zeros(1, s, s, 3, dtype=torch.uint8), torch.zeros(1, EMBED_DIM))
-        self.graph = CpuGraph(self.net.cpu(), example, threads=threads)
-        return self
+        return torch.zeros(1, s, s, 3, dtype=torch.uint8), torch.zeros(1, EMBED_DIM)
 
     @property
     def image_size(self) -> int:
@@ -174,8 +161,7 @@ class SuccessClassifier:
         On the CPU ``engine='onnxruntime'`` serves the network with ONNX Runtime
         (:meth:`serve_with_ort`); ``'torch'`` (or a CUDA ``device``) runs it in torch.
         """
-        if engine not in ('onnxruntime', 'torch'):
-            raise ValueError(f"engine must be 'onnxruntime' or 'torch', got {engine!r}")
+        check_engine(engine)
         from safetensors import SafetensorError
         from safetensors.torch import load_file
         path = Path(path)
