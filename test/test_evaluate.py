@@ -312,8 +312,10 @@ def test_jittered_starts_move_every_block_alike_for_every_policy(trained):
 
 
 def test_noise_floor_pairs_each_twin_with_its_real_episode(trained, tmp_path):
+    from wm_ros.cli import main as cli
     from wm_ros.evaluate import floor
     from wm_ros.evaluate.evaluator import evaluate, reuse_real
+    from wm_ros.evaluate.report import load_evaluation, write_report
     config = replace(EvalConfig.tiny((str(trained / 'policy'), 'expert')), max_steps=30)
     result = evaluate(config, WORLD_MODEL, str(trained / 'reward'), progress=False)
     summary.write(result, tmp_path / 'suite', config.strip_frames)
@@ -330,6 +332,15 @@ def test_noise_floor_pairs_each_twin_with_its_real_episode(trained, tmp_path):
     assert same['sizes'][1]['twin']['cells'] == 4
     assert 'noise floor' in floor.table(same)
     assert json.loads(floor.write(same, tmp_path / 'floor').read_text())['jitter_m'] == 0
+    # the report shows it beside the targets, for this suite only
+    assert cli(['report', '--evaluation', str(tmp_path / 'suite'), '--out',
+                str(tmp_path / 'report'), '--floor', str(tmp_path / 'floor')]) == 0
+    assert 'Noise floor of this suite' in (tmp_path / 'report' / 'report.html').read_text()
+    kept = json.loads((tmp_path / 'report' / 'report.json').read_text())['floor']
+    assert kept['sizes']['2']['twin']['mean_abs_gap'] == 0 and 'records' not in kept
+    other = dict(same, records=same['records'][1:])
+    with pytest.raises(ValueError, match='not on this evaluation'):
+        write_report(load_evaluation(tmp_path / 'suite'), tmp_path / 'other', floor=other)
     with pytest.raises(ValueError, match='sizes'):
         floor.noise_floor(tmp_path / 'suite', WORLD_MODEL, 0.001, (3,))
     with pytest.raises(ValueError, match='jitter_m'):

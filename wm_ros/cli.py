@@ -455,9 +455,10 @@ def _eval_floor(args) -> int:
 
 
 def _report(args) -> int:
+    from wm_ros.evaluate import floor
     from wm_ros.evaluate.report import load_evaluation, write_report
     paths = write_report(load_evaluation(args.evaluation), args.out or args.evaluation,
-                         args.evaluation)
+                         args.evaluation, floor.load(args.floor) if args.floor else None)
     print(f'wrote {paths[0]} and {paths[1]}')
     return 0
 
@@ -610,6 +611,9 @@ def parser() -> argparse.ArgumentParser:
                     help='directory holding evaluation.json (from wm-ros evaluate)')
     rp.add_argument('--out', default=None, help='where to write report.html / report.json '
                     '(default: the evaluation directory)')
+    rp.add_argument('--floor', default=None,
+                    help='a `wm-ros eval floor --out` dir measured on this suite: the noise '
+                    'floor is shown after the targets')
     rp.set_defaults(func=_report)
 
     n = sub.add_parser('bench', help='benchmarks that print side-by-side ratios')

@@ -56,7 +56,7 @@ def _load(path: str | Path) -> tuple[Path, dict]:
     return path, json.loads(path.read_text())
 
 
-def _figures(records: list[dict], config: dict, n: int) -> dict:
+def figures(records: list[dict], config: dict, n: int) -> dict:
     """Return the agreement figures of the first ``n`` episodes of every cell."""
     rows = [r for r in records if r['k'] < n]
     result = summary.summarise(rows, config, {})
@@ -104,8 +104,8 @@ def noise_floor(real_from: str | Path, model: str, jitter_m: float = JITTER_M,
     model_rows = old.get('episodes', [])
     return {'real_from': str(path), 'jitter_m': jitter_m, 'episodes': episodes,
             'tabletop_s': seconds,
-            'sizes': {n: {'twin': _figures(records, cells, n),
-                          'world_model': _figures(model_rows, cells, n)} for n in sizes},
+            'sizes': {n: {'twin': figures(records, cells, n),
+                          'world_model': figures(model_rows, cells, n)} for n in sizes},
             'records': records}
 
 
@@ -133,3 +133,23 @@ def write(result: dict, out: str | Path) -> Path:
     path = out / 'floor.json'
     path.write_text(json.dumps(summary.finite(result), indent=1))
     return path
+
+
+def load(path: str | Path) -> dict:
+    """Read a ``floor.json`` (or the directory holding it) written by :func:`write`."""
+    path = Path(path)
+    path = path / 'floor.json' if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f'no noise floor at {path}: run `wm-ros eval floor '
+                                '--real-from EVALUATION --out DIR` and pass that DIR')
+    return json.loads(path.read_text())
+
+
+def check_suite(result: dict, evaluation: dict) -> None:
+    """Raise ValueError unless ``result`` was measured on ``evaluation``'s episodes."""
+    def keys(rows):
+        return {(r['policy'], r['task'], r['k'], r['seed']) for r in rows}
+    if keys(result.get('records', [])) != keys(evaluation.get('episodes', [])):
+        raise ValueError('the noise floor was measured on the suite of '
+                         f"{result.get('real_from')}, not on this evaluation's episodes: "
+                         'run `wm-ros eval floor --real-from` on this evaluation')

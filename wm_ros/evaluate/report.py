@@ -91,24 +91,33 @@ def verdicts(evaluation: dict) -> dict[str, dict]:
 
 
 def write_report(evaluation: dict, out_dir: str | Path,
-                 evaluation_dir: str | Path | None = None) -> tuple[Path, Path]:
+                 evaluation_dir: str | Path | None = None,
+                 floor: dict | None = None) -> tuple[Path, Path]:
     """
     Write ``report.html`` and ``report.json`` into ``out_dir``; return their paths.
 
     Strip paths in ``evaluation['strips']`` are relative to ``evaluation_dir`` (default
     ``out_dir``). ``report.json`` holds the evaluation (NaN as null) and the verdicts.
+    ``floor``: the suite's noise floor (:mod:`wm_ros.evaluate.floor`), shown after the
+    targets and kept in ``report.json`` (without its per-episode records).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     base = Path(evaluation_dir) if evaluation_dir is not None else out
     checks = verdicts(evaluation)
-    body = [_header(evaluation), _summary(evaluation, checks), _cells(evaluation),
+    if floor is not None:
+        from wm_ros.evaluate.floor import check_suite
+        check_suite(floor, evaluation)
+        floor = {k: v for k, v in floor.items() if k != 'records'}
+    body = [_header(evaluation), _summary(evaluation, checks),
+            _floor(floor, evaluation) if floor else '', _cells(evaluation),
             _ood(evaluation), _judges(evaluation), _strips(evaluation, base)]
     page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>wm_ros evaluation'
             f'</title><style>{CSS}</style></head><body>{"".join(body)}</body></html>')
     html_path, json_path = out / 'report.html', out / 'report.json'
     html_path.write_text(page)
-    json_path.write_text(json.dumps(finite({'evaluation': evaluation, 'targets': checks}),
+    json_path.write_text(json.dumps(finite({'evaluation': evaluation, 'targets': checks,
+                                            **({'floor': floor} if floor else {})}),
                                     indent=1, allow_nan=False))
     return html_path, json_path
 
@@ -183,6 +192,26 @@ def _summary(ev: dict, checks: dict) -> str:
         f' cells; OOD pairs scored {fmt((ev.get("ood_summary") or {}).get("pairs"), "int")}.'
     return '<h2>Summary against the targets</h2>' + _table(
         ['number', 'value', 'target', 'verdict'], rows) + f'<p>{_e(extra)}</p>'
+
+
+def _floor(floor: dict, ev: dict) -> str:
+    from wm_ros.evaluate.floor import figures
+    config = ev.get('config') or {}
+    rows = []
+    for n, sides in floor['sizes'].items():
+        model = figures(ev.get('episodes') or [], config, int(n))      # this evaluation's
+        for name, f in (('tabletop twin', sides['twin']), ('this world model', model)):
+            rows.append([_e(n), name, fmt(f['pearson'], 'f3'), fmt(f['mmrv'], 'f3'),
+                         fmt(f['mmrv_task_mean'], 'f3'),
+                         fmt(f['mean_abs_gap'], 'pts').lstrip('+'),
+                         fmt(f['episode_agreement'], 'pct')])
+    text = ('The tabletop rerun from every start with each block moved by N(0, '
+            f"{1000 * floor['jitter_m']:.1f} mm), scored against the real outcomes as "
+            'imagination is: what a perfect world model reading the scene from a camera '
+            'would get on this suite. Gap in points.')
+    return ('<h2>Noise floor of this suite</h2>' + f'<p>{_e(text)}</p>' + _table(
+        ['episodes per cell', 'predictor', 'Pearson', 'MMRV', 'MMRV per task', 'mean |gap|',
+         'episodes agreeing'], rows, 2))
 
 
 def _cells(ev: dict) -> str:
