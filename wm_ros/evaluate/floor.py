@@ -113,7 +113,7 @@ def table(result: dict) -> str:
     """Return the twin's and the world model's figures per size as a text table."""
     head = (f"noise floor of {result['real_from']}: tabletop twin from starts moved by "
             f"N(0, {result['jitter_m'] * 1000:.1f} mm) vs the real tabletop")
-    lines = [head, f"{'episodes':>8} {'judge':<12} {'Pearson':>8} {'MMRV':>6} "
+    lines = [head, f"{'episodes':>8} {'predictor':<12} {'Pearson':>8} {'MMRV':>6} "
              f"{'SIMPLER':>8} {'gap':>5} {'agree':>6}"]
     for n, sides in result['sizes'].items():
         for name, key in (('twin', 'twin'), ('world model', 'world_model')):
