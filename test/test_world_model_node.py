@@ -34,7 +34,7 @@ from std_srvs.srv import Trigger
 from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.ros import image_codec
 from wm_ros.ros.bringup import Bringup, local_ros_env
-from wm_ros.ros.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, STATE_QOS
+from wm_ros.ros.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, stamp_ns, STATE_QOS
 
 from .rosutil import Probe
 
@@ -67,11 +67,9 @@ def step_errors(msgs: dict) -> np.ndarray:
     From consecutive predicted frames while the robot moved (> 5 mm a step); a step after
     a re-sync starts from the real pose, others from the previous prediction.
     """
-    def stamp(m):
-        return m.header.stamp.sec * 10**9 + m.header.stamp.nanosec
-    real = {stamp(m): xy(m) for _, m in msgs['ee_pose']}
-    imagined = {stamp(m): xy(m) for _, m in msgs['imagined/ee_pose']}
-    resyncs = {m.stamp.sec * 10**9 + m.stamp.nanosec for _, m in msgs['imagined/resync']}
+    real = {stamp_ns(m.header.stamp): xy(m) for _, m in msgs['ee_pose']}
+    imagined = {stamp_ns(m.header.stamp): xy(m) for _, m in msgs['imagined/ee_pose']}
+    resyncs = {stamp_ns(m.stamp) for _, m in msgs['imagined/resync']}
     stamps = sorted(t for t in imagined if t in real)
     errors = []
     for before, t in zip(stamps, stamps[1:]):
