@@ -396,8 +396,8 @@ def reuse_real(path: str | Path, config: EvalConfig, reward: str,
     and the reward model, not on the world model: comparing model families on the same
     suite needs it once. Anything that differs is refused, naming it.
     """
-    path = Path(path)
-    path = path / 'evaluation.json' if path.is_dir() else path
+    from wm_ros.evaluate.summary import evaluation_file
+    path = evaluation_file(path)
     if not path.is_file():
         raise FileNotFoundError(f'no evaluation at {path} to take the real outcomes from')
     old = json.loads(path.read_text())

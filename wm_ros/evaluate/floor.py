@@ -48,8 +48,7 @@ JITTER_M = 0.001        # a camera's read of the scene (the shipped model's medi
 
 
 def _load(path: str | Path) -> tuple[Path, dict]:
-    path = Path(path)
-    path = path / 'evaluation.json' if path.is_dir() else path
+    path = summary.evaluation_file(path)
     if not path.is_file():
         raise FileNotFoundError(f'no evaluation at {path}: run `wm-ros evaluate --out DIR` '
                                 'first and pass that DIR')

@@ -32,6 +32,8 @@ import numpy as np
 
 from wm_ros.evaluate.metrics import bootstrap_ci, mmrv, pearson, spearman
 
+EVALUATION = 'evaluation.json'      # what write() writes into its directory
+
 TARGETS = {'pearson': 0.90, 'mmrv': 0.05, 'mmrv_task_mean': 0.05, 'mean_abs_gap': 0.05,
            'ood_agreement': 0.90,
            'judge_real_accuracy': 0.95, 'judge_imagined_accuracy': 0.90}
@@ -148,9 +150,15 @@ def write(result: dict, out_dir: str | Path, strip_frames: int = 8) -> Path:
                     out / 'strips' / f'{name}-{side}.png')
                 entry[side] = f'strips/{name}-{side}.png'
         data['strips'].append(entry)
-    path = out / 'evaluation.json'
+    path = out / EVALUATION
     path.write_text(json.dumps(finite(data), indent=1))
     return path
+
+
+def evaluation_file(path: str | Path) -> Path:
+    """Return the ``evaluation.json`` that ``path`` names: the file, or the directory's."""
+    path = Path(path)
+    return path / EVALUATION if path.is_dir() else path
 
 
 def table(result: dict) -> str:
