@@ -53,7 +53,8 @@ class PerceptionExpert:
 
     def set_task(self, scene: Scene, task: Task):
         """Start a task in ``scene`` (block names and the first poses; poses are re-seen)."""
-        self.controller = ExpertController(scene, task, self.half, self.vmax, self.hz)
+        self.controller = ExpertController(scene, task, self.half, self.vmax, self.hz,
+                                           settle=True)
         self.known = np.array([[b.x, b.y] for b in scene.blocks], np.float64)
 
     def reset(self):
