@@ -137,6 +137,10 @@ def test_tiny_suite_end_to_end_writes_every_number_and_the_report(trained, tmp_p
     assert real['tp'] + real['fp'] + real['tn'] + real['fn'] == 4
     assert all(1 <= e['real_steps'] <= 12 and 1 <= e['imagined_steps'] <= 12 for e in episodes)
     assert result['timing']['imagined_steps'] > 0 and result['timing']['tabletop_s'] > 0
+    parts = result['timing']['imagine_parts_s']     # where bench evaluate says time went
+    assert set(parts) == {'policy', 'world_model', 'reward_model', 'state_judge'}
+    assert all(v > 0 for v in parts.values()), parts
+    assert sum(parts.values()) <= result['timing']['imagine_s']
     assert [r['edit'] for r in result['ood']] == ['recolour', 'rephrase']
     path = summary.write(result, tmp_path, config.strip_frames)
     data = json.loads(path.read_text())

@@ -18,7 +18,11 @@
 The suite (policies x task families x episodes) runs once on the tabletop (a process per
 core) and once in the world model (every episode of a policy as one batch, ONNX Runtime on
 every core), in the same run. Prints both wall times, their ratio, and the ratio to the
-time a real robot at 10 Hz would take for the same tabletop steps.
+time a real robot at 10 Hz would take for the same tabletop steps, then where the
+imagination's time went (policies, world model, reward model, imagined-state judge) and
+the ceiling the policies alone set: both worlds run the same policy networks, so even a
+world model and judges that cost nothing could not make imagination faster than the
+tabletop time over the policies' own time.
 """
 
 from __future__ import annotations
@@ -46,4 +50,13 @@ def main(model: str, reward: str, policies: tuple[str, ...], episodes: int = 8) 
     print(f"real robot   {robot_s:8.1f} s  (the tabletop's steps at 10 Hz)")
     print(f"imagination is {rows['imagination_vs_tabletop']:.1f}x faster than the tabletop and "
           f"{rows['imagination_vs_real_time']:.0f}x faster than real time")
+    parts = t['imagine_parts_s']
+    print('imagination by part: ' + ', '.join(
+        f'{k} {v:.1f} s ({100 * v / t["imagine_s"]:.0f} %)' for k, v in parts.items()))
+    policy_s = max(parts['policy'], 1e-9)
+    rows.update(imagine_parts_s=parts, ceiling_vs_tabletop=t['tabletop_s'] / policy_s,
+                ceiling_vs_real_time=robot_s / policy_s)
+    print(f'ceiling set by the policies alone ({policy_s:.1f} s): '
+          f"{rows['ceiling_vs_tabletop']:.1f}x the tabletop, "
+          f"{rows['ceiling_vs_real_time']:.0f}x real time, with a free world model and judges")
     return rows

@@ -54,6 +54,7 @@ or the perception-expert variants of :mod:`wm_ros.policy.degraded`.
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 import json
@@ -295,15 +296,34 @@ def imagine(runtime, reward, policy_name: str, group: list[Start], config: EvalC
     return imagine_many(runtime, reward, [policy_name], group, config, keep)[0]
 
 
+class PartClock:
+    """Seconds an imagined loop spends per part: ``with clock('policy'): ...``."""
+
+    PARTS = ('policy', 'world_model', 'reward_model', 'state_judge')
+
+    def __init__(self):
+        self.seconds = dict.fromkeys(self.PARTS, 0.0)
+
+    @contextmanager
+    def __call__(self, part: str):
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[part] += time.perf_counter() - t0
+
+
 def imagine_many(runtime, reward, policy_names: list[str], group: list[Start],
-                 config: EvalConfig, keep: set[int] = frozenset()) -> list[list[Rollout]]:
+                 config: EvalConfig, keep: set[int] = frozenset(),
+                 clock: PartClock | None = None) -> list[list[Rollout]]:
     """
     Roll every policy out from every start of ``group``, all as one batch.
 
     Rows are (policy, start) pairs. Each step the world model decodes and steps only the
     rows still running, each policy acts on its own rows (one ``act_batch`` call), and the
     reward model scores every running row at once: batches stay large, which is what makes
-    imagination fast on a CPU. ``keep``: start indices whose frames are returned (strips).
+    imagination fast on a CPU. ``keep``: start indices whose frames are returned (strips);
+    ``clock`` adds up the seconds spent in each part of the loop.
     Returns one list of rollouts per policy, in ``group`` order.
     """
     from wm_ros.runtime.base import ObjectReadout, State
@@ -322,6 +342,7 @@ def imagine_many(runtime, reward, policy_names: list[str], group: list[Start],
                 actor = resolve_policy(name, runtime, s.seed)
                 _begin(actor, s)
                 actors.append(actor)
+    clock = clock or PartClock()
     starts_ = [group[r % n] for r in range(b)]
     instructions = [s.task.instruction for s in starts_]      # what the policies read
     goals = [s.task.goal_text for s in starts_]               # what the reward model reads
@@ -344,32 +365,26 @@ def imagine_many(runtime, reward, policy_names: list[str], group: list[Start],
     threshold = _threshold(reward)
     t = 0
     while len(active):
-        act = np.zeros((len(active), 1, 2), np.float32)
-        for p, (policy, batched) in enumerate(rows_of):
-            mine = np.flatnonzero(active // n == p)
-            if not len(mine):
-                continue
-            if batched:
-                act[mine, 0] = policy.act_batch(images[mine], ee[mine].astype(np.float32),
-                                                [instructions[active[i]] for i in mine])
-            else:
-                for i in mine:
-                    r = active[i]
-                    act[i, 0] = actors[r].act(Observation(images[i], ee[i].astype(np.float32),
-                                                          instructions[r], t))
-        state = runtime.step(state, np.nan_to_num(act))
-        images, ee = runtime.decode(state)
+        with clock('policy'):
+            act = _act(rows_of, actors, active, n, images, ee, instructions, t)
+        with clock('world_model'):
+            state = runtime.step(state, np.nan_to_num(act))
+            images, ee = runtime.decode(state)
         t += 1
-        score = reward.score(images, [goals[r] for r in active])
-        objects = runtime.objects(state) if judges is not None else None
+        with clock('reward_model'):
+            score = reward.score(images, [goals[r] for r in active])
+        with clock('state_judge'):
+            objects = runtime.objects(state) if judges is not None else None
+            verdicts = [judges[r].judge(objects, i)['success'] for i, r in enumerate(active)] \
+                if judges is not None else None
         running = np.ones(len(active), bool)
         for i, r in enumerate(active):
             steps[r] = t
             passed[r] = passed[r] + 1 if score[i] >= threshold else 0
             longest[r] = max(longest[r], passed[r])
             by_reward[r] |= passed[r] >= config.hold
-            if judges is not None:
-                by_state[r] |= judges[r].judge(objects, i)['success']
+            if verdicts is not None:
+                by_state[r] |= verdicts[i]
             primary = by_state[r] if config.judge == 'state' else by_reward[r]
             running[i] = not (primary or t >= limit[r])
             if r in kept:
@@ -384,6 +399,24 @@ def imagine_many(runtime, reward, policy_names: list[str], group: list[Start],
                    frames=np.stack(kept[r]) if r in kept else None,
                    passed_run=int(longest[r])) for r in range(b)]
     return [out[p * n:(p + 1) * n] for p in range(len(policy_names))]
+
+
+def _act(rows_of, actors, active, n, images, ee, instructions, t) -> np.ndarray:
+    """Return the running rows' actions ``float32[R, 1, 2]``: one batch per batch policy."""
+    act = np.zeros((len(active), 1, 2), np.float32)
+    for p, (policy, batched) in enumerate(rows_of):
+        mine = np.flatnonzero(active // n == p)
+        if not len(mine):
+            continue
+        if batched:
+            act[mine, 0] = policy.act_batch(images[mine], ee[mine].astype(np.float32),
+                                            [instructions[active[i]] for i in mine])
+        else:
+            for i in mine:
+                r = active[i]
+                act[i, 0] = actors[r].act(Observation(images[i], ee[i].astype(np.float32),
+                                                      instructions[r], t))
+    return act
 
 
 # ------------------------------------------------------------------ the suite
@@ -459,14 +492,16 @@ def evaluate(config: EvalConfig, model: str, reward: str, backend: str = 'onnxru
         run_tabletop(jobs, model, reward, runtime.image_size, config, workers)
     t1 = time.perf_counter()
     keep = {i for i, s in enumerate(group) if s.k == 0}
+    clock = PartClock()
     imagined = [r for per_policy in imagine_many(runtime, judge, list(config.policies), group,
-                                                 config, keep) for r in per_policy]
+                                                 config, keep, clock) for r in per_policy]
     t2 = time.perf_counter()
     records = [summary.record(p, s, r, m) for (p, s), r, m in zip(jobs, real, imagined)]
     timing = {'tabletop_s': t1 - t0, 'imagine_s': t2 - t1, 'workers': workers,
               'real_from': str(real_from) if real_from else None,
               'imagine_threads': cores, 'tabletop_steps': sum(r.steps for r in real),
-              'imagined_steps': sum(m.steps for m in imagined)}
+              'imagined_steps': sum(m.steps for m in imagined),
+              'imagine_parts_s': dict(clock.seconds)}
     result = summary.summarise(records, dict(asdict(config), model=str(model),
                                              reward=str(reward), backend=backend,
                                              judge=type(judge).__name__), timing)
