@@ -94,10 +94,10 @@ closed-loop: venv
 	$(VENV)/bin/wm-ros eval closed-loop --model $(WM) --episodes 50 --out out/closed_loop
 
 # The shipped reward model (wm_ros/models/reward): the vision-language success classifier,
-# trained on real frames and on the shipped world model's drawings of them (one CPU thread),
+# trained on real frames and on the shipped world model's drawings of them (two CPU threads),
 # measured on data/fresh (a seed never trained on) into its reward.json.
 reward: data
-	$(VENV)/bin/wm-ros train reward --data data/train1 data/train2 --heldout data/fresh --out wm_ros/models/reward
+	$(VENV)/bin/wm-ros train reward --data data/train1 data/train2 --heldout data/fresh --out wm_ros/models/reward --set threads=2
 
 # The small block detector (out/detector; the planner's default detector is the shipped
 # world model's read-out, see README), measured on data/heldout (seed 99).

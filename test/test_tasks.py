@@ -89,3 +89,27 @@ def test_sampled_episodes_are_unsolved_and_phrased(family):
         for name in task.blocks:
             assert name in task.instruction
     assert len(seen) >= 2 or len(PHRASINGS[family]) == 1     # several phrasings in use
+
+
+def test_margin_is_how_far_inside_the_check_in_metres():
+    names = SCENE.names
+    far = [[0.2, 0.2], [-0.2, -0.2]]
+    near = Task('block_to_block', 'put the red cube next to the blue moon',
+                ('red cube', 'blue moon'))
+    assert near.margin(names, [[0, 0], [0.07, 0]] + far, HALF) == pytest.approx(0.085 - 0.07)
+    assert near.margin(names, [[0, 0], [0.10, 0]] + far, HALF) == pytest.approx(0.085 - 0.10)
+    apart = Task('separate', 'separate the red cube and the blue moon', ('red cube', 'blue moon'))
+    assert apart.margin(names, [[-0.1, 0], [0.11, 0]] + far, HALF) == pytest.approx(0.01)
+    corner = Task('block_to_region', 'push the red cube to the top left corner', ('red cube',),
+                  'top left corner')
+    c = np.array(REGIONS['top left corner']) * HALF
+    assert corner.margin(names, [c + [0.03, 0], [0, 0]] + far, HALF) == pytest.approx(
+        0.3 * HALF - 0.03)
+    rng = np.random.default_rng(3)
+    for task in (near, apart, corner):                  # the sign is the success check
+        for _ in range(200):
+            xy = rng.uniform(-HALF, HALF, (4, 2))
+            assert (task.margin(names, xy, HALF) >= 0) == check(task, xy)
+    group = Task('group_by_colour', 'group the blocks by colour')
+    assert np.isnan(group.margin(names, far + far, HALF))
+    assert np.isnan(near.margin(['red cube', 'red star'], [[0, 0], [0.07, 0]], HALF))

@@ -579,7 +579,9 @@ def parser() -> argparse.ArgumentParser:
     ev = sub.add_parser('evaluate', help='policies in imagination (reward model) vs the '
                         'tabletop (oracle): success, Pearson, MMRV, OOD edits')
     ev.add_argument('--policies', nargs='*', default=[],
-                    help='zoo names or policy dirs, comma separated (default: the zoo)')
+                    help='zoo names or policy dirs, or the perception experts expert, noisy, '
+                    'slow, laggy; comma separated (default: the acceptance suite, '
+                    'bc_full,bc_expert,colour_only,bc_noisy,bc_200,bc_50,expert,slow)')
     ev.add_argument('--tasks', nargs='*', default=[], help='task families, comma separated')
     ev.add_argument('--edits', nargs='*', default=[], help='OOD edits, comma separated')
     ev.add_argument('--episodes', type=int, default=25, help='episodes per policy x task')

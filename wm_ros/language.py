@@ -17,20 +17,27 @@ Instruction embeddings: all-MiniLM-L6-v2, offline, from the PyPI package ``gt-al
 
 ``embed(texts) -> float32[N, 384]``: mean-pooled, L2-normalised sentence embeddings (what
 sentence-transformers computes for this model), each instruction computed once per process
-and cached. Policies, the reward model and the planner condition on these vectors, so a
-rephrased instruction lands near the original one. Nothing is downloaded: the weights lie in
+and cached. ``embed_words(texts, W) -> float32[N, 1+W, 384]`` adds the embeddings of each
+text's first W words other than articles, one by one and in order: a sentence embedding
+alone hardly binds colours to shapes ("the green cube next to the red star" and "the red
+cube next to the green star" land almost on one vector), the words in order do.
+Policies, the reward model and the planner condition on these vectors, so a rephrased
+instruction lands near the original one. Nothing is downloaded: the weights lie in
 the installed package; a missing package gives an error that names it.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+import re
 import threading
 
 import numpy as np
 
 EMBED_DIM = 384
 _LOCK = threading.Lock()
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+ARTICLES = frozenset({'the', 'a', 'an'})
 
 
 @lru_cache(maxsize=1)
@@ -49,8 +56,7 @@ def _model():
     return tokenizer, model, torch
 
 
-@lru_cache(maxsize=4096)
-def _embed_one(text: str) -> np.ndarray:
+def _compute(text: str) -> np.ndarray:
     tokenizer, model, torch = _model()
     batch = tokenizer([text], padding=True, truncation=True, max_length=64,
                       return_tensors='pt')
@@ -61,6 +67,11 @@ def _embed_one(text: str) -> np.ndarray:
     vec = torch.nn.functional.normalize(vec, dim=-1)[0].numpy().astype(np.float32)
     vec.setflags(write=False)
     return vec
+
+
+# sentences, and single words apart: the many sentences must not evict the few words
+_embed_one = lru_cache(maxsize=4096)(_compute)
+_embed_word = lru_cache(maxsize=8192)(_compute)
 
 
 def embed(texts) -> np.ndarray:
@@ -75,3 +86,30 @@ def embed(texts) -> np.ndarray:
         return np.zeros((0, EMBED_DIM), np.float32)
     with _LOCK:
         return np.stack([_embed_one(t) for t in texts])
+
+
+def content_words(text: str) -> list[str]:
+    """Return ``text``'s words in order, lower case, articles dropped."""
+    return [t for t in _WORD.findall(text.lower()) if t not in ARTICLES]
+
+
+def embed_words(texts, words: int) -> np.ndarray:
+    """
+    Return float32[N, 1 + words, 384]: per text its sentence embedding, then its words.
+
+    The words are the first ``words`` of :func:`content_words`, embedded one by one, in
+    order; zero rows pad a shorter text. ``words=0`` is the sentence embedding alone.
+    """
+    if isinstance(texts, str):
+        texts = [texts]
+    texts = list(texts)
+    out = np.zeros((len(texts), 1 + words, EMBED_DIM), np.float32)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f'instructions must be strings, got {type(text).__name__}')
+        out[i, 0] = embed(text)[0]
+        chosen = content_words(text)[:words]
+        if chosen:
+            with _LOCK:
+                out[i, 1:1 + len(chosen)] = [_embed_word(w) for w in chosen]
+    return out

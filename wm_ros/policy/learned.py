@@ -52,12 +52,10 @@ from torch import nn
 
 from wm_ros.config import ConfigError, from_dict
 from wm_ros.interfaces import Observation
-from wm_ros.language import embed, EMBED_DIM
+from wm_ros.language import EMBED_DIM, embed_words
 from wm_ros.runtime.cpu_graph import check_engine, Served
 
 FORMAT, FORMAT_VERSION = 'wm_ros.bc_policy', 1
-_WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_ARTICLES = frozenset({'the', 'a', 'an'})
 META, WEIGHTS = 'policy.json', 'policy.safetensors'
 
 
@@ -270,11 +268,7 @@ class LearnedPolicy(Served):
     def _embed_one(self, instruction: str) -> np.ndarray:
         known = self._embedded.get(instruction)        # a rollout asks for the same text
         if known is None:                              # every step: read it once
-            w = self.config.words
-            text = self.instruction_text(instruction)
-            words = [t for t in _WORD.findall(text.lower()) if t not in _ARTICLES][:w]
-            known = np.zeros((1 + w, EMBED_DIM), np.float32)
-            known[:1 + len(words)] = embed([text] + words)
+            known = embed_words(self.instruction_text(instruction), self.config.words)[0]
             if len(self._embedded) >= 4096:
                 self._embedded.clear()
             self._embedded[instruction] = known

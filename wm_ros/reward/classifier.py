@@ -41,9 +41,9 @@ import numpy as np
 import torch
 
 from wm_ros.config import ConfigError, from_dict
-from wm_ros.language import embed, EMBED_DIM
+from wm_ros.language import EMBED_DIM
 from wm_ros.reward.config import RewardConfig, RewardFileError
-from wm_ros.reward.network import RewardNet
+from wm_ros.reward.network import RewardNet, text_input
 from wm_ros.runtime.cpu_graph import check_engine, Served
 
 FORMAT = 'wm_ros.reward_classifier'
@@ -70,7 +70,8 @@ class SuccessClassifier(Served):
     def example(self) -> tuple[torch.Tensor, ...]:
         """Return zero inputs of one row: image uint8, instruction embedding."""
         s = self.image_size
-        return torch.zeros(1, s, s, 3, dtype=torch.uint8), torch.zeros(1, EMBED_DIM)
+        return (torch.zeros(1, s, s, 3, dtype=torch.uint8),
+                torch.zeros(1, (1 + self.config.text_words) * EMBED_DIM))
 
     @property
     def image_size(self) -> int:
@@ -110,13 +111,13 @@ class SuccessClassifier(Served):
         images, instructions = self.check(images, instructions)
         if not len(images):
             return np.zeros(0, np.float32)
+        text = text_input(instructions, self.config.text_words)
         if self.graph is not None:
-            text = embed(instructions)
             return np.concatenate([self.graph(np.ascontiguousarray(images[i:i + self.batch]),
                                               text[i:i + self.batch]).astype(np.float32)
                                    for i in range(0, len(images), self.batch)])
         device = next(self.net.parameters()).device
-        text = torch.from_numpy(embed(instructions)).to(device)
+        text = torch.from_numpy(text).to(device)
         out = []
         with torch.inference_mode():
             for i in range(0, len(images), self.batch):

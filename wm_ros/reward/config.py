@@ -48,6 +48,8 @@ class RewardConfig:
     aux_shapes: int = 5             # reads out (wm_ros.reward.network)
     aux_families: int = 5
     text_hidden: int = 512          # the instruction read-out's hidden units
+    text_words: int = 0             # instruction words it reads one by one, in order, beside
+    word_dim: int = 32              # the sentence (0: the sentence alone), each cut to this
     board_half: float = 0.25        # m; the camera sees the whole board
     # which frames it learns from (module docstring)
     frames_per_episode: int = 8
@@ -59,6 +61,7 @@ class RewardConfig:
     world_model: str = ''           # model directory; '' = the shipped wm_ros/models/world_model
     val_fraction: float = 0.05      # episodes held out of training to calibrate the threshold
     max_fpr: float = 0.01           # per-frame false positives the threshold may allow there
+    unresolved_px: float = 0.0      # ... not counting failures within this many pixels of it
     max_episodes: int = 0           # 0: every episode of the data directories
     # training (wm_ros.reward.fit): language, vision, decision
     vocabulary: bool = True         # read every task the tabletop can phrase (~8000 texts)
@@ -82,6 +85,12 @@ class RewardConfig:
                                         f'got {self.image_size}')
         if self.width < 1 or self.hidden < 1 or self.relabel < 0:
             raise config_io.ConfigError('width and hidden must be >= 1, relabel >= 0')
+        if self.unresolved_px < 0:
+            raise config_io.ConfigError(f'unresolved_px is a distance in camera pixels, >= 0; '
+                                        f'got {self.unresolved_px}')
+        if self.text_words < 0 or self.word_dim < 1:
+            raise config_io.ConfigError(f'text_words must be >= 0 and word_dim >= 1, got '
+                                        f'{self.text_words} and {self.word_dim}')
         for name in ('reconstructed_fraction', 'positive_fraction', 'own_fraction'):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise config_io.ConfigError(f'{name} must be in [0, 1], got '

@@ -39,11 +39,10 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from wm_ros.language import embed
 from wm_ros.reward.augment import DIHEDRAL, jitter, transform_images, transform_task
 from wm_ros.reward.config import RewardConfig
 from wm_ros.reward.frames import Frames
-from wm_ros.reward.network import RewardNet
+from wm_ros.reward.network import RewardNet, text_input
 from wm_ros.reward.oracle import task_vocabulary
 from wm_ros.sim.scene import COLOURS, SHAPES
 from wm_ros.sim.tasks import FAMILIES, REGIONS, Task
@@ -160,7 +159,7 @@ def fit(cfg: RewardConfig, frames: Frames, device: torch.device, progress: bool 
     """Return the trained network (CPU, eval mode) and the last losses of each stage."""
     extra = task_vocabulary() if cfg.vocabulary else []
     texts, rows_text, targets = texts_and_targets(frames.tasks, extra)
-    emb = torch.from_numpy(embed(texts)).to(device)
+    emb = torch.from_numpy(text_input(texts, cfg.text_words)).to(device)
     targets = {k: v.to(device) for k, v in targets.items()}
     gen = torch.Generator().manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)

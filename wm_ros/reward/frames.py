@@ -81,6 +81,16 @@ class Frames:
         index = np.asarray(index)
         return self.images[self.frame[index]], [self.tasks[i].instruction for i in index]
 
+    def margins(self, board_half: float) -> np.ndarray:
+        """Return float[M]: each row's :meth:`Task.margin` on its frame's blocks (m)."""
+        colours, shapes = list(_COLOUR), list(_SHAPE)
+        out = np.full(len(self), np.nan)
+        for i, (task, f) in enumerate(zip(self.tasks, self.frame)):
+            there = np.flatnonzero(self.colour[f] >= 0)
+            names = [f'{colours[self.colour[f, j]]} {shapes[self.shape[f, j]]}' for j in there]
+            out[i] = task.margin(names, self.xy[f, there], board_half)
+        return out
+
     def select(self, index) -> 'Frames':
         """Return the rows ``index`` (an int array or boolean mask); images are shared."""
         index = np.flatnonzero(index) if np.asarray(index).dtype == bool else np.asarray(index)

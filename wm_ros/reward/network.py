@@ -26,9 +26,12 @@ signal (:mod:`wm_ros.reward.fit`):
    classes, 0 = no block), supervised in training with the block positions; their
    product is a soft map of every block kind, whose mass and centre give a soft object
    list (kind, presence, position);
-2. **language** (MiniLM embedding float[384] -> MLP): the task family, which colour and
-   shape the first and second named block have (distributions) and the region's centre,
-   supervised in training with the tasks;
+2. **language** (MiniLM embeddings -> MLP): the task family, which colour and shape the
+   first and second named block have (distributions) and the region's centre, supervised
+   in training with the tasks. It reads the sentence embedding and, with ``text_words``,
+   the instruction's first words one by one in order (:func:`wm_ros.language.embed_words`,
+   each cut to ``word_dim``): from the sentence alone a fifth of the two-block
+   instructions were read with their colours and shapes half swapped;
 3. **geometry**: the named blocks' positions (the object list weighted by the language
    read-out), their distance and their distance to the region; over all present blocks,
    the widest same-colour spread, the narrowest gap between colour centres and how far
@@ -45,10 +48,11 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import torch
 from torch import nn
 
-from wm_ros.language import EMBED_DIM
+from wm_ros.language import EMBED_DIM, embed_words
 from wm_ros.reward.config import RewardConfig
 
 # the decision's inputs (``features`` columns) and which ones each family's MLP reads,
@@ -63,8 +67,13 @@ FAMILY_INPUTS = (('mass_a', 'ar_x', 'ar_y', 'ar'),                     # block_t
 FAR = 4.0       # a gap between colours that do not exist (board fractions)
 
 
+def text_input(texts: list[str], words: int) -> np.ndarray:
+    """Return what :meth:`RewardNet.read_text` reads: float32[B, (1 + words) * 384]."""
+    return embed_words(texts, words).reshape(len(texts), (1 + words) * EMBED_DIM)
+
+
 class RewardNet(nn.Module):
-    """Success logits float[B] of images uint8[B,S,S,3] and text embeddings float[B,384]."""
+    """Success logits float[B] of images uint8[B,S,S,3] and text float[B, (1+W)*384]."""
 
     def __init__(self, cfg: RewardConfig):
         super().__init__()
@@ -79,8 +88,10 @@ class RewardNet(nn.Module):
         self.conv2 = nn.Conv2d(2 * w, 2 * w, 3, 1, 1)
         self.norms = nn.ModuleList([nn.BatchNorm2d(c) for c in (w, 2 * w, 2 * w)])
         self.blocks = nn.Conv2d(2 * w, nc + ns + 2, 1)
-        t = cfg.text_hidden
-        self.text = nn.Sequential(nn.Linear(EMBED_DIM, t), nn.ReLU(), nn.Linear(t, t), nn.ReLU())
+        t, self.words = cfg.text_hidden, cfg.text_words
+        self.word = nn.Linear(EMBED_DIM, cfg.word_dim) if self.words else None
+        self.text = nn.Sequential(nn.Linear(EMBED_DIM + self.words * cfg.word_dim, t),
+                                  nn.ReLU(), nn.Linear(t, t), nn.ReLU())
         self.query = nn.Linear(t, 2 * (nc + ns) + self.nf + 2)
         self.inputs = [[FEATURES.index(f) for f in names] for names in FAMILY_INPUTS]
         self.heads = nn.ModuleList([
@@ -108,6 +119,10 @@ class RewardNet(nn.Module):
 
     def read_text(self, text: torch.Tensor) -> dict:
         """Return the instruction's parts: named blocks' logits, family logits, region."""
+        if self.word is not None:             # text: [B, (1+W)*384], sentence then words
+            lang = text.view(text.shape[0], 1 + self.words, EMBED_DIM)
+            words = self.word(lang[:, 1:]) * lang[:, 1:, :1].ne(0)     # padding stays 0
+            text = torch.cat([lang[:, 0], words.flatten(1)], 1)
         q = self.query(self.text(text))
         nc, ns, nf = self.nc, self.ns, self.nf
         a, b = q[:, :nc + ns], q[:, nc + ns:2 * (nc + ns)]

@@ -137,17 +137,22 @@ def calibrate(logits: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return (a, b) if a > 0 and np.isfinite(a + b) else (1.0, 0.0)
 
 
-def pick_threshold(prob: np.ndarray, labels: np.ndarray, max_fpr: float = 0.01) -> float:
+def pick_threshold(prob: np.ndarray, labels: np.ndarray, max_fpr: float = 0.01,
+                   unresolved: np.ndarray | None = None) -> float:
     """
     Return the threshold in [0.05, 0.95] for the best balanced accuracy at FPR <= max_fpr.
 
     The false-positive rate is per frame; ties take the higher threshold, and when none is
     within ``max_fpr`` the highest threshold is returned. An evaluator stops an episode at
     the first frame judged a success, so false positives per frame are what it cannot
-    afford; within that budget, recall is what it wants.
+    afford; within that budget, recall is what it wants. ``unresolved`` (bool per row):
+    failures closer to the success threshold than the camera resolves, left out of both
+    figures: a threshold raised to reject them would reject the successes beside them too.
     """
     grid = np.round(np.arange(0.05, 0.951, 0.025), 3)
     pos, neg = labels.astype(bool), ~labels.astype(bool)
+    if unresolved is not None:
+        neg &= ~np.asarray(unresolved, bool)
     if not pos.any() or not neg.any():
         return 0.5
     fpr = np.array([(prob[neg] >= t).mean() for t in grid])
@@ -195,7 +200,10 @@ def train_reward(data_dirs, out: str | Path, config: RewardConfig | None = None,
         calibration = calibrate(model.logits(images, texts), val.labels)
         model.calibration = calibration
         prob = model.score(images, texts)
-        threshold = pick_threshold(prob, val.labels, cfg.max_fpr)
+        pixel = 2 * cfg.board_half / cfg.image_size
+        margin = val.margins(cfg.board_half)          # NaN (not one distance): always counts
+        unresolved = ~val.labels & (margin > -cfg.unresolved_px * pixel)
+        threshold = pick_threshold(prob, val.labels, cfg.max_fpr, unresolved)
         val_metrics = binary_metrics(prob >= threshold, val.labels)
     model.threshold = threshold
     metrics = {}

@@ -139,6 +139,24 @@ class Task:
             return grouped_by_colour(scene, xy)
         return in_a_line(xy)
 
+    def margin(self, names: list[str], xy: np.ndarray, board_half: float) -> float:
+        """
+        Return how far (m) the named blocks are inside (+) or outside (-) the success check.
+
+        ``names`` and ``xy: float[N, 2]`` are the blocks in the same order. NaN where the
+        check is not one distance (group_by_colour, make_line) or a named block is missing.
+        """
+        if self.family not in ('block_to_region', 'block_to_block', 'separate') or \
+                any(n not in names for n in self.blocks):
+            return float('nan')
+        xy = np.asarray(xy, np.float64)
+        a = xy[names.index(self.blocks[0])]
+        if self.family == 'block_to_region':
+            return float(REGION_RADIUS_FRAC * board_half -
+                         np.linalg.norm(a - self.region_xy(board_half)))
+        d = float(np.linalg.norm(a - xy[names.index(self.blocks[1])]))
+        return NEXT_TO - d if self.family == 'block_to_block' else d - APART
+
     def to_dict(self) -> dict:
         """Return a JSON-ready dict."""
         return asdict(self)
