@@ -44,7 +44,7 @@ from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 
 from wm_ros.ros.bringup import Bringup, local_ros_env, node_command, supervise
-from wm_ros.ros.common import SENSOR_QOS, STATE_QOS
+from wm_ros.ros.common import SENSOR_QOS, stamp_ns, STATE_QOS
 from wm_ros.ros.graph import WORLD_MODEL
 from wm_ros.ros.probe import Probe
 
@@ -67,6 +67,11 @@ class Outcome:
 
 def _speed(msg: TwistStamped) -> float:
     return math.hypot(msg.twist.linear.x, msg.twist.linear.y)
+
+
+def _stamp_s(msg) -> float:
+    """Return a stamped message's header stamp in seconds."""
+    return stamp_ns(msg.header.stamp) / 1e9
 
 
 def _fresh_episode(probe: Probe, reset, until, seconds: float) -> bool:
@@ -110,8 +115,11 @@ def dead_camera(supervised: bool, log_dir: Path) -> Outcome:
             probe.spin(READY_S, lambda: not stopping.is_alive())
             stopping.join()
         probe.spin(1.0)
-        last_frame = probe.msgs['camera/image_raw'][-1][0]
-        after = [(t, _speed(m)) for t, m in probe.msgs['ee_twist_cmd'] if t > last_frame]
+        # times are header stamps (the camera's capture, the policy's publish), not when
+        # the probe got round to them: a stall of the probe itself is not the robot's
+        last_frame = max(_stamp_s(m) for _, m in probe.msgs['camera/image_raw'])
+        after = sorted((_stamp_s(m), _speed(m)) for _, m in probe.msgs['ee_twist_cmd']
+                       if _stamp_s(m) > last_frame)
         # the policy may itself command zero before acting on the last frame: time the
         # start of the final run of zeros (the robot stopped for good)
         moving = [t for t, v in after if v > 0]
