@@ -99,17 +99,27 @@ def embed_words(texts, words: int) -> np.ndarray:
 
     The words are the first ``words`` of :func:`content_words`, embedded one by one, in
     order; zero rows pad a shorter text. ``words=0`` is the sentence embedding alone.
+    Each (text, words) is put together once per process: a rollout asks for the same
+    instructions every step.
     """
     if isinstance(texts, str):
         texts = [texts]
     texts = list(texts)
-    out = np.zeros((len(texts), 1 + words, EMBED_DIM), np.float32)
-    for i, text in enumerate(texts):
+    for text in texts:
         if not isinstance(text, str):
             raise TypeError(f'instructions must be strings, got {type(text).__name__}')
-        out[i, 0] = embed(text)[0]
-        chosen = content_words(text)[:words]
-        if chosen:
-            with _LOCK:
-                out[i, 1:1 + len(chosen)] = [_embed_word(w) for w in chosen]
+    if not texts:
+        return np.zeros((0, 1 + words, EMBED_DIM), np.float32)
+    return np.stack([_with_words(text, words) for text in texts])
+
+
+@lru_cache(maxsize=4096)
+def _with_words(text: str, words: int) -> np.ndarray:
+    out = np.zeros((1 + words, EMBED_DIM), np.float32)
+    out[0] = embed(text)[0]
+    chosen = content_words(text)[:words]
+    if chosen:
+        with _LOCK:
+            out[1:1 + len(chosen)] = [_embed_word(w) for w in chosen]
+    out.setflags(write=False)
     return out

@@ -188,7 +188,6 @@ class LearnedPolicy(Served):
         self.meta = dict(meta or {})
         self.non_finite = 0          # actions that came out NaN/inf and were replaced by zero
         self.path: Path | None = None    # the directory it was loaded from
-        self._embedded: dict[str, np.ndarray] = {}     # instruction -> its embed() rows
         self._pattern = (re.compile(r'\b(' + '|'.join(map(re.escape, config.ignore_words))
                                     + r')\b', re.IGNORECASE) if config.ignore_words else None)
 
@@ -262,17 +261,7 @@ class LearnedPolicy(Served):
         embedding, then the embeddings of its first W words other than articles, in order;
         zero rows pad short instructions.
         """
-        return np.stack([self._embed_one(text) for text in instructions]) if instructions \
-            else np.zeros((0, 1 + self.config.words, EMBED_DIM), np.float32)
-
-    def _embed_one(self, instruction: str) -> np.ndarray:
-        known = self._embedded.get(instruction)        # a rollout asks for the same text
-        if known is None:                              # every step: read it once
-            known = embed_words(self.instruction_text(instruction), self.config.words)[0]
-            if len(self._embedded) >= 4096:
-                self._embedded.clear()
-            self._embedded[instruction] = known
-        return known
+        return embed_words([self.instruction_text(t) for t in instructions], self.config.words)
 
     # ---------------------------------------------------------------- files
     def save(self, out_dir: str | Path, **meta) -> Path:
