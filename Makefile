@@ -15,7 +15,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 .PHONY: venv demo test lint bench-sim bench-world-model bench-nodes model data closed-data fidelity closed-loop study clean policies reward detector
 
 # The ROS 2 launch system (launch, launch_ros, launch_pytest) is not on PyPI; where the
-# offline kit exists beside this checkout, `make venv` installs it (test/test_launch.py
+# offline kit exists beside this checkout, `make venv` installs it (test/ros/test_launch.py
 # runs every launch file with it). Without the kit those tests skip with the reason.
 LAUNCH_KIT ?= ../shared/ros-launch-kit
 LAUNCH_STAMP := $(VENV)/.launch-kit

@@ -50,8 +50,10 @@ import os
 from pathlib import Path
 import sys
 
-DEFAULT_MODEL = str(Path(__file__).resolve().parent / 'models' / 'world_model')
-DEFAULT_REWARD = str(Path(__file__).resolve().parent / 'models' / 'reward')
+from wm_ros import artefacts
+
+DEFAULT_MODEL = str(artefacts.WORLD_MODEL)
+DEFAULT_REWARD = str(artefacts.REWARD)
 
 
 def _mix(text: str) -> dict[str, float]:

@@ -38,11 +38,11 @@ import time
 
 import numpy as np
 
+from wm_ros import artefacts
 from wm_ros.bench import stats
 from wm_ros.ros.bringup import local_ros_env
 
-MODELS = {64: Path(__file__).resolve().parents[1] / 'models' / 'world_model',
-          128: Path(__file__).resolve().parents[1] / 'models' / 'world_model_128'}
+MODELS = {64: artefacts.WORLD_MODEL, 128: artefacts.WORLD_MODEL_128}
 
 
 def _runtime_ms(model: Path, backend: str, n: int) -> np.ndarray:

@@ -21,7 +21,7 @@ runs from it on the tabletop (``TabletopEnv``, the "real robot"; until success o
 limit) and in imagination: the first frames of a family x policy are encoded as one batch,
 and each step the batch is decoded, each row's own policy instance acts on its own row's
 frame (with the true scene and task, as on the robot), the batch is stepped, and each row
-is judged by its :class:`~wm_ros.runtime.imagined_env.TaskJudge` on the imagined objects.
+is judged by its :class:`~wm_ros.episodes.imagined_env.TaskJudge` on the imagined objects.
 A row that succeeds stops (zero action, outcome frozen), as the tabletop episode ends at
 success. Separately, the tabletop's recorded actions are replayed open loop in imagination
 from the same first frame: the replay *agrees* when the judge's verdict at the last
@@ -74,7 +74,7 @@ from wm_ros.interfaces import Observation
 from wm_ros.plan.detector import DEFAULT_DETECTOR, DetectedObjects, with_readout
 from wm_ros.policy.degraded import make_policy, POLICIES
 from wm_ros.runtime.base import WorldModelRuntime
-from wm_ros.runtime.imagined_env import TaskJudge
+from wm_ros.reward.task_judge import TaskJudge
 from wm_ros.sim.scene import Scene, SceneError
 from wm_ros.sim.tasks import check_family, FAMILIES, Task
 

@@ -329,7 +329,7 @@ def imagine_many(runtime, reward, policy_names: list[str], group: list[Start],
     Returns one list of rollouts per policy, in ``group`` order.
     """
     from wm_ros.runtime.base import ObjectReadout, State
-    from wm_ros.runtime.imagined_env import TaskJudge
+    from wm_ros.reward.task_judge import TaskJudge
     n, b = len(group), len(policy_names) * len(group)
     rows_of, actors = [], []
     for name in policy_names:

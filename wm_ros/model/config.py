@@ -32,6 +32,9 @@ from pathlib import Path
 from wm_ros import config as config_io
 import yaml
 
+SLOT_KEYS = ('kind', 'present', 'pos', 'yaw', 'prev_pos')   # per-slot arrays [B, M, ...]
+
+
 
 class ModelFileError(ValueError):
     """A model file that is missing, corrupt, of another version or of another shape."""

@@ -36,7 +36,7 @@ import torch
 
 from wm_ros.model import checkpoint
 from wm_ros.model.network import STATE_KEYS, WorldModel
-from wm_ros.runtime.base import SLOT_KEYS
+from wm_ros.model.config import SLOT_KEYS
 
 OPSET = 20
 IR_VERSION = 9

@@ -50,6 +50,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from wm_ros import artefacts
 from wm_ros.model import family_files
 from wm_ros.runtime.base import Objects, State, WorldModelRuntime
 from wm_ros.sim.scene import COLOURS, SHAPES
@@ -57,7 +58,7 @@ from wm_ros.sim.scene import COLOURS, SHAPES
 FORMAT, VERSION = 'wm_ros.detector', 1
 KINDS = tuple(f'{c} {s}' for c in COLOURS for s in SHAPES)
 # the shipped supervised world model, read as a frame reader (see ReadoutDetector)
-DEFAULT_DETECTOR = Path(__file__).resolve().parent.parent / 'models' / 'world_model'
+DEFAULT_DETECTOR = artefacts.WORLD_MODEL
 
 
 @dataclass(frozen=True)

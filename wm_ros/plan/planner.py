@@ -22,7 +22,7 @@ directly, imagined states rendered first), splits the instruction into tasks and
 into sub-goals (:mod:`wm_ros.plan.decompose`); an impossible instruction raises
 ``PlanRefused`` before anything moves. ``act(image, ee)`` is then called once per control
 period with the newest frame (the robot's camera, or the imagination's): it re-encodes the
-frame, tracks each block by name (:func:`~wm_ros.runtime.matching.match_names` with the
+frame, tracks each block by name (:func:`~wm_ros.reward.matching.match_names` with the
 last positions as a prior), advances to the next sub-goal when the current one is done,
 and, when its queue of planned actions is empty, plans the current sub-goal with the
 sampling solver (:class:`~wm_ros.plan.solver.Solver` on a
@@ -72,7 +72,7 @@ from wm_ros.plan.detector import DetectedObjects, Detector, ReadoutDetector
 from wm_ros.plan.mpc import CostWeights, pusher_path, SubgoalCost, TaskCost
 from wm_ros.plan.solver import Solver, SolverConfig
 from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
-from wm_ros.runtime.matching import match_names, unique_names
+from wm_ros.reward.matching import match_names, unique_names
 from wm_ros.sim.tasks import Task
 
 __all__ = ['HierarchicalPlanner', 'load_config', 'PlannerConfig', 'PlanRefused']

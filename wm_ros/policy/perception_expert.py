@@ -20,7 +20,7 @@ and shape), the pusher position from the observation, the task and block names f
 task spec. Because it sees only the image and ``ee_xy``, it cannot tell a real camera
 frame from an imagined one: that is what lets the ``policy`` node switch between them.
 Each block of the task is found among what the encoder read by best match (kind and
-distance to where it was last seen, :func:`~wm_ros.runtime.matching.match_names`), so a
+distance to where it was last seen, :func:`~wm_ros.reward.matching.match_names`), so a
 block read as another kind, or two blocks read as one kind, do not lose it; a block the
 encoder does not see keeps its last known position. The runtime must have the
 :class:`~wm_ros.runtime.base.ObjectReadout` capability.
@@ -33,7 +33,7 @@ import numpy as np
 from wm_ros.interfaces import Observation
 from wm_ros.policy.expert import ExpertController
 from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
-from wm_ros.runtime.matching import match_names
+from wm_ros.reward.matching import match_names
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task
 

@@ -34,6 +34,7 @@ import time
 
 import numpy as np
 
+from wm_ros import artefacts
 from wm_ros.policy import bc_data
 from wm_ros.policy.bc_train import fit, mirror_instruction, MIRRORS, torch_threads
 from wm_ros.policy.learned import LearnedPolicy, PolicyConfig
@@ -82,7 +83,7 @@ ZOO: dict[str, Recipe] = {r.name: r for r in (
 
 def models_dir() -> Path:
     """Return the directory of the shipped zoo (``wm_ros/models/policies``)."""
-    return Path(__file__).resolve().parent.parent / 'models' / 'policies'
+    return artefacts.POLICIES
 
 
 def get_recipe(name: str) -> Recipe:

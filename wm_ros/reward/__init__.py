@@ -33,7 +33,9 @@ from __future__ import annotations
 from importlib import import_module
 from pathlib import Path
 
-DEFAULT_REWARD = Path(__file__).resolve().parent.parent / 'models' / 'reward'
+from wm_ros import artefacts
+
+DEFAULT_REWARD = artefacts.REWARD
 
 _EXPORTS = {
     'PhysicsOracle': 'wm_ros.reward.oracle',

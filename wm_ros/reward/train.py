@@ -40,13 +40,14 @@ import time
 import numpy as np
 import torch
 
+from wm_ros import artefacts
 from wm_ros.reward.classifier import SuccessClassifier
 from wm_ros.reward.config import RewardConfig
 from wm_ros.reward.evaluate import binary_metrics, evaluate, evaluation_frames
 from wm_ros.reward.fit import fit
 from wm_ros.reward.frames import Frames, real_frames, replayed_frames
 
-SHIPPED_WORLD_MODEL = Path(__file__).resolve().parent.parent / 'models' / 'world_model'
+SHIPPED_WORLD_MODEL = artefacts.WORLD_MODEL
 
 
 def _device(name: str) -> torch.device:

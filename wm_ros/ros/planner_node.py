@@ -57,7 +57,7 @@ from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
-from wm_ros.cli import DEFAULT_MODEL
+from wm_ros.artefacts import WORLD_MODEL as DEFAULT_MODEL
 from wm_ros.evaluate.planning import load_judge
 from wm_ros.plan import detector as block_detector
 from wm_ros.plan.planner import HierarchicalPlanner, load_config

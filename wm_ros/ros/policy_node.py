@@ -50,7 +50,7 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from wm_ros.cli import DEFAULT_MODEL
+from wm_ros.artefacts import WORLD_MODEL as DEFAULT_MODEL
 from wm_ros.interfaces import Observation
 from wm_ros.policy.perception_expert import PerceptionExpert
 from wm_ros.ros import image_codec

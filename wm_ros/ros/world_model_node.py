@@ -35,7 +35,7 @@ spread of the last step) and ``imagined/resync`` (Header: stamp of the real fram
 was re-encoded from; frame_id the reason: start, every, drift, uncertainty, jump (the
 robot moved further than its speed allows, e.g. an episode reset), service).
 Service ``~/reset_from_real`` (std_srvs/Trigger). The scheduling (command lookup, re-sync
-rules, stepping) is :class:`wm_ros.runtime.shadow.Shadow`; this node only converts
+rules, stepping) is :class:`wm_ros.ros.shadow.Shadow`; this node only converts
 messages, calls it and publishes.
 """
 
@@ -52,7 +52,7 @@ from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Float32, Header, String
 from std_srvs.srv import Trigger
 
-from wm_ros.cli import DEFAULT_MODEL
+from wm_ros.artefacts import WORLD_MODEL as DEFAULT_MODEL
 from wm_ros.ros import image_codec
 from wm_ros.ros.common import (camera_info, COMMAND_QOS, declare, Diagnostics, ERROR,
                                FAULT_HOLD_S, LATCHED_QOS, OK, Param, RateMeter, run, SENSOR_QOS,
@@ -60,7 +60,7 @@ from wm_ros.ros.common import (camera_info, COMMAND_QOS, declare, Diagnostics, E
 from wm_ros.ros.sim_robot_node import pose_msg
 from wm_ros.runtime import load_runtime
 from wm_ros.runtime.registry import model_metadata
-from wm_ros.runtime.shadow import FramePairs, Prediction, Rules, Shadow
+from wm_ros.ros.shadow import FramePairs, Prediction, Rules, Shadow
 from wm_ros.sim.tasks import FAMILIES
 
 ENCODINGS = ('rgb8', 'bgr8')

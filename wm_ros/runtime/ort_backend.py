@@ -42,7 +42,8 @@ import onnxruntime as ort
 from wm_ros.model import checkpoint
 from wm_ros.model.checkpoint import ModelFileError
 from wm_ros.model.export import GRAPHS
-from wm_ros.runtime.base import CheckedRuntime, SlotFamily, State, StateSpec
+from wm_ros.runtime.base import CheckedRuntime, State, StateSpec
+from wm_ros.runtime.slot_family import SlotFamily
 
 PROFILE_BATCHES = (1, 64, 256)
 

@@ -33,7 +33,8 @@ import torch
 
 from wm_ros.model import checkpoint
 from wm_ros.model.network import STATE_KEYS, WorldModel
-from wm_ros.runtime.base import CheckedRuntime, SlotFamily, State, StateSpec
+from wm_ros.runtime.base import CheckedRuntime, State, StateSpec
+from wm_ros.runtime.slot_family import SlotFamily
 
 
 class TorchRuntime(SlotFamily, CheckedRuntime):

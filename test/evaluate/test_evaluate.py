@@ -101,7 +101,7 @@ def test_strip_and_strict_json():
 
 
 # ------------------------------------------------------------------ end to end, tiny
-WORLD_MODEL = str(Path(__file__).resolve().parent.parent / 'wm_ros' / 'models' / 'world_model')
+WORLD_MODEL = str(Path(__file__).resolve().parents[2] / 'wm_ros' / 'models' / 'world_model')
 
 
 @pytest.fixture(scope='module')

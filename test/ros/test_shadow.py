@@ -21,7 +21,7 @@ import pytest
 
 from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.runtime.base import CheckedRuntime, State, StateSpec
-from wm_ros.runtime.shadow import CommandLog, FramePairs, JUMP_STEPS, Rules, Shadow
+from wm_ros.ros.shadow import CommandLog, FramePairs, JUMP_STEPS, Rules, Shadow
 
 MS = 10**6                  # ns
 STEP = 100 * MS             # one step at the 10 Hz control rate

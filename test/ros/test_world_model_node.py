@@ -36,11 +36,11 @@ from wm_ros.ros import image_codec
 from wm_ros.ros.bringup import Bringup, local_ros_env
 from wm_ros.ros.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, stamp_ns, STATE_QOS
 
-from .rosutil import Probe
+from ..rosutil import Probe
 
 pytestmark = pytest.mark.ros
 
-GOLDEN = Path(__file__).resolve().parent / 'golden' / 'tiny_world_model'
+GOLDEN = Path(__file__).resolve().parents[1] / 'golden' / 'tiny_world_model'
 SHIPPED_ONNX = Path(DEFAULT_MODEL) / 'onnx'
 
 

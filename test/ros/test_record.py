@@ -16,7 +16,7 @@
 ``wm-ros record`` in its own process: Ctrl-C leaves a readable MCAP bag of what arrived.
 
 SIGKILL leaves a bag that ``wm-ros bag recover`` repairs, losing at most the last second;
-``WM_ROS_SIGKILL_S=20 pytest test/test_record.py -k sigkill -s`` is the 20 s acceptance run
+``WM_ROS_SIGKILL_S=20 pytest test/ros/test_record.py -k sigkill -s`` is the 20 s acceptance run
 (prints the messages lost and the recovery time).
 """
 
@@ -45,7 +45,7 @@ from wm_ros.ros.common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
 from wm_ros.ros.record import SyncedWriter
 import yaml
 
-from .rosutil import Probe
+from ..rosutil import Probe
 
 pytestmark = pytest.mark.ros
 

@@ -37,7 +37,7 @@ from wm_ros.ros.common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
 from wm_ros.ros.graph import PLANNER
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 
-from .rosutil import CommanderUnderTest
+from ..rosutil import CommanderUnderTest
 from .test_policy_node import shipped_model_backend
 
 pytestmark = pytest.mark.ros

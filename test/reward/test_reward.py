@@ -32,7 +32,7 @@ from wm_ros.runtime import load_runtime
 from wm_ros.sim.dataset import collect, iter_episodes
 from wm_ros.sim.tabletop import TabletopEnv
 
-WORLD_MODEL = Path(__file__).resolve().parent.parent / 'wm_ros' / 'models' / 'world_model'
+WORLD_MODEL = Path(__file__).resolve().parents[2] / 'wm_ros' / 'models' / 'world_model'
 NAMING = ('block_to_region', 'block_to_block', 'separate')
 
 

@@ -23,7 +23,7 @@ import pytest
 from wm_ros.ros.demo import run_demo
 
 pytestmark = pytest.mark.ros
-SHIPPED = Path(__file__).resolve().parents[1] / 'wm_ros' / 'models' / 'world_model'
+SHIPPED = Path(__file__).resolve().parents[2] / 'wm_ros' / 'models' / 'world_model'
 
 
 @pytest.mark.skipif(not (SHIPPED / 'onnx' / 'step.onnx').is_file(),

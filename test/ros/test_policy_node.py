@@ -36,11 +36,11 @@ from wm_ros.ros.common import LATCHED_QOS
 from wm_ros.ros.graph import POLICY
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 
-from .rosutil import CommanderUnderTest
+from ..rosutil import CommanderUnderTest
 
 pytestmark = pytest.mark.ros
 
-TINY = Path(__file__).parent / 'golden' / 'tiny_world_model'
+TINY = Path(__file__).resolve().parents[1] / 'golden' / 'tiny_world_model'
 SEED = 1                     # block_to_region: "put the purple cylinder in the top left corner"
 PUSHER = ((-0.2, -0.2), (0.2, 0.2))      # real / imagined pusher: the expert goes opposite ways
 

@@ -28,7 +28,7 @@ from wm_ros.ros import image_codec
 from wm_ros.ros.bringup import Bringup
 from wm_ros.ros.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, STATE_QOS
 
-from .rosutil import Probe
+from ..rosutil import Probe
 
 pytestmark = pytest.mark.ros
 

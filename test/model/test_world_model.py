@@ -33,11 +33,11 @@ from wm_ros.model.export import export
 from wm_ros.model.train import train
 from wm_ros.runtime import load_runtime
 from wm_ros.runtime.base import RuntimeInputError
-from wm_ros.runtime.imagined_env import ImaginedEnv
+from wm_ros.episodes.imagined_env import ImaginedEnv
 from wm_ros.sim.bag import export_mcap
 from wm_ros.sim.dataset import collect, iter_episodes
 
-GOLDEN = Path(__file__).parent / 'golden' / 'tiny_world_model'
+GOLDEN = Path(__file__).resolve().parents[1] / 'golden' / 'tiny_world_model'
 
 
 @pytest.fixture(scope='module')

@@ -23,7 +23,7 @@ from wm_ros.ros.graph import get_graph, GRAPHS
 from wm_ros.ros.launch_description import ARGUMENTS, overrides_for
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize('graph', sorted(GRAPHS))

@@ -32,11 +32,11 @@ from wm_ros.runtime import load_runtime
 from wm_ros.runtime.base import (ObjectReadout, RuntimeInputError, State, Uncertainty,
                                  WorldModelRuntime)
 from wm_ros.runtime.copy_last import save as save_copy_last
-from wm_ros.runtime.imagined_env import ImaginedEnv
+from wm_ros.episodes.imagined_env import ImaginedEnv
 from wm_ros.sim.scene import world_spec
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / 'wm_ros' / 'models' / 'world_model'
 GOLDEN = ROOT / 'test' / 'golden' / 'tiny_world_model'
 FREE = ROOT / 'wm_ros' / 'models' / 'free_slots'          # label-free family, no read-out

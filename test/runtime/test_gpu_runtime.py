@@ -17,7 +17,7 @@ GPU paths of the runtime: ONNX Runtime CUDA / TensorRT providers and torch on CU
 
 Each runs where its libraries load and is skipped with the reason elsewhere (CI has no
 GPU). This file imports only the runtime, so it also runs on a bare GPU host with just
-torch, onnxruntime-gpu and numpy: ``python -m pytest test/test_gpu_runtime.py``.
+torch, onnxruntime-gpu and numpy: ``python -m pytest test/runtime/test_gpu_runtime.py``.
 """
 
 from pathlib import Path
@@ -28,7 +28,7 @@ import pytest
 from wm_ros.runtime import load_runtime
 from wm_ros.runtime.ort_backend import usable_providers
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / 'test' / 'golden' / 'tiny_world_model'
 SHIPPED = ROOT / 'wm_ros' / 'models' / 'world_model'
 MODELS = [GOLDEN] + ([SHIPPED] if (SHIPPED / 'onnx' / 'step.onnx').is_file() else [])

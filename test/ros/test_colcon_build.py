@@ -22,7 +22,7 @@ import sys
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SKIP = {'.venv', 'build', 'install', 'log', 'out', 'data', '.git', '__pycache__',
         '.pytest_cache', '.ruff_cache'}
 

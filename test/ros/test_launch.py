@@ -31,7 +31,7 @@ import sys
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_KIT = ROOT.parent / 'shared' / 'ros-launch-kit'
 WAIT_S = 120.0  # nodes import torch / onnxruntime / mujoco: 60 s seen on a loaded 2-core host
 
@@ -53,7 +53,7 @@ from std_msgs.msg import Bool  # noqa: E402
 
 from wm_ros.ros.common import STATE_QOS  # noqa: E402
 
-from .rosutil import Probe  # noqa: E402
+from ..rosutil import Probe  # noqa: E402
 
 LAUNCH = ROOT / 'launch' / 'sim.launch.py'
 

@@ -161,7 +161,7 @@ def test_a_family_without_object_read_out_is_checked_through_a_detector(tmp_path
 
 def test_the_judge_places_a_block_a_frame_does_not_show_where_it_was_last_seen():
     from wm_ros.runtime.base import Objects
-    from wm_ros.runtime.imagined_env import TaskJudge
+    from wm_ros.reward.task_judge import TaskJudge
     from wm_ros.sim.tasks import sample_episode
     scene, task = sample_episode('block_to_region', np.random.default_rng(3))
     kinds = tuple(scene.names)

@@ -26,11 +26,11 @@ import numpy as np
 import pytest
 
 from wm_ros.runtime import load_runtime
-from wm_ros.runtime.imagined_env import ImaginedEnv
+from wm_ros.episodes.imagined_env import ImaginedEnv
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 from wm_ros.sim.tasks import FAMILIES, REGIONS, Task
 
-SHIPPED = Path(__file__).resolve().parents[1] / 'wm_ros' / 'models' / 'world_model'
+SHIPPED = Path(__file__).resolve().parents[2] / 'wm_ros' / 'models' / 'world_model'
 FRAMES = 10_000
 
 
@@ -113,7 +113,7 @@ def test_ten_thousand_hostile_frames_never_crash_the_imagination(real_frames):
 
 
 def test_a_misread_block_is_found_by_best_match_and_reported():
-    from wm_ros.runtime.matching import match_names, unique_names
+    from wm_ros.reward.matching import match_names, unique_names
     kinds = ['red cylinder', 'red cylinder', 'blue star', 'green moon']
     present = np.array([True, True, True, False])
     match = match_names(['red cube', 'blue star', 'green moon'], kinds, present)

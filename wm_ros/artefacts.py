@@ -1,0 +1,32 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The artefacts shipped inside the package, named once (``wm_ros/models/``).
+
+Each is reproduced by a documented ``make`` target (README): ``make model``, ``make study``,
+``make reward``, ``make policies``; the label-free model by ``wm-ros train world-model
+--family free_slots``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+MODELS = Path(__file__).resolve().parent / 'models'
+WORLD_MODEL = MODELS / 'world_model'            # supervised object slots, 64x64 (default)
+WORLD_MODEL_128 = MODELS / 'world_model_128'    # the same family at 128x128 (resolution study)
+FREE_SLOTS = MODELS / 'free_slots'              # label-free object slots
+REWARD = MODELS / 'reward'                      # vision-language success classifier
+POLICIES = MODELS / 'policies'                  # the behaviour-cloned zoo, one directory each
