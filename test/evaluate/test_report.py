@@ -144,18 +144,23 @@ def test_cli_report_and_missing_evaluation(tmp_path, capsys):
     assert 'no evaluation at' in err and 'evaluation.json' in err and 'wm-ros evaluate' in err
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason='chromium is not installed (apt-get '
-                    'install chromium): the headless screenshot check is skipped')
+@pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                    reason=f'chromium is not installed ({CHROMIUM} missing): the headless '
+                    'screenshot check is skipped; `apt-get install chromium` as root, which '
+                    '.ci/run does when it runs as root on Debian')
 def test_page_renders_in_a_headless_browser(tmp_path):
     html_path, _ = write_report(synthetic(tmp_path), tmp_path, tmp_path)
     shot = tmp_path / 'shot.png'
     with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu',
-                        '--disable-background-networking', '--disable-component-update',
-                        '--disable-sync', '--no-first-run', f'--user-data-dir={profile}',
-                        f'--screenshot={shot}', '--window-size=1200,3000',
-                        html_path.resolve().as_uri()], check=True, timeout=120,
-                       capture_output=True)
+        done = subprocess.run([CHROMIUM, '--headless', '--no-sandbox', '--disable-gpu',
+                               '--disable-background-networking',
+                               '--disable-component-update', '--disable-sync',
+                               '--no-first-run', f'--user-data-dir={profile}',
+                               f'--screenshot={shot}', '--window-size=1200,3000',
+                               html_path.resolve().as_uri()], timeout=120,
+                              capture_output=True, text=True)
+    assert done.returncode == 0 and shot.exists(), (
+        f'chromium exited {done.returncode} without a screenshot: {done.stderr[-2000:]}')
     from PIL import Image
     img = np.asarray(Image.open(shot).convert('RGB')).astype(float)
     assert img.shape[:2] == (3000, 1200)
