@@ -1,0 +1,74 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""``wm-ros bench sim | world-model | nodes | evaluate | planner``: side-by-side ratios."""
+
+from __future__ import annotations
+
+import json
+
+from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD
+
+
+def _bench(args) -> int:
+    if args.what == 'sim':
+        from wm_ros.bench.sim import main
+        rows = main(args.n)
+    elif args.what == 'nodes':
+        from wm_ros.bench.nodes import main
+        rows = main(args.backend, min(args.n, 300), baseline=args.baseline)
+    elif args.what == 'evaluate':
+        from wm_ros.bench.evaluate import main
+        rows = main(args.model, args.reward, tuple(args.policies.split(',')), args.episodes)
+    elif args.what == 'planner':
+        from wm_ros.bench.planner import main, save_frames
+        if args.save_frames:
+            print(f'wrote {save_frames(args.save_frames, args.episodes)}')
+            return 0
+        rows = main(args.model, args.config, args.episodes, min(args.n, 300), args.threads,
+                    args.device, args.frames)
+    else:
+        from wm_ros.bench.world_model import main
+        rows = main(args.model, args.onnx, device=args.device, baseline=args.baseline)
+    if args.json:
+        print(json.dumps(rows))
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Add ``bench`` to the subparsers ``sub``."""
+    n = sub.add_parser('bench', help='benchmarks that print side-by-side ratios')
+    n.add_argument('what', choices=['sim', 'world-model', 'nodes', 'evaluate', 'planner'])
+    n.add_argument('-n', type=int, default=300)
+    n.add_argument('--model', default=DEFAULT_MODEL)
+    n.add_argument('--onnx', default=None, help='exported graphs (default <model>/onnx)')
+    n.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'],
+                   help='runtime of the nodes benchmark')
+    n.add_argument('--device', default='cpu', help='torch device (world-model, planner)')
+    n.add_argument('--frames', default=None, help='planner: first frames saved by '
+                   '--save-frames, used where the tabletop cannot run (no EGL)')
+    n.add_argument('--save-frames', default=None, help="planner: write the episodes' first "
+                   'frames to this .npz and stop')
+    n.add_argument('--baseline', default=None,
+                   help='another model directory measured in the same run (world-model, '
+                   'nodes): prints model/baseline ratios')
+    n.add_argument('--reward', default=DEFAULT_REWARD, help='reward model (evaluate)')
+    n.add_argument('--policies', default='bc_full,bc_50', help='policies (evaluate)')
+    n.add_argument('--episodes', type=int, default=8,
+                   help='episodes per task (evaluate) / episodes (planner: -n actions each)')
+    n.add_argument('--config', default='default', help='config/plan.yaml section (planner)')
+    n.add_argument('--threads', type=int, default=1, help='runtime threads (planner)')
+    n.add_argument('--json', action='store_true')
+    n.set_defaults(func=_bench)

@@ -1,0 +1,82 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""``wm-ros collect``: episodes on the tabletop into shards."""
+
+from __future__ import annotations
+
+import argparse
+
+from wm_ros.cli.common import DEFAULT_MODEL
+
+
+def _mix(text: str) -> dict[str, float]:
+    out = {}
+    for part in text.split(','):
+        name, _, weight = part.partition('=')
+        try:
+            out[name.strip()] = float(weight)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f'bad mix entry {part!r}; write e.g. '
+                'expert=0.3,noisy=0.25,explore=0.2,perceived=0.25') from None
+    return out
+
+
+def _collect(args) -> int:
+    from wm_ros import config
+    from wm_ros.sim.dataset import collect
+    from wm_ros.sim.tabletop import TabletopConfig
+    from wm_ros.sim.tasks import FAMILIES
+    cfg = config.load(TabletopConfig, args.config, image_size=args.image_size,
+                      control_hz=args.control_hz)
+    families = tuple(args.tasks.split(',')) if args.tasks else FAMILIES
+    mix, source = args.mix, None
+    if args.policies:                  # closed loop: pixel policies drive the tabletop
+        import torch
+
+        from wm_ros.evaluate.evaluator import PolicySource
+        if mix:
+            raise SystemExit('give --policies or --mix, not both')
+        torch.set_num_threads(1)       # one collect process per core, as the evaluator's workers
+        mix = {name: 1.0 for name in args.policies.split(',') if name}
+        source = PolicySource(args.model)
+    paths = collect(args.out, args.episodes, args.seed, mix, families, cfg,
+                    args.shard_size, args.max_steps, policies=source)
+    print(f'wrote {len(paths)} shard(s) to {args.out}')
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Add ``collect`` to the subparsers ``sub``."""
+    c = sub.add_parser('collect', help='collect episodes into shards')
+    c.add_argument('--out', default='data/episodes')
+    c.add_argument('--episodes', type=int, default=200)
+    c.add_argument('--seed', type=int, default=0)
+    c.add_argument('--mix', type=_mix, default=None,
+                   help='behaviour weights, e.g. expert=0.3,noisy=0.25,explore=0.2,perceived=0.25')
+    c.add_argument('--policies', default='',
+                   help='closed loop: comma-separated pixel policies to roll, equally often '
+                   '(zoo names or directories, or expert,noisy,slow,laggy perceiving through '
+                   '--model); episodes are labelled policy:<name>')
+    c.add_argument('--model', default=DEFAULT_MODEL, help='world model the perceiving '
+                   'experts read blocks with (--policies)')
+    c.add_argument('--tasks', default='', help='comma-separated task families (default all)')
+    c.add_argument('--config', default=None, help='TabletopConfig YAML (config/tabletop.yaml)')
+    c.add_argument('--image-size', type=int, default=None)
+    c.add_argument('--control-hz', type=float, default=None)
+    c.add_argument('--shard-size', type=int, default=50)
+    c.add_argument('--max-steps', type=int, default=None)
+    c.set_defaults(func=_collect)

@@ -1,0 +1,38 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""What the command groups of ``wm-ros`` share: the shipped artefacts and argument helpers."""
+
+from __future__ import annotations
+
+from wm_ros import artefacts
+
+DEFAULT_MODEL = str(artefacts.WORLD_MODEL)
+DEFAULT_REWARD = str(artefacts.REWARD)
+
+
+def number(text: str):
+    """Return ``text`` as an int, a float or a bool where it reads as one, else the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return {'true': True, 'false': False}.get(text.lower(), text)
+
+
+def items(values: list[str]) -> list[str]:
+    """Return the non-empty entries of values given space and/or comma separated."""
+    return [x for item in values for x in item.split(',') if x]

@@ -1,0 +1,205 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""``wm-ros evaluate | report``, ``wm-ros eval closed-loop | floor | policies``."""
+
+from __future__ import annotations
+
+from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD, items
+
+
+def _evaluate(args) -> int:
+    from wm_ros.evaluate import evaluator, summary
+    split, tasks, edits = items(args.policies), items(args.tasks), tuple(items(args.edits))
+    config = evaluator.EvalConfig(
+        **({'policies': tuple(split)} if split else {}),
+        **({'tasks': tuple(tasks)} if tasks else {}), episodes=args.episodes, seed=args.seed,
+        max_steps=args.max_steps, max_steps_long=args.max_steps_long, workers=args.workers,
+        judge=args.judge, hold=args.hold, view=args.view)
+    result = evaluator.evaluate(config, args.model, args.reward, args.backend, edits,
+                                real_from=args.real_from)
+    path = summary.write(result, args.out, config.strip_frames)
+    print(summary.table(result))
+    if result.get('ood'):
+        from wm_ros.evaluate.ood import table as ood_table
+        print(ood_table(result))
+    t = result['timing']
+    if t.get('real_from'):
+        print(f"real outcomes from {t['real_from']}; imagination {t['imagine_s']:.1f} s")
+    else:
+        print(f"tabletop {t['tabletop_s']:.1f} s, imagination {t['imagine_s']:.1f} s "
+              f"({t['speedup_vs_tabletop']:.1f}x the tabletop)")
+    print(f'wrote {path}; `wm-ros report --evaluation {args.out}` renders it')
+    return 0
+
+
+def _report(args) -> int:
+    from wm_ros.evaluate import floor
+    from wm_ros.evaluate.report import load_evaluation, write_report
+    paths = write_report(load_evaluation(args.evaluation), args.out or args.evaluation,
+                         args.evaluation, floor.load(args.floor) if args.floor else None)
+    print(f'wrote {paths[0]} and {paths[1]}')
+    return 0
+
+
+def _closed_loop(args) -> int:
+    from wm_ros.evaluate import closed_loop
+    families, policies = items(args.families), items(args.policies)
+    report = closed_loop.evaluate(args.model, args.backend, families or closed_loop.FAMILIES,
+                                  policies or closed_loop.POLICIES, args.episodes, args.seed,
+                                  args.max_steps, args.max_steps_long, args.workers,
+                                  settle=args.settle, detector=args.detector,
+                                  physics_replay=not args.no_physics_replay)
+    paths = closed_loop.write(report, args.out)
+    print(closed_loop.table(report))
+    t = report['timing']
+    print(f"{t['wall_s']} s wall: {t['real_steps']} tabletop steps ({t['real_episode_s']} s in "
+          f"{args.workers} worker(s)), {t['imagined_steps']} imagined steps "
+          f"({t['imagine_s']} s), replay {t['replay_s']} s")
+    print(f'wrote {paths[0]} and {paths[1]}')
+    return 0
+
+
+def _eval_floor(args) -> int:
+    from wm_ros.evaluate import floor
+    sizes = tuple(int(x) for x in items(args.sizes))
+    result = floor.noise_floor(args.real_from, args.model, args.jitter_mm / 1000.0, sizes,
+                               args.workers)
+    path = floor.write(result, args.out)
+    print(floor.table(result))
+    print(f"tabletop twin {result['tabletop_s']:.1f} s; wrote {path}")
+    return 0
+
+
+def _eval_policies(args) -> int:
+    from wm_ros.policy.zoo import load_policy, ZOO
+    from wm_ros.policy.zoo_eval import measure, table
+    names = items(args.policies) or list(ZOO)
+    rows = {}
+    for name in names + (['expert'] if args.expert else []):
+        policy = load_policy(name) if name != 'expert' else None
+        rows[name] = measure(policy.path if policy else 'expert', episodes=args.episodes,
+                             seed=args.seed, workers=args.workers)
+        if policy is not None and args.store:
+            policy.save(policy.path, real_success=rows[name])
+        print(f'{name}: {rows[name]["mean_pct"]} % ({rows[name]["seconds"]} s)', flush=True)
+    print(table(rows))
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Add ``evaluate`` and ``report`` to the subparsers ``sub``."""
+    ev = sub.add_parser('evaluate', help='policies in imagination (reward model) vs the '
+                        'tabletop (oracle): success, Pearson, MMRV, OOD edits')
+    ev.add_argument('--policies', nargs='*', default=[],
+                    help='zoo names or policy dirs, or the perception experts expert, noisy, '
+                    'slow, laggy; comma separated (default: the acceptance suite, '
+                    'bc_full,bc_expert,colour_only,bc_noisy,bc_200,bc_50,expert,slow)')
+    ev.add_argument('--tasks', nargs='*', default=[], help='task families, comma separated')
+    ev.add_argument('--edits', nargs='*', default=[], help='OOD edits, comma separated')
+    ev.add_argument('--episodes', type=int, default=25, help='episodes per policy x task')
+    ev.add_argument('--seed', type=int, default=5000)
+    ev.add_argument('--max-steps', type=int, default=120)
+    ev.add_argument('--max-steps-long', type=int, default=400)
+    ev.add_argument('--workers', type=int, default=0, help='tabletop processes (0: a core each)')
+    ev.add_argument('--model', default=DEFAULT_MODEL)
+    ev.add_argument('--reward', default=DEFAULT_REWARD)
+    ev.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
+    ev.add_argument('--judge', default='reward', choices=['reward', 'state'],
+                    help='what ends an imagined episode: the reward model on the frames, or '
+                    'the imagined-state judge (both verdicts are reported)')
+    ev.add_argument('--hold', type=int, default=1,
+                    help='imagined frames in a row the reward model must score a success '
+                    'before an imagined episode counts as one (1: the first such frame)')
+    ev.add_argument('--view', default='camera', choices=['camera', 'redrawn'],
+                    help="what the tabletop policies see: the camera, or the model's redraw "
+                    'of it (encode, decode): splits a gap into drawing and dynamics')
+    ev.add_argument('--real-from', default=None,
+                    help='take the tabletop outcomes from this earlier evaluation (same '
+                    'starts, limits, reward model): compare world models on one suite')
+    ev.add_argument('--out', default='out/evaluate')
+    ev.set_defaults(func=_evaluate)
+
+    rp = sub.add_parser('report', help='one self-contained HTML page (and a JSON) from an '
+                        'evaluation: scatter, bars, OOD heatmap, judges, strips, targets')
+    rp.add_argument('--evaluation', default='out/evaluate',
+                    help='directory holding evaluation.json (from wm-ros evaluate)')
+    rp.add_argument('--out', default=None, help='where to write report.html / report.json '
+                    '(default: the evaluation directory)')
+    rp.add_argument('--floor', default=None,
+                    help='a `wm-ros eval floor --out` dir measured on this suite: the noise '
+                    'floor is shown after the targets')
+    rp.set_defaults(func=_report)
+
+
+def add_eval_parsers(vsub) -> None:
+    """Add ``eval closed-loop``, ``floor`` and ``policies`` to the ``eval`` subparsers."""
+    cl = vsub.add_parser('closed-loop', help='pixel policies on the tabletop and in imagination '
+                         'from the same first frames: success, gap, replay, causes')
+    cl.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
+    cl.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
+    cl.add_argument('--families', nargs='+', default=[],
+                    help='task families, space or comma separated (default: all five)')
+    cl.add_argument('--policies', nargs='+', default=[],
+                    help='policies of wm_ros.policy.degraded (default: expert noisy slow laggy)')
+    cl.add_argument('--episodes', type=int, default=20, help='episodes per family and policy')
+    cl.add_argument('--seed', type=int, default=1000,
+                    help='derives every tabletop seed (the shipped model never trained on it)')
+    cl.add_argument('--max-steps', type=int, default=120,
+                    help='step limit of block_to_region, block_to_block, separate')
+    cl.add_argument('--max-steps-long', type=int, default=400,
+                    help='step limit of group_by_colour, make_line (as the tabletop)')
+    cl.add_argument('--workers', type=int, default=2,
+                    help='tabletop processes (0: in this process); results do not depend on it')
+    cl.add_argument('--settle', type=int, default=10,
+                    help='steps a successful tabletop episode goes on (policy acting) before '
+                         'the open-loop replay is compared with it (0: judged at the success '
+                         'step, where the block sits exactly on the threshold)')
+    cl.add_argument('--detector', default='',
+                    help='read blocks with this (a world model with an object read-out or a '
+                         "wm-ros train detector dir); default: the model's own read-out, or "
+                         "for a family without one the shipped model's read-out on frames")
+    cl.add_argument('--no-physics-replay', action='store_true',
+                    help='skip replaying each episode on the tabletop from the read and the '
+                    'jittered start (the ceiling of open-loop replay)')
+    cl.add_argument('--out', default='out/closed_loop')
+    cl.set_defaults(func=_closed_loop)
+
+    fl = vsub.add_parser('floor', help='the noise floor of an evaluation suite: its tabletop '
+                         'rerun from starts moved by a camera-sized error, scored as imagination')
+    fl.add_argument('--real-from', required=True,
+                    help='a `wm-ros evaluate --out` dir: its suite, real outcomes and figures')
+    fl.add_argument('--jitter-mm', type=float, default=1.0,
+                    help='sigma of the block moves of every start, mm (a camera read)')
+    fl.add_argument('--sizes', nargs='+', default=['25'],
+                    help='episodes per cell to score, comma separated (each <= the suite)')
+    fl.add_argument('--model', default=DEFAULT_MODEL,
+                    help='for policies that perceive through a world model (and --view redrawn)')
+    fl.add_argument('--workers', type=int, default=0, help='tabletop processes (0: a core each)')
+    fl.add_argument('--out', default='out/floor')
+    fl.set_defaults(func=_eval_floor)
+
+    pe = vsub.add_parser('policies', help='real success of learned policies on the tabletop '
+                         '(fixed seeds no training data used)')
+    pe.add_argument('--policies', nargs='+', default=[],
+                    help='zoo names or policy directories (default: the whole zoo)')
+    pe.add_argument('--episodes', type=int, default=20, help='episodes per family')
+    pe.add_argument('--seed', type=int, default=7000)
+    pe.add_argument('--workers', type=int, default=1, help='tabletop processes')
+    pe.add_argument('--expert', action='store_true',
+                    help='add the scripted expert (true state) as the ceiling row')
+    pe.add_argument('--store', action='store_true',
+                    help="write the measured success into each policy's policy.json")
+    pe.set_defaults(func=_eval_policies)

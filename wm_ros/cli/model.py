@@ -1,0 +1,98 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""``wm-ros export``, ``wm-ros eval fidelity | novel``: a world model on its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from wm_ros.cli.common import DEFAULT_MODEL
+
+
+def _export(args) -> int:
+    from wm_ros.runtime.registry import model_format
+    fmt = model_format(args.model)
+    if fmt == 'wm_ros.latent_grid':
+        from wm_ros.model.latent import export
+    elif fmt == 'wm_ros.free_slots':
+        from wm_ros.model.free_slots import export
+    else:
+        from wm_ros.model.export import export
+    print(f'ONNX graphs written to {export(args.model, args.out or f"{args.model}/onnx")}')
+    return 0
+
+
+def _eval(args) -> int:
+    from wm_ros.evaluate import fidelity
+    from wm_ros.model.data import load_episodes
+    from wm_ros.runtime import load_runtime
+    runtime = load_runtime(args.model, args.backend)
+    episodes, _ = load_episodes(args.data)
+    if args.episodes:
+        episodes = episodes[:args.episodes]
+    report = fidelity.evaluate(runtime, episodes, stride=args.stride)
+    paths = fidelity.write(report, episodes, args.out)
+    print(fidelity.table(report))
+    print(json.dumps(report['acceptance'], indent=2))
+    print(f'wrote {paths[0]} and {paths[1]}')
+    return 0
+
+
+def _novel(args) -> int:
+    from wm_ros.evaluate import novel
+    from wm_ros.model.data import load_episodes
+    from wm_ros.runtime import load_runtime
+    runtime = load_runtime(args.model, args.backend)
+    episodes, _ = load_episodes(args.data)
+    report = novel.evaluate(runtime, episodes[:args.episodes or None], args.horizon,
+                            args.stride)
+    print(json.dumps(report, indent=2))
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Add ``export`` to the subparsers ``sub``."""
+    x = sub.add_parser('export', help='export a world model to ONNX')
+    x.add_argument('--model', default=DEFAULT_MODEL)
+    x.add_argument('--out', default=None)
+    x.set_defaults(func=_export)
+
+
+def add_eval_parsers(vsub) -> None:
+    """Add ``eval fidelity`` and ``eval novel`` to the ``eval`` subparsers ``vsub``."""
+    v = vsub.add_parser('fidelity', help='open-loop prediction of held-out episodes')
+    v.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
+    v.add_argument('--backend', default='torch', choices=['torch', 'onnxruntime'])
+    v.add_argument('--data', nargs='+', required=True)
+    v.add_argument('--episodes', type=int, default=0, help='use only the first N (0: all)')
+    v.add_argument('--stride', type=int, default=8)
+    v.add_argument('--out', default='out/fidelity')
+    v.set_defaults(func=_eval)
+
+    nv = vsub.add_parser('novel', help='blocks of an unseen colour (and per shape) tracked '
+                         'at a horizon, vs seen ones')
+    nv.add_argument('--model', default=DEFAULT_MODEL)
+    nv.add_argument('--backend', default='torch', choices=['torch', 'onnxruntime'])
+    nv.add_argument('--data', nargs='+', required=True)
+    nv.add_argument('--episodes', type=int, default=0)
+    nv.add_argument('--horizon', type=int, default=16)
+    nv.add_argument('--stride', type=int, default=8)
+    nv.add_argument('--out', default='')
+    nv.set_defaults(func=_novel)

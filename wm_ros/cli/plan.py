@@ -1,0 +1,122 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""``wm-ros plan``, ``wm-ros eval planner | plan-graph``: plans in the world model, acted out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import sys
+
+from wm_ros.cli.common import DEFAULT_MODEL, items
+
+
+def _plan(args) -> int:
+    from wm_ros.evaluate.planning import TabletopRunner
+    from wm_ros.plan.video import PlanRecorder
+    runner = TabletopRunner(args.model, args.backend, args.config, args.max_steps,
+                            args.detector, args.judge)
+    obs, _, _ = runner.reset(args.task, args.seed)
+    recorder = PlanRecorder(obs['image'])
+    record = runner.run(args.task, 0, 'flat_mpc' if args.flat else 'hierarchical', args.seed,
+                        args.instruction, recorder)
+    if record['message'].startswith('refused'):
+        print(f"wm-ros plan: {record['message']}", file=sys.stderr)
+        return 2
+    doc = recorder.write(args.out, record)
+    print(f"{record['instruction']}\nsub-goals: " + '; '.join(record['subgoals']))
+    print(f"{'solved' if record['success'] else 'NOT solved'} in {record['steps']} steps "
+          f"({record['plans']} plans, median {record['plan_ms_median']:.0f} ms); "
+          f"{record['message']}")
+    print(f"wrote {args.out}/plan.json, {doc.get('video', '')} and "
+          f"{len(doc['subgoal_strips'])} sub-goal strips and videos")
+    return 0 if record['success'] else 1
+
+
+def _eval_planner(args) -> int:
+    from wm_ros.evaluate import planning
+    suites = items(args.suites)
+    methods = items(args.methods)
+    report = planning.evaluate(args.model, args.backend, suites or planning.SUITES,
+                               methods or planning.METHODS, args.episodes, args.seed,
+                               args.max_steps, args.config, args.workers, args.detector,
+                               args.judge)
+    paths = planning.write(report, args.out)
+    print(planning.table(report))
+    print(f"{report['wall_s']} s wall; wrote {paths[0]} and {paths[1]}")
+    return 0
+
+
+def _plan_graph(args) -> int:
+    from wm_ros.ros import plan_check
+    seeds = [int(x) for x in items(args.seeds)]
+    report = plan_check.run(args.task, seeds, args.limit, args.out)
+    print(f"{report['success']} of {report['n']} runs solved on the tabletop "
+          f"(written {Path(args.out) / 'plan_graph.json'})")
+    return 0 if report['success'] == report['n'] else 1
+
+
+def _planner_args(p, out: str) -> None:
+    """Add what ``wm-ros plan`` and ``wm-ros eval planner`` share."""
+    p.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
+    p.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
+    p.add_argument('--config', default='default', help='section of config/plan.yaml')
+    p.add_argument('--max-steps', type=int, default=400)
+    p.add_argument('--out', default=out)
+    p.add_argument('--judge', default='', help='reward model directory (e.g. '
+                   "wm_ros/models/reward): re-ranks the best plans of a task's last "
+                   'sub-goal by the success it sees in their imagined last frames')
+    p.add_argument('--detector', default='', help='read blocks with this detector '
+                   "(wm-ros train detector) instead of the model's object read-out; needed "
+                   'for a family without one (latent)')
+
+
+def add_parser(sub) -> None:
+    """Add ``plan`` to the subparsers ``sub``."""
+    pl = sub.add_parser('plan', help='plan an instruction in the world model and execute it '
+                        'on the tabletop; writes a strip and a video per sub-goal')
+    pl.add_argument('instruction', nargs='?', default='',
+                    help="what to do (default: the sampled scene's own instruction)")
+    pl.add_argument('--task', default='group_by_colour',
+                    help='family of the sampled tabletop scene (or two_step)')
+    pl.add_argument('--seed', type=int, default=0, help='tabletop scene seed')
+    _planner_args(pl, 'out/plan')
+    pl.add_argument('--flat', action='store_true', help='MPC on the whole task (no sub-goals)')
+    pl.set_defaults(func=_plan)
+
+
+def add_eval_parsers(vsub) -> None:
+    """Add ``eval plan-graph`` and ``eval planner`` to the ``eval`` subparsers ``vsub``."""
+    pg = vsub.add_parser('plan-graph', help='the ROS plan graph (sim_robot, world_model, '
+                         'planner over DDS) once per tabletop seed: solved or stalled')
+    pg.add_argument('--task', default='block_to_region', help='task family of the scenes')
+    pg.add_argument('--seeds', nargs='+', default=['0,1,2,3,4,5'],
+                    help='tabletop seeds, space or comma separated (a seed may repeat)')
+    pg.add_argument('--limit', type=float, default=120.0, help='seconds per run at most')
+    pg.add_argument('--out', default='out/plan_graph')
+    pg.set_defaults(func=_plan_graph)
+
+    vp = vsub.add_parser('planner', help='hierarchical planner vs flat MPC vs a flat policy '
+                         'on long and two-step instructions (tabletop success)')
+    _planner_args(vp, 'out/planner')
+    vp.add_argument('--suites', nargs='+', default=[],
+                    help='group_by_colour make_line two_step (default: all)')
+    vp.add_argument('--methods', nargs='+', default=[],
+                    help='hierarchical flat_mpc policy:NAME policy:best (default: '
+                         'hierarchical flat_mpc policy:best)')
+    vp.add_argument('--episodes', type=int, default=25)
+    vp.add_argument('--seed', type=int, default=2000, help='derives every tabletop seed')
+    vp.add_argument('--workers', type=int, default=2, help='tabletop processes (0: here)')
+    vp.set_defaults(func=_eval_planner)

@@ -1,0 +1,157 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""``wm-ros train world-model | policy | reward | detector``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import sys
+
+from wm_ros.cli.common import number
+
+
+def _train(args) -> int:
+    if args.what == 'policy':
+        return _train_policy(args)
+    if args.what == 'reward':
+        return _train_reward(args)
+    if args.what == 'detector':
+        return _train_detector(args)
+    if not args.data or not args.out:
+        print('wm-ros train world-model: --data and --out are required', file=sys.stderr)
+        return 2
+    if args.family in ('latent', 'free_slots'):
+        return _train_label_free(args)
+    from wm_ros.model.config import load_config
+    from wm_ros.model.train import train
+    overrides = dict(kv.split('=', 1) for kv in args.set)
+    cfg = load_config(args.config, args.config_file)
+    if overrides:
+        from wm_ros.config import from_dict
+        cfg = from_dict(type(cfg), {**cfg.to_dict(), **{k: number(v) for k, v in
+                                                        overrides.items()}})
+    stats = train(args.data, args.out, cfg, resume=args.resume, init_from=args.init_from)
+    print(json.dumps(stats, indent=2))
+    print(f'model written to {args.out}')
+    return 0
+
+
+def _train_label_free(args) -> int:
+    from wm_ros.model.bag_source import TopicMap
+    if args.family == 'latent':
+        from wm_ros.model.latent import load_config
+        from wm_ros.model.latent_train import train
+    else:
+        from wm_ros.model.free_slots import load_config
+        from wm_ros.model.free_slots_train import train
+    overrides = {k: number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    cfg = load_config(args.config, args.config_file, **overrides)
+    topics = TopicMap.load(args.topics, image=args.image_topic, command=args.command_topic,
+                           pose=args.pose_topic)
+    stats = train(args.data, args.out, cfg, topics)
+    print(json.dumps(stats, indent=2))
+    print(f'model written to {args.out}')
+    return 0
+
+
+def _train_reward(args) -> int:
+    from wm_ros.reward import DEFAULT_REWARD
+    from wm_ros.reward.config import load_config
+    from wm_ros.reward.train import train_reward
+    if not args.data:
+        print('wm-ros train reward: --data is required (shard dirs, e.g. data/train1 '
+              'data/train2)', file=sys.stderr)
+        return 2
+    overrides = {k: number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    cfg = load_config(args.config, args.config_file, **overrides)
+    out = args.out or str(DEFAULT_REWARD)
+    stats = train_reward(args.data, out, cfg, heldout=args.heldout)
+    print(json.dumps(stats, indent=2))
+    print(f'reward model written to {out}')
+    return 0
+
+
+def _train_detector(args) -> int:
+    from wm_ros.plan.detector import DEFAULT_DETECTOR, load_config, train
+    if not args.data:
+        print('wm-ros train detector: --data is required (shard dirs, e.g. data/train1)',
+              file=sys.stderr)
+        return 2
+    overrides = {k: number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    cfg = load_config(args.config, args.config_file, **overrides)
+    out = args.out or str(DEFAULT_DETECTOR)
+    print(json.dumps(train(args.data, out, cfg, heldout=args.heldout), indent=2))
+    print(f'detector written to {out}')
+    return 0
+
+
+def _train_policy(args) -> int:
+    from wm_ros.policy.learned import get_config
+    from wm_ros.policy.zoo import models_dir, train_zoo, ZOO
+    from wm_ros.policy.zoo_eval import table
+    if bool(args.recipe) == args.all:
+        print('wm-ros train policy: give --recipe NAME or --all; the zoo has '
+              f'{", ".join(ZOO)}', file=sys.stderr)
+        return 2
+    overrides = {k: number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    cfg = get_config(args.config, **overrides)
+    data = args.data or ['data/train1', 'data/train2']
+    root = Path(args.out) if args.out else models_dir()
+    outs = ({name: root / name for name in ZOO} if args.all else
+            {args.recipe: Path(args.out) if args.out else root / args.recipe})
+    results = train_zoo(data, outs, cfg, args.episodes, args.workers)
+    measured = {k: v['real_success'] for k, v in results.items() if v['real_success']}
+    if measured:
+        print(table(measured))
+    return 0
+
+
+def add_parser(sub) -> None:
+    """Add ``train`` to the subparsers ``sub``."""
+    t = sub.add_parser('train', help='train a model')
+    t.add_argument('what', choices=['world-model', 'policy', 'reward', 'detector'])
+    t.add_argument('--heldout', nargs='*', default=None,
+                   help='reward, detector: shard dirs of a seed never trained on, measured '
+                   'into reward.json / model.json (e.g. data/heldout)')
+    t.add_argument('--data', nargs='+', default=None, help='shard dirs and/or MCAP bag dirs '
+                   '(policy: shard dirs, default data/train1 data/train2)')
+    t.add_argument('--out', default=None, help='output directory (policy: default '
+                   'wm_ros/models/policies/<recipe>; with --all the parent directory)')
+    t.add_argument('--config', default='default', help='section of config/world_model.yaml '
+                   '(free_slots/latent: config/<family>.yaml; policy: default or tiny)')
+    t.add_argument('--family', default='slots', choices=['slots', 'free_slots', 'latent'],
+                   help='world-model family: slots (supervised with block states), '
+                   'free_slots or latent (label-free: images, commands, pose)')
+    t.add_argument('--topics', default=None, help='label-free: YAML {image, command, pose} naming '
+                   'the bag topics')
+    t.add_argument('--image-topic', default=None, help='label-free: camera topic of the bags '
+                   '(default /camera/image_raw)')
+    t.add_argument('--command-topic', default=None, help='label-free: velocity command topic '
+                   '(default /ee_twist_cmd)')
+    t.add_argument('--pose-topic', default=None, help='label-free: end-effector pose topic '
+                   '(default /ee_pose)')
+    t.add_argument('--recipe', default=None, help='policy: a recipe of wm_ros.policy.zoo.ZOO')
+    t.add_argument('--all', action='store_true', help='policy: train every zoo recipe')
+    t.add_argument('--episodes', type=int, default=20, help='policy: tabletop episodes per '
+                   'family to measure real success (0: do not measure)')
+    t.add_argument('--workers', type=int, default=1, help='policy: tabletop processes')
+    t.add_argument('--config-file', default=None)
+    t.add_argument('--set', nargs='*', default=[], help='config overrides key=value')
+    t.add_argument('--resume', action='store_true')
+    t.add_argument('--init-from', default=None,
+                   help='start from this model where weights match (e.g. retrain one stage)')
+    t.set_defaults(func=_train)
