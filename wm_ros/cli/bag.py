@@ -23,7 +23,7 @@ import sys
 def _recover(path: str) -> int:
     import time
 
-    from wm_ros.sim.bag import recover
+    from wm_ros.sim.bag_recover import recover
     start = time.monotonic()
     done = recover(path)
     total = sum(done['counts'].values())
