@@ -22,6 +22,7 @@ import pytest
 from wm_ros.model.config import ModelFileError
 from wm_ros.plan import detector as block_detector
 from wm_ros.plan.detector import DEFAULT_DETECTOR, DetectedObjects, KINDS
+from wm_ros.plan.detector_train import frames_and_labels, measure
 from wm_ros.runtime.base import ObjectReadout
 
 
@@ -52,8 +53,8 @@ def latent_runtime():
 
 
 def test_shipped_detector_finds_every_block_on_fresh_frames(shipped, episodes):
-    images, present, pos = block_detector.frames_and_labels([episodes / 'heldout'], 1)
-    m = block_detector.measure(shipped, images, present, pos)
+    images, present, pos = frames_and_labels([episodes / 'heldout'], 1)
+    m = measure(shipped, images, present, pos)
     assert m['presence_accuracy'] > 0.97, m
     assert m['frames_all_kinds_right'] > 0.8, m
     assert m['position_error_cm_mean'] < 1.0, m          # blocks are 4-5 cm across

@@ -19,26 +19,47 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-import sys
 
+from wm_ros.cli import checks
+from wm_ros.cli.checks import key_value, UsageError, whole
 from wm_ros.cli.common import number
 
 
+def _check(args) -> None:
+    """Refuse missing or foreign inputs before anything is loaded or written."""
+    if args.what == 'policy':
+        from wm_ros.policy.zoo import ZOO
+        if bool(args.recipe) == args.all:
+            raise UsageError(f'policy: give --recipe NAME or --all; the zoo has {", ".join(ZOO)}')
+        checks.one_of('--recipe', [args.recipe] if args.recipe else [], ZOO, 'recipe')
+    elif not args.data or (args.what == 'world-model' and not args.out):
+        raise UsageError({'world-model': 'world-model: --data and --out are required',
+                          'reward': 'reward: --data is required (shard dirs, e.g. data/train1 '
+                          'data/train2)',
+                          'detector': 'detector: --data is required (shard dirs, e.g. '
+                          'data/train1)'}[args.what])
+    checks.data('--data', args.data or ['data/train1', 'data/train2'],
+                bags=args.what == 'world-model')
+    checks.data('--heldout', args.heldout or [], bags=False)
+    checks.exists('--config-file', args.config_file, 'config file')
+    checks.exists('--topics', args.topics, 'topic file')
+    if args.init_from:
+        checks.model('--init-from', args.init_from)
+
+
 def _train(args) -> int:
+    _check(args)
     if args.what == 'policy':
         return _train_policy(args)
     if args.what == 'reward':
         return _train_reward(args)
     if args.what == 'detector':
         return _train_detector(args)
-    if not args.data or not args.out:
-        print('wm-ros train world-model: --data and --out are required', file=sys.stderr)
-        return 2
     if args.family in ('latent', 'free_slots'):
         return _train_label_free(args)
     from wm_ros.model.config import load_config
     from wm_ros.model.train import train
-    overrides = dict(kv.split('=', 1) for kv in args.set)
+    overrides = dict(args.set)
     cfg = load_config(args.config, args.config_file)
     if overrides:
         from wm_ros.config import from_dict
@@ -58,7 +79,7 @@ def _train_label_free(args) -> int:
     else:
         from wm_ros.model.free_slots import load_config
         from wm_ros.model.free_slots_train import train
-    overrides = {k: number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    overrides = {k: number(v) for k, v in args.set}
     cfg = load_config(args.config, args.config_file, **overrides)
     topics = TopicMap.load(args.topics, image=args.image_topic, command=args.command_topic,
                            pose=args.pose_topic)
@@ -72,11 +93,7 @@ def _train_reward(args) -> int:
     from wm_ros.reward import DEFAULT_REWARD
     from wm_ros.reward.config import load_config
     from wm_ros.reward.train import train_reward
-    if not args.data:
-        print('wm-ros train reward: --data is required (shard dirs, e.g. data/train1 '
-              'data/train2)', file=sys.stderr)
-        return 2
-    overrides = {k: number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    overrides = {k: number(v) for k, v in args.set}
     cfg = load_config(args.config, args.config_file, **overrides)
     out = args.out or str(DEFAULT_REWARD)
     stats = train_reward(args.data, out, cfg, heldout=args.heldout)
@@ -86,12 +103,9 @@ def _train_reward(args) -> int:
 
 
 def _train_detector(args) -> int:
-    from wm_ros.plan.detector import DEFAULT_DETECTOR, load_config, train
-    if not args.data:
-        print('wm-ros train detector: --data is required (shard dirs, e.g. data/train1)',
-              file=sys.stderr)
-        return 2
-    overrides = {k: number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    from wm_ros.plan.detector import DEFAULT_DETECTOR, load_config
+    from wm_ros.plan.detector_train import train
+    overrides = {k: number(v) for k, v in args.set}
     cfg = load_config(args.config, args.config_file, **overrides)
     out = args.out or str(DEFAULT_DETECTOR)
     print(json.dumps(train(args.data, out, cfg, heldout=args.heldout), indent=2))
@@ -103,11 +117,7 @@ def _train_policy(args) -> int:
     from wm_ros.policy.learned import get_config
     from wm_ros.policy.zoo import models_dir, train_zoo, ZOO
     from wm_ros.policy.zoo_eval import table
-    if bool(args.recipe) == args.all:
-        print('wm-ros train policy: give --recipe NAME or --all; the zoo has '
-              f'{", ".join(ZOO)}', file=sys.stderr)
-        return 2
-    overrides = {k: number(v) for k, v in (kv.split('=', 1) for kv in args.set)}
+    overrides = {k: number(v) for k, v in args.set}
     cfg = get_config(args.config, **overrides)
     data = args.data or ['data/train1', 'data/train2']
     root = Path(args.out) if args.out else models_dir()
@@ -146,11 +156,12 @@ def add_parser(sub) -> None:
                    '(default /ee_pose)')
     t.add_argument('--recipe', default=None, help='policy: a recipe of wm_ros.policy.zoo.ZOO')
     t.add_argument('--all', action='store_true', help='policy: train every zoo recipe')
-    t.add_argument('--episodes', type=int, default=20, help='policy: tabletop episodes per '
+    t.add_argument('--episodes', type=whole(0), default=20, help='policy: tabletop episodes per '
                    'family to measure real success (0: do not measure)')
-    t.add_argument('--workers', type=int, default=1, help='policy: tabletop processes')
+    t.add_argument('--workers', type=whole(0), default=1, help='policy: tabletop processes')
     t.add_argument('--config-file', default=None)
-    t.add_argument('--set', nargs='*', default=[], help='config overrides key=value')
+    t.add_argument('--set', nargs='*', type=key_value, default=[],
+                   help='config overrides key=value')
     t.add_argument('--resume', action='store_true')
     t.add_argument('--init-from', default=None,
                    help='start from this model where weights match (e.g. retrain one stage)')

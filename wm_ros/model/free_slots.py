@@ -58,7 +58,7 @@ from torch import nn
 from wm_ros import config as config_io
 from wm_ros.model import family_files
 from wm_ros.model.discover import discover
-from wm_ros.model.network import paste_sprites
+from wm_ros.model.sprites import paste_sprites
 
 FORMAT = 'wm_ros.free_slots'
 FORMAT_VERSION = 1

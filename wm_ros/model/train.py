@@ -206,6 +206,52 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values))
 
 
+def _cosine_lr(optimizer: torch.optim.Optimizer, lr: float, step: int, total: int) -> None:
+    """Set the learning rate of ``step`` of ``total``: cosine decay from ``lr`` to a tenth."""
+    for group in optimizer.param_groups:
+        group['lr'] = lr * (0.1 + 0.45 * (1 + np.cos(np.pi * step / total)))
+
+
+def _loss_summary(history: dict[str, list[float]]) -> dict:
+    """Return each stage's mean loss over its first and its final steps (:func:`_window`)."""
+    return {'first_loss': {k: _mean(v[:_window(v)]) for k, v in history.items() if v},
+            'final_loss': {k: _mean(v[-_window(v):]) for k, v in history.items() if v}}
+
+
+def _resume_point(out: Path, model: WorldModel, meta: dict) -> tuple:
+    """Return ``(stage index, step, optimiser state, resumed)`` of a checkpoint in ``out``."""
+    loaded = _load_state(out, model, meta)
+    if not loaded:
+        return 0, 0, None, None
+    info, opt_state = loaded
+    return (STAGES.index(info['stage']), info['step'], opt_state,
+            {'stage': info['stage'], 'step': info['step']})
+
+
+def _optimizer(params, lr: float, opt_state: dict | None) -> torch.optim.Adam:
+    """Return Adam over ``params``, with the per-parameter state of a checkpoint if given."""
+    optimizer = torch.optim.Adam(params, lr=lr)
+    if opt_state:
+        state = optimizer.state_dict()
+        state['state'] = opt_state
+        optimizer.load_state_dict(state)
+    return optimizer
+
+
+def _batch_loss(model: WorldModel, data, cfg: WorldModelConfig, stage: str, step: int,
+                total: int, rng: np.random.Generator, device) -> torch.Tensor:
+    """Return the loss of one random batch of ``stage`` at ``step`` of ``total``."""
+    if stage == 'dynamics':
+        f = sample_windows(data, cfg.batch_size, rng, cfg.contact_fraction).to(device)
+        w = torch.from_numpy(rng.poisson(1.0, (cfg.ensemble, len(f))).astype(np.float32))
+        return _dynamics_loss(model, data, f, w.to(device))
+    f = torch.from_numpy(rng.integers(len(data.images), size=cfg.batch_size)).to(device)
+    if stage == 'encoder':
+        return _encoder_loss(model, data, f)
+    # sprites first learn to look right, then to be re-read right
+    return _decoder_loss(model, data, f, cycle=2 * step >= total)
+
+
 def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
           resume: bool = False, checkpoint_every: int = 500, progress: bool = True,
           init_from: str | Path | None = None) -> dict:
@@ -230,13 +276,8 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
         initial = checkpoint.load_matching(model, init_from)
         meta['init_from'] = initial
     model.to(device)
-    start_stage, start_step, opt_state, resumed = 0, 0, None, None
-    if resume:
-        loaded = _load_state(out, model, meta)
-        if loaded:
-            info, opt_state = loaded
-            start_stage, start_step = STAGES.index(info['stage']), info['step']
-            resumed = {'stage': info['stage'], 'step': info['step']}
+    start_stage, start_step, opt_state, resumed = (_resume_point(out, model, meta) if resume
+                                                   else (0, 0, None, None))
     steps = {'encoder': cfg.encoder_steps, 'decoder': cfg.decoder_steps,
              'dynamics': cfg.dynamics_steps}
     params = {'encoder': model.encoder.parameters, 'decoder': model.decoder.parameters,
@@ -245,29 +286,14 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
     t0 = time.time()
     for si in range(start_stage, len(STAGES)):
         stage = STAGES[si]
-        optimizer = torch.optim.Adam(params[stage](), lr=cfg.lr)
+        optimizer = _optimizer(params[stage](), cfg.lr, opt_state if si == start_stage else None)
         first = start_step if si == start_stage else 0
-        if opt_state and si == start_stage:
-            state = optimizer.state_dict()
-            state['state'] = opt_state
-            optimizer.load_state_dict(state)
         rng = np.random.default_rng(cfg.seed * 1000 + si * 100 + first)
         losses = history.setdefault(stage, [])
         bar = tqdm(range(first, steps[stage]), desc=f'train {stage}', disable=not progress)
         for step in bar:
-            for group in optimizer.param_groups:       # cosine decay to 10 % of lr
-                group['lr'] = cfg.lr * (0.1 + 0.45 * (1 + np.cos(np.pi * step / steps[stage])))
-            if stage == 'dynamics':
-                f = sample_windows(data, cfg.batch_size, rng, cfg.contact_fraction).to(device)
-                w = torch.from_numpy(rng.poisson(1.0, (cfg.ensemble, len(f))).astype(np.float32))
-                loss = _dynamics_loss(model, data, f, w.to(device))
-            else:
-                f = torch.from_numpy(rng.integers(len(data.images), size=cfg.batch_size)
-                                     ).to(device)
-                if stage == 'encoder':
-                    loss = _encoder_loss(model, data, f)
-                else:      # sprites first learn to look right, then to be re-read right
-                    loss = _decoder_loss(model, data, f, cycle=2 * step >= steps[stage])
+            _cosine_lr(optimizer, cfg.lr, step, steps[stage])
+            loss = _batch_loss(model, data, cfg, stage, step, steps[stage], rng, device)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params[stage](), 10.0)
@@ -280,9 +306,7 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
     stats = {'seconds': round(time.time() - t0, 1), 'resumed_from': resumed,
              'init_from': initial,
              'episodes': len(episodes), 'frames': len(data.images), 'windows': len(data.windows),
-             'device': str(device),
-             'first_loss': {k: _mean(v[:_window(v)]) for k, v in history.items() if v},
-             'final_loss': {k: _mean(v[-_window(v):]) for k, v in history.items() if v}}
+             'device': str(device), **_loss_summary(history)}
     checkpoint.save(model.cpu(), out, meta['data_hash'], stats)
     for name in ('checkpoint.safetensors', 'checkpoint.json'):
         (out / name).unlink(missing_ok=True)

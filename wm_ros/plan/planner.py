@@ -46,15 +46,8 @@ its sub-goals run out, is re-decomposed from the newest frame, at most ``retries
 then the planner reports failure and commands zero. With ``hierarchical: false`` each
 task is planned whole (:class:`~wm_ros.plan.mpc.TaskCost`): the flat-MPC baseline.
 
-With a reward model (``judge``, :class:`~wm_ros.reward.classifier.SuccessClassifier`), the
-last sub-goal of each task is also scored by it: the ``judge_candidates`` cheapest
-sequences of the solver's last iteration are rolled out, their last imagined frames are
-judged against the task's instruction, and the sequence with the lowest ``cost +
-judge_weight * (1 - P(success))`` runs (``judged``: its P; ``rejudged`` counts plans where
-that was not the cheapest). When every task holds, ``judged_done`` is the reward model's
-P(success) of the camera frame for the least likely task. Earlier sub-goals ("push the
-blue star to place 2 of 4 in the line") are not phrasings it was trained on, and are not
-judged.
+With a reward model (``judge``), the last sub-goal of each task is also scored by it
+(:mod:`wm_ros.plan.judging`: ``judged``, ``rejudged``, ``judged_done``).
 
 After every plan the chosen sequence is rolled out once more and decoded: ``video``
 (frames of the imagined future), ``plan_paths`` (pusher and block paths, for markers).
@@ -69,6 +62,7 @@ import numpy as np
 
 from wm_ros.plan.decompose import Decomposer, PlanRefused, scene_of, Step, steps_for
 from wm_ros.plan.detector import DetectedObjects, Detector, ReadoutDetector
+from wm_ros.plan.judging import judge_frame, rerank
 from wm_ros.plan.mpc import CostWeights, pusher_path, SubgoalCost, TaskCost
 from wm_ros.plan.solver import Solver, SolverConfig
 from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
@@ -356,26 +350,17 @@ class HierarchicalPlanner:
         text = self._judge_text()
         if not text or info.get('ranked') is None:
             return best
-        n = self.config.judge_candidates
-        ranked, ranked_cost = info['ranked'][:n], info['ranked_cost'][:n]
-        other = [i for i in range(len(ranked)) if not np.array_equal(ranked[i], best)]
-        cands = np.concatenate([best[None], ranked[other]]).astype(np.float32)   # best once
-        costs = np.concatenate([[info['cost']], ranked_cost[other]])
-        end = self.runtime.step(state.select(np.zeros(len(cands), int)), cands)
-        images, _ = self.runtime.decode(end)
-        p = self.judge.score(images, [text] * len(cands))
-        k = int(np.argmin(costs + self.config.judge_weight * (1.0 - p)))
-        self.judged = float(p[k])
-        self.rejudged += int(k > 0)
-        return cands[k]
+        best, self.judged, moved = rerank(self.runtime, self.judge, state, best, info, text,
+                                          self.config.judge_candidates,
+                                          self.config.judge_weight)
+        self.rejudged += int(moved)
+        return best
 
     def _judge_done(self) -> None:
         """Ask the reward model whether the camera frame shows every task done."""
-        if self.judge is None or self._last_image is None:
-            return
-        p = self.judge.score(np.repeat(self._last_image[None], len(self.tasks), 0),
-                             [t.instruction for t in self.tasks])
-        self.judged_done = float(p.min())
+        if self.judge is not None and self._last_image is not None:
+            self.judged_done = judge_frame(self.judge, self._last_image,
+                                           [t.instruction for t in self.tasks])
 
     def _render(self, state, match, ee, best: np.ndarray) -> None:
         frames, blocks = [], {n: [] for n in match}
