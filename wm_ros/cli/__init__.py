@@ -48,19 +48,26 @@ stays fast.
 from __future__ import annotations
 
 import argparse
+import linecache
 import os
 import sys
 
 from wm_ros.cli import bag, bench, collect, evaluate, model, plan, ros, train
-from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD
+from wm_ros.cli.checks import UsageError
+from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD, Parser
 
 __all__ = ['DEFAULT_MODEL', 'DEFAULT_REWARD', 'main', 'parser']
+
+# what a wm_ros `raise` statement refuses bad input with (exit 2); its RuntimeErrors are
+# failures it explains (exit 1). Anything else is a bug and keeps its traceback.
+_INPUT_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
+                 IsADirectoryError)
 
 
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``wm-ros``."""
-    p = argparse.ArgumentParser(prog='wm-ros', description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = Parser(prog='wm-ros', description=__doc__,
+               formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest='command', required=True)
     for group in (ros, collect, bag, evaluate, bench, train, plan, model):
         group.add_parser(sub)
@@ -71,12 +78,50 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _raised_by_wm_ros(exc: BaseException) -> bool:
+    """Whether a ``raise`` statement of wm_ros raised ``exc`` (not numpy, torch or a builtin)."""
+    tb = exc.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    if not str(tb.tb_frame.f_globals.get('__name__', '')).startswith('wm_ros.'):
+        return False
+    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+    return line.lstrip().startswith('raise ')
+
+
+def refusal_code(exc: BaseException) -> int | None:
+    """
+    Return the exit code of an error worded for the user, or None for a bug.
+
+    Refusals: :class:`UsageError`, the package's own ``ValueError`` classes (``ModelFileError``,
+    ``ConfigError``, ...) and the ``ValueError``/path errors a wm_ros ``raise`` statement
+    words (2); a ``RuntimeError`` it raises explains a failure (1).
+    """
+    if isinstance(exc, UsageError):
+        return 2
+    if isinstance(exc, ValueError) and type(exc).__module__.startswith('wm_ros.'):
+        return 2
+    if not _raised_by_wm_ros(exc):
+        return None
+    if isinstance(exc, _INPUT_ERRORS):
+        return 2
+    return 1 if isinstance(exc, RuntimeError) else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``wm-ros``."""
+    """Entry point of ``wm-ros``: the exit code (a refusal is one line on stderr)."""
     os.environ.setdefault('MUJOCO_GL', 'egl')
-    args = parser().parse_args(argv)
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as exc:              # --help (0), or a usage error said in one line (2)
+        return exc.code if isinstance(exc.code, int) else 0
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as exc:
-        print(f'wm-ros {args.command}: error: {exc}', file=sys.stderr)
-        return 2
+    except Exception as exc:
+        code = refusal_code(exc)
+        if code is None:
+            raise
+        print(f'{args.cli_prog}: error: {" ".join(str(exc).split())}', file=sys.stderr)
+        return code

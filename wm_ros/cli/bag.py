@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import sys
 
+from wm_ros.cli import checks
+from wm_ros.cli.checks import whole
+
 
 def _recover(path: str) -> int:
     import time
@@ -43,7 +46,12 @@ def _recover(path: str) -> int:
 
 def _bag(args) -> int:
     if args.bag_command == 'recover':
+        checks.exists('bag', args.bag, 'bag')
         return _recover(args.bag)
+    if args.bag_command == 'export':
+        checks.new('--out', args.out)
+    else:
+        checks.mcap_bag('bag', args.bag)
     from wm_ros.sim.bag import export_mcap, import_mcap
     from wm_ros.sim.dataset import read_shard, write_shard
     if args.bag_command == 'export':
@@ -65,7 +73,7 @@ def add_parser(sub) -> None:
     bsub = b.add_subparsers(dest='bag_command', required=True)
     be = bsub.add_parser('export')
     be.add_argument('shard')
-    be.add_argument('--episode', type=int, default=0)
+    be.add_argument('--episode', type=whole(0), default=0)
     be.add_argument('--out', required=True, help='new bag directory')
     bi = bsub.add_parser('import')
     bi.add_argument('bag')

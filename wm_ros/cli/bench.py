@@ -19,10 +19,28 @@ from __future__ import annotations
 
 import json
 
+from wm_ros.cli import checks
+from wm_ros.cli.checks import whole
 from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD
 
 
+def _check(args) -> None:
+    """Refuse the inputs of benchmark ``args.what`` that are missing or unknown."""
+    if args.what in ('world-model', 'evaluate', 'planner'):
+        checks.model('--model', args.model)
+    checks.exists('--onnx', args.onnx, 'ONNX directory')
+    checks.exists('--frames', args.frames, 'frames file')
+    if args.baseline:
+        checks.model('--baseline', args.baseline)
+    if args.what == 'evaluate':
+        checks.reward('--reward', args.reward)
+        checks.policies('--policies', [p for p in args.policies.split(',') if p])
+    if args.what == 'planner':
+        checks.config_section('--config', 'plan.yaml', args.config)
+
+
 def _bench(args) -> int:
+    _check(args)
     if args.what == 'sim':
         from wm_ros.bench.sim import main
         rows = main(args.n)
@@ -51,7 +69,7 @@ def add_parser(sub) -> None:
     """Add ``bench`` to the subparsers ``sub``."""
     n = sub.add_parser('bench', help='benchmarks that print side-by-side ratios')
     n.add_argument('what', choices=['sim', 'world-model', 'nodes', 'evaluate', 'planner'])
-    n.add_argument('-n', type=int, default=300)
+    n.add_argument('-n', type=whole(1), default=300)
     n.add_argument('--model', default=DEFAULT_MODEL)
     n.add_argument('--onnx', default=None, help='exported graphs (default <model>/onnx)')
     n.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'],
@@ -66,9 +84,9 @@ def add_parser(sub) -> None:
                    'nodes): prints model/baseline ratios')
     n.add_argument('--reward', default=DEFAULT_REWARD, help='reward model (evaluate)')
     n.add_argument('--policies', default='bc_full,bc_50', help='policies (evaluate)')
-    n.add_argument('--episodes', type=int, default=8,
+    n.add_argument('--episodes', type=whole(1), default=8,
                    help='episodes per task (evaluate) / episodes (planner: -n actions each)')
     n.add_argument('--config', default='default', help='config/plan.yaml section (planner)')
-    n.add_argument('--threads', type=int, default=1, help='runtime threads (planner)')
+    n.add_argument('--threads', type=whole(1), default=1, help='runtime threads (planner)')
     n.add_argument('--json', action='store_true')
     n.set_defaults(func=_bench)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 
+from wm_ros.cli import checks
+from wm_ros.cli.checks import real, UsageError, whole
 from wm_ros.cli.common import DEFAULT_MODEL
 
 
@@ -27,15 +29,31 @@ def _mix(text: str) -> dict[str, float]:
     for part in text.split(','):
         name, _, weight = part.partition('=')
         try:
-            out[name.strip()] = float(weight)
-        except ValueError:
+            out[name.strip()] = real(0)(weight)
+        except (ValueError, argparse.ArgumentTypeError):
             raise argparse.ArgumentTypeError(
                 f'bad mix entry {part!r}; write e.g. '
                 'expert=0.3,noisy=0.25,explore=0.2,perceived=0.25') from None
+    if not sum(out.values()) > 0:
+        raise argparse.ArgumentTypeError(f'the weights of {text!r} add up to 0')
     return out
 
 
+def _check(args) -> None:
+    """Refuse what ``collect`` would fail on, before the first episode."""
+    from wm_ros.sim.dataset import BEHAVIOURS
+    if args.policies and args.mix:
+        raise UsageError('give --policies or --mix, not both')
+    checks.one_of('--mix', args.mix or {}, BEHAVIOURS, 'behaviour')
+    checks.families('--tasks', [t for t in args.tasks.split(',') if t])
+    if args.policies:
+        checks.policies('--policies', [p for p in args.policies.split(',') if p])
+        checks.model('--model', args.model, 'onnxruntime')
+    checks.exists('--config', args.config, 'config file')
+
+
 def _collect(args) -> int:
+    _check(args)
     from wm_ros import config
     from wm_ros.sim.dataset import collect
     from wm_ros.sim.tabletop import TabletopConfig
@@ -48,8 +66,6 @@ def _collect(args) -> int:
         import torch
 
         from wm_ros.evaluate.evaluator import PolicySource
-        if mix:
-            raise SystemExit('give --policies or --mix, not both')
         torch.set_num_threads(1)       # one collect process per core, as the evaluator's workers
         mix = {name: 1.0 for name in args.policies.split(',') if name}
         source = PolicySource(args.model)
@@ -63,8 +79,8 @@ def add_parser(sub) -> None:
     """Add ``collect`` to the subparsers ``sub``."""
     c = sub.add_parser('collect', help='collect episodes into shards')
     c.add_argument('--out', default='data/episodes')
-    c.add_argument('--episodes', type=int, default=200)
-    c.add_argument('--seed', type=int, default=0)
+    c.add_argument('--episodes', type=whole(1), default=200)
+    c.add_argument('--seed', type=whole(0), default=0)
     c.add_argument('--mix', type=_mix, default=None,
                    help='behaviour weights, e.g. expert=0.3,noisy=0.25,explore=0.2,perceived=0.25')
     c.add_argument('--policies', default='',
@@ -75,8 +91,8 @@ def add_parser(sub) -> None:
                    'experts read blocks with (--policies)')
     c.add_argument('--tasks', default='', help='comma-separated task families (default all)')
     c.add_argument('--config', default=None, help='TabletopConfig YAML (config/tabletop.yaml)')
-    c.add_argument('--image-size', type=int, default=None)
-    c.add_argument('--control-hz', type=float, default=None)
-    c.add_argument('--shard-size', type=int, default=50)
-    c.add_argument('--max-steps', type=int, default=None)
+    c.add_argument('--image-size', type=whole(16), default=None)
+    c.add_argument('--control-hz', type=real(0, strict=True), default=None)
+    c.add_argument('--shard-size', type=whole(1), default=50)
+    c.add_argument('--max-steps', type=whole(1), default=None)
     c.set_defaults(func=_collect)

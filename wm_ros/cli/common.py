@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from wm_ros import artefacts
 
 DEFAULT_MODEL = str(artefacts.WORLD_MODEL)
@@ -36,3 +38,16 @@ def number(text: str):
 def items(values: list[str]) -> list[str]:
     """Return the non-empty entries of values given space and/or comma separated."""
     return [x for item in values for x in item.split(',') if x]
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line: what was wrong, where help is."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.set_defaults(cli_prog=self.prog)    # the innermost (sub)command's, for messages
+
+    def error(self, message: str):
+        """Print ``message`` in one line on stderr and exit with 2 (a usage error)."""
+        text = ' '.join(message.split())
+        self.exit(2, f'{self.prog}: error: {text} (see `{self.prog} --help`)\n')

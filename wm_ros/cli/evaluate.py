@@ -17,12 +17,26 @@
 
 from __future__ import annotations
 
+from wm_ros.cli import checks
+from wm_ros.cli.checks import real, whole
 from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD, items
 
 
+def _check_evaluate(args, policies: list[str], tasks: list[str], edits) -> None:
+    """Refuse what ``evaluate`` would fail on, before any model loads or episode runs."""
+    checks.policies('--policies', policies)
+    checks.families('--tasks', tasks)
+    checks.edits('--edits', edits)
+    checks.model('--model', args.model, args.backend)
+    checks.reward('--reward', args.reward)
+    if args.real_from:
+        checks.evaluation('--real-from', args.real_from)
+
+
 def _evaluate(args) -> int:
-    from wm_ros.evaluate import evaluator, summary
     split, tasks, edits = items(args.policies), items(args.tasks), tuple(items(args.edits))
+    _check_evaluate(args, split, tasks, edits)
+    from wm_ros.evaluate import evaluator, summary
     config = evaluator.EvalConfig(
         **({'policies': tuple(split)} if split else {}),
         **({'tasks': tuple(tasks)} if tasks else {}), episodes=args.episodes, seed=args.seed,
@@ -46,6 +60,9 @@ def _evaluate(args) -> int:
 
 
 def _report(args) -> int:
+    checks.evaluation('--evaluation', args.evaluation)
+    if args.floor:
+        checks.floor('--floor', args.floor)
     from wm_ros.evaluate import floor
     from wm_ros.evaluate.report import load_evaluation, write_report
     paths = write_report(load_evaluation(args.evaluation), args.out or args.evaluation,
@@ -55,8 +72,12 @@ def _report(args) -> int:
 
 
 def _closed_loop(args) -> int:
-    from wm_ros.evaluate import closed_loop
     families, policies = items(args.families), items(args.policies)
+    checks.families('--families', families)
+    checks.policies('--policies', policies, learned=False)
+    checks.model('--model', args.model, args.backend)
+    checks.exists('--detector', args.detector, 'detector')
+    from wm_ros.evaluate import closed_loop
     report = closed_loop.evaluate(args.model, args.backend, families or closed_loop.FAMILIES,
                                   policies or closed_loop.POLICIES, args.episodes, args.seed,
                                   args.max_steps, args.max_steps_long, args.workers,
@@ -73,8 +94,10 @@ def _closed_loop(args) -> int:
 
 
 def _eval_floor(args) -> int:
+    checks.evaluation('--real-from', args.real_from)
+    sizes = tuple(checks.wholes('--sizes', args.sizes, 1))
+    checks.model('--model', args.model)
     from wm_ros.evaluate import floor
-    sizes = tuple(int(x) for x in items(args.sizes))
     result = floor.noise_floor(args.real_from, args.model, args.jitter_mm / 1000.0, sizes,
                                args.workers)
     path = floor.write(result, args.out)
@@ -84,6 +107,7 @@ def _eval_floor(args) -> int:
 
 
 def _eval_policies(args) -> int:
+    checks.policies('--policies', items(args.policies), experts=False)
     from wm_ros.policy.zoo import load_policy, ZOO
     from wm_ros.policy.zoo_eval import measure, table
     names = items(args.policies) or list(ZOO)
@@ -109,18 +133,19 @@ def add_parser(sub) -> None:
                     'bc_full,bc_expert,colour_only,bc_noisy,bc_200,bc_50,expert,slow)')
     ev.add_argument('--tasks', nargs='*', default=[], help='task families, comma separated')
     ev.add_argument('--edits', nargs='*', default=[], help='OOD edits, comma separated')
-    ev.add_argument('--episodes', type=int, default=25, help='episodes per policy x task')
-    ev.add_argument('--seed', type=int, default=5000)
-    ev.add_argument('--max-steps', type=int, default=120)
-    ev.add_argument('--max-steps-long', type=int, default=400)
-    ev.add_argument('--workers', type=int, default=0, help='tabletop processes (0: a core each)')
+    ev.add_argument('--episodes', type=whole(1), default=25, help='episodes per policy x task')
+    ev.add_argument('--seed', type=whole(0), default=5000)
+    ev.add_argument('--max-steps', type=whole(1), default=120)
+    ev.add_argument('--max-steps-long', type=whole(1), default=400)
+    ev.add_argument('--workers', type=whole(0), default=0,
+                    help='tabletop processes (0: a core each)')
     ev.add_argument('--model', default=DEFAULT_MODEL)
     ev.add_argument('--reward', default=DEFAULT_REWARD)
     ev.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
     ev.add_argument('--judge', default='reward', choices=['reward', 'state'],
                     help='what ends an imagined episode: the reward model on the frames, or '
                     'the imagined-state judge (both verdicts are reported)')
-    ev.add_argument('--hold', type=int, default=1,
+    ev.add_argument('--hold', type=whole(1), default=1,
                     help='imagined frames in a row the reward model must score a success '
                     'before an imagined episode counts as one (1: the first such frame)')
     ev.add_argument('--view', default='camera', choices=['camera', 'redrawn'],
@@ -154,16 +179,16 @@ def add_eval_parsers(vsub) -> None:
                     help='task families, space or comma separated (default: all five)')
     cl.add_argument('--policies', nargs='+', default=[],
                     help='policies of wm_ros.policy.degraded (default: expert noisy slow laggy)')
-    cl.add_argument('--episodes', type=int, default=20, help='episodes per family and policy')
-    cl.add_argument('--seed', type=int, default=1000,
+    cl.add_argument('--episodes', type=whole(1), default=20, help='episodes per family and policy')
+    cl.add_argument('--seed', type=whole(0), default=1000,
                     help='derives every tabletop seed (the shipped model never trained on it)')
-    cl.add_argument('--max-steps', type=int, default=120,
+    cl.add_argument('--max-steps', type=whole(1), default=120,
                     help='step limit of block_to_region, block_to_block, separate')
-    cl.add_argument('--max-steps-long', type=int, default=400,
+    cl.add_argument('--max-steps-long', type=whole(1), default=400,
                     help='step limit of group_by_colour, make_line (as the tabletop)')
-    cl.add_argument('--workers', type=int, default=2,
+    cl.add_argument('--workers', type=whole(0), default=2,
                     help='tabletop processes (0: in this process); results do not depend on it')
-    cl.add_argument('--settle', type=int, default=10,
+    cl.add_argument('--settle', type=whole(0), default=10,
                     help='steps a successful tabletop episode goes on (policy acting) before '
                          'the open-loop replay is compared with it (0: judged at the success '
                          'step, where the block sits exactly on the threshold)')
@@ -181,13 +206,14 @@ def add_eval_parsers(vsub) -> None:
                          'rerun from starts moved by a camera-sized error, scored as imagination')
     fl.add_argument('--real-from', required=True,
                     help='a `wm-ros evaluate --out` dir: its suite, real outcomes and figures')
-    fl.add_argument('--jitter-mm', type=float, default=1.0,
+    fl.add_argument('--jitter-mm', type=real(0), default=1.0,
                     help='sigma of the block moves of every start, mm (a camera read)')
     fl.add_argument('--sizes', nargs='+', default=['25'],
                     help='episodes per cell to score, comma separated (each <= the suite)')
     fl.add_argument('--model', default=DEFAULT_MODEL,
                     help='for policies that perceive through a world model (and --view redrawn)')
-    fl.add_argument('--workers', type=int, default=0, help='tabletop processes (0: a core each)')
+    fl.add_argument('--workers', type=whole(0), default=0,
+                    help='tabletop processes (0: a core each)')
     fl.add_argument('--out', default='out/floor')
     fl.set_defaults(func=_eval_floor)
 
@@ -195,9 +221,9 @@ def add_eval_parsers(vsub) -> None:
                          '(fixed seeds no training data used)')
     pe.add_argument('--policies', nargs='+', default=[],
                     help='zoo names or policy directories (default: the whole zoo)')
-    pe.add_argument('--episodes', type=int, default=20, help='episodes per family')
-    pe.add_argument('--seed', type=int, default=7000)
-    pe.add_argument('--workers', type=int, default=1, help='tabletop processes')
+    pe.add_argument('--episodes', type=whole(1), default=20, help='episodes per family')
+    pe.add_argument('--seed', type=whole(0), default=7000)
+    pe.add_argument('--workers', type=whole(0), default=1, help='tabletop processes')
     pe.add_argument('--expert', action='store_true',
                     help='add the scripted expert (true state) as the ceiling row')
     pe.add_argument('--store', action='store_true',

@@ -20,10 +20,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from wm_ros.cli import checks
+from wm_ros.cli.checks import whole
 from wm_ros.cli.common import DEFAULT_MODEL
 
 
 def _export(args) -> int:
+    checks.model('--model', args.model)
     from wm_ros.runtime.registry import model_format
     fmt = model_format(args.model)
     if fmt == 'wm_ros.latent_grid':
@@ -37,6 +40,8 @@ def _export(args) -> int:
 
 
 def _eval(args) -> int:
+    checks.model('--model', args.model, args.backend)
+    checks.data('--data', args.data)
     from wm_ros.evaluate import fidelity
     from wm_ros.model.data import load_episodes
     from wm_ros.runtime import load_runtime
@@ -53,6 +58,8 @@ def _eval(args) -> int:
 
 
 def _novel(args) -> int:
+    checks.model('--model', args.model, args.backend)
+    checks.data('--data', args.data)
     from wm_ros.evaluate import novel
     from wm_ros.model.data import load_episodes
     from wm_ros.runtime import load_runtime
@@ -81,8 +88,8 @@ def add_eval_parsers(vsub) -> None:
     v.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
     v.add_argument('--backend', default='torch', choices=['torch', 'onnxruntime'])
     v.add_argument('--data', nargs='+', required=True)
-    v.add_argument('--episodes', type=int, default=0, help='use only the first N (0: all)')
-    v.add_argument('--stride', type=int, default=8)
+    v.add_argument('--episodes', type=whole(0), default=0, help='use only the first N (0: all)')
+    v.add_argument('--stride', type=whole(1), default=8)
     v.add_argument('--out', default='out/fidelity')
     v.set_defaults(func=_eval)
 
@@ -91,8 +98,8 @@ def add_eval_parsers(vsub) -> None:
     nv.add_argument('--model', default=DEFAULT_MODEL)
     nv.add_argument('--backend', default='torch', choices=['torch', 'onnxruntime'])
     nv.add_argument('--data', nargs='+', required=True)
-    nv.add_argument('--episodes', type=int, default=0)
-    nv.add_argument('--horizon', type=int, default=16)
-    nv.add_argument('--stride', type=int, default=8)
+    nv.add_argument('--episodes', type=whole(0), default=0)
+    nv.add_argument('--horizon', type=whole(1), default=16)
+    nv.add_argument('--stride', type=whole(1), default=8)
     nv.add_argument('--out', default='')
     nv.set_defaults(func=_novel)

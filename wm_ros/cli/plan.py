@@ -20,10 +20,35 @@ from __future__ import annotations
 from pathlib import Path
 import sys
 
+from wm_ros.cli import checks
+from wm_ros.cli.checks import real, UsageError, whole
 from wm_ros.cli.common import DEFAULT_MODEL, items
+
+SUITES = ('group_by_colour', 'make_line', 'two_step')     # wm_ros.evaluate.planning.SUITES
+
+
+def _check_planner(args) -> None:
+    """Refuse what ``plan`` and ``eval planner`` share, before the tabletop starts."""
+    checks.model('--model', args.model, args.backend)
+    checks.config_section('--config', 'plan.yaml', args.config)
+    checks.reward('--judge', args.judge)
+    checks.exists('--detector', args.detector, 'detector')
+
+
+def _check_methods(methods: list[str]) -> None:
+    """Refuse methods other than hierarchical, flat_mpc, policy:best and policy:NAME."""
+    for method in methods:
+        kind, _, name = method.partition(':')
+        if kind == 'policy' and name and name != 'best':
+            checks.policies('--methods', [name], experts=False)
+        elif method not in ('hierarchical', 'flat_mpc', 'policy:best'):
+            raise UsageError(f'--methods: unknown method {method!r}; choose hierarchical, '
+                             'flat_mpc, policy:NAME or policy:best')
 
 
 def _plan(args) -> int:
+    checks.families('--task', [args.task], extra=('two_step',))
+    _check_planner(args)
     from wm_ros.evaluate.planning import TabletopRunner
     from wm_ros.plan.video import PlanRecorder
     runner = TabletopRunner(args.model, args.backend, args.config, args.max_steps,
@@ -49,6 +74,9 @@ def _eval_planner(args) -> int:
     from wm_ros.evaluate import planning
     suites = items(args.suites)
     methods = items(args.methods)
+    checks.one_of('--suites', suites, SUITES, 'suite')
+    _check_methods(methods)
+    _check_planner(args)
     report = planning.evaluate(args.model, args.backend, suites or planning.SUITES,
                                methods or planning.METHODS, args.episodes, args.seed,
                                args.max_steps, args.config, args.workers, args.detector,
@@ -60,8 +88,9 @@ def _eval_planner(args) -> int:
 
 
 def _plan_graph(args) -> int:
+    checks.families('--task', [args.task])
+    seeds = checks.wholes('--seeds', args.seeds)
     from wm_ros.ros import plan_check
-    seeds = [int(x) for x in items(args.seeds)]
     report = plan_check.run(args.task, seeds, args.limit, args.out)
     print(f"{report['success']} of {report['n']} runs solved on the tabletop "
           f"(written {Path(args.out) / 'plan_graph.json'})")
@@ -73,7 +102,7 @@ def _planner_args(p, out: str) -> None:
     p.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
     p.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
     p.add_argument('--config', default='default', help='section of config/plan.yaml')
-    p.add_argument('--max-steps', type=int, default=400)
+    p.add_argument('--max-steps', type=whole(1), default=400)
     p.add_argument('--out', default=out)
     p.add_argument('--judge', default='', help='reward model directory (e.g. '
                    "wm_ros/models/reward): re-ranks the best plans of a task's last "
@@ -91,7 +120,7 @@ def add_parser(sub) -> None:
                     help="what to do (default: the sampled scene's own instruction)")
     pl.add_argument('--task', default='group_by_colour',
                     help='family of the sampled tabletop scene (or two_step)')
-    pl.add_argument('--seed', type=int, default=0, help='tabletop scene seed')
+    pl.add_argument('--seed', type=whole(0), default=0, help='tabletop scene seed')
     _planner_args(pl, 'out/plan')
     pl.add_argument('--flat', action='store_true', help='MPC on the whole task (no sub-goals)')
     pl.set_defaults(func=_plan)
@@ -104,7 +133,8 @@ def add_eval_parsers(vsub) -> None:
     pg.add_argument('--task', default='block_to_region', help='task family of the scenes')
     pg.add_argument('--seeds', nargs='+', default=['0,1,2,3,4,5'],
                     help='tabletop seeds, space or comma separated (a seed may repeat)')
-    pg.add_argument('--limit', type=float, default=120.0, help='seconds per run at most')
+    pg.add_argument('--limit', type=real(0, strict=True), default=120.0,
+                    help='seconds per run at most')
     pg.add_argument('--out', default='out/plan_graph')
     pg.set_defaults(func=_plan_graph)
 
@@ -116,7 +146,7 @@ def add_eval_parsers(vsub) -> None:
     vp.add_argument('--methods', nargs='+', default=[],
                     help='hierarchical flat_mpc policy:NAME policy:best (default: '
                          'hierarchical flat_mpc policy:best)')
-    vp.add_argument('--episodes', type=int, default=25)
-    vp.add_argument('--seed', type=int, default=2000, help='derives every tabletop seed')
-    vp.add_argument('--workers', type=int, default=2, help='tabletop processes (0: here)')
+    vp.add_argument('--episodes', type=whole(1), default=25)
+    vp.add_argument('--seed', type=whole(0), default=2000, help='derives every tabletop seed')
+    vp.add_argument('--workers', type=whole(0), default=2, help='tabletop processes (0: here)')
     vp.set_defaults(func=_eval_planner)

@@ -1,0 +1,247 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+Checks of a ``wm-ros`` command line, made before a command does any work or writes anything.
+
+Two kinds: ``argparse`` types (numbers in range, ``key=value``), refused by the parser in
+one line, and checks the handlers call first (names against the known tables, paths that
+must exist, files that must parse), which raise :class:`UsageError`. Every check here is
+cheap: it imports no torch, onnxruntime or MuJoCo and loads no model.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+import json
+import math
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """A refused command line; ``wm-ros`` prints the message as one line and exits with 2."""
+
+
+# ------------------------------------------------------------------ argparse types
+def whole(low: int = 1) -> Callable[[str], int]:
+    """Return an argparse type for a whole number >= ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not a whole number') from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f'must be >= {low}, got {value}')
+        return value
+    parse.__name__ = f'whole number >= {low}'
+    return parse
+
+
+def real(low: float = 0.0, strict: bool = False) -> Callable[[str], float]:
+    """Return an argparse type for a finite number >= ``low`` (``strict``: > ``low``)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+        if not math.isfinite(value) or value < low or (strict and value == low):
+            raise argparse.ArgumentTypeError(
+                f'must be a number {">" if strict else ">="} {low:g}, got {text}')
+        return value
+    parse.__name__ = 'number'
+    return parse
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """Argparse type of ``--set key=value``: return ``(key, value)``."""
+    key, eq, value = text.partition('=')
+    if not eq or not key.strip():
+        raise argparse.ArgumentTypeError(f'{text!r} is not key=value (e.g. steps=200)')
+    return key.strip(), value
+
+
+def wholes(option: str, values: Iterable[str], low: int = 0) -> list[int]:
+    """Return the whole numbers >= ``low`` of a space or comma separated list, or refuse."""
+    try:
+        return [whole(low)(x) for item in values for x in str(item).split(',') if x]
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f'{option}: {exc}') from None
+
+
+# ------------------------------------------------------------------ names
+def one_of(option: str, names: Iterable[str], known: Iterable[str], what: str = '') -> None:
+    """Refuse any of ``names`` that is not in ``known``."""
+    known = list(known)
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise UsageError(f'{option}: unknown {what or "name"}{"s" if len(bad) > 1 else ""} '
+                         f'{", ".join(bad)}; choose from {", ".join(known)}')
+
+
+def families(option: str, names: Iterable[str], extra: tuple[str, ...] = ()) -> None:
+    """Refuse names that are not task families of the tabletop (or one of ``extra``)."""
+    from wm_ros.sim.tasks import FAMILIES
+    one_of(option, names, FAMILIES + extra, 'task family')
+
+
+def policies(option: str, names: Iterable[str], experts: bool = True,
+             learned: bool = True) -> None:
+    """
+    Refuse names that are no policy: the perception experts (``experts``), zoo names or
+    policy directories (``learned``). Reads only names and files; loads no policy.
+    """
+    from wm_ros import artefacts
+    from wm_ros.policy.degraded import POLICIES
+    known = list(POLICIES) if experts else []
+    zoo = sorted(p.name for p in artefacts.POLICIES.glob('*') if (p / 'policy.json').is_file())
+    known += zoo if learned else []
+    for name in names:
+        if name in known:
+            continue
+        path = Path(name).expanduser()
+        if learned and path.is_dir():
+            if not (path / 'policy.json').is_file():
+                raise UsageError(f'{option}: {name} is not a policy directory (no policy.json); '
+                                 'train one with `wm-ros train policy`')
+            continue
+        dirs = ' or a policy directory' if learned else ''
+        raise UsageError(f'{option}: unknown policy {name!r}; choose from '
+                         f'{", ".join(known)}{dirs}')
+
+
+def edits(option: str, names: Iterable[str]) -> None:
+    """Refuse names that are no OOD edit."""
+    from wm_ros.evaluate.edits import EditError, parse_edit
+    for name in names:
+        try:
+            parse_edit(name)
+        except EditError as exc:
+            raise UsageError(f'{option}: {exc}') from None
+
+
+# ------------------------------------------------------------------ paths and files
+def exists(option: str, path: str | Path | None, what: str = 'path') -> None:
+    """Refuse a ``path`` that does not exist (None or '' passes: the option is unused)."""
+    if path and not Path(path).expanduser().exists():
+        raise UsageError(f'{option}: {what} {path} does not exist')
+
+
+def new(option: str, path: str | Path) -> None:
+    """Refuse a ``path`` that exists already (a command that writes a new directory)."""
+    if Path(path).exists():
+        raise UsageError(f'{option}: {path} exists; give a new path')
+
+
+def model(option: str, path: str | Path, backend: str | None = None) -> None:
+    """Refuse a world-model directory without readable metadata or a runtime for ``backend``."""
+    from wm_ros.model.config import ModelFileError
+    from wm_ros.runtime.registry import model_format, registered
+    exists(option, path, 'model directory')
+    try:
+        fmt = model_format(path)
+    except ModelFileError as exc:
+        raise UsageError(f'{option}: {exc}') from None
+    formats = {f for f, _ in registered()}
+    if fmt not in formats:
+        raise UsageError(f'{option}: {path} holds model format {fmt!r}; this wm_ros knows '
+                         f'{", ".join(sorted(formats))}')
+    if backend and (fmt, backend) not in registered():
+        raise UsageError(f'{option}: no {backend} runtime for {path} (format {fmt}); '
+                         'choose another --backend')
+
+
+def reward(option: str, path: str | Path | None) -> None:
+    """Refuse a reward-model directory without ``reward.json`` (None or '' passes)."""
+    if not path:
+        return
+    exists(option, path, 'reward model directory')
+    if not (Path(path) / 'reward.json').is_file():
+        raise UsageError(f'{option}: {path} is not a reward model directory (no reward.json); '
+                         'train one with `wm-ros train reward` or pass wm_ros/models/reward')
+
+
+def data(option: str, paths: Iterable[str], bags: bool = True) -> None:
+    """Refuse data paths that are not shard directories (or, with ``bags``, rosbag2 bags)."""
+    for path in map(Path, paths):
+        if not path.exists():
+            raise UsageError(f'{option}: {path} does not exist; collect episodes with '
+                             '`wm-ros collect --out DIR` or record a bag with `wm-ros record`')
+        if bags and ((path / 'metadata.yaml').is_file() or path.suffix == '.mcap'):
+            continue
+        if not (path.is_dir() and any(path.glob('shard-*.npz'))):
+            kinds = 'a shard directory (shard-*.npz) nor a rosbag2 bag' if bags else \
+                'a shard directory (shard-*.npz)'
+            raise UsageError(f'{option}: {path} is {"neither" if bags else "not"} {kinds}; '
+                             'collect episodes with `wm-ros collect --out DIR`')
+
+
+def mcap_bag(option: str, path: str | Path) -> None:
+    """Refuse a path that is neither a rosbag2 directory nor an MCAP file."""
+    path = Path(path)
+    exists(option, path, 'bag')
+    if path.is_dir():
+        if not (path / 'metadata.yaml').is_file():
+            raise UsageError(f'{option}: {path} is not a rosbag2 bag (no metadata.yaml); '
+                             'if its recorder was killed, run `wm-ros bag recover` first')
+        return
+    with open(path, 'rb') as f:
+        head = f.read(8)
+    if path.suffix != '.mcap' or head != b'\x89MCAP0\r\n':
+        raise UsageError(f'{option}: {path} is not an MCAP file; give a rosbag2 directory '
+                         '(from `wm-ros record` or `ros2 bag record -s mcap`) or its .mcap file')
+
+
+def json_file(option: str, path: str | Path, hint: str) -> dict:
+    """Return the JSON object in ``path``, or refuse naming the file and what to do."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f'{option}: {path} does not exist; {hint}') from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f'{option}: {path} is not valid JSON ({exc}); {hint}') from None
+    if not isinstance(data, dict):
+        raise UsageError(f'{option}: {path} holds no JSON object; {hint}')
+    return data
+
+
+def evaluation(option: str, path: str | Path) -> None:
+    """Refuse an evaluation (directory or ``evaluation.json``) that is missing or corrupt."""
+    path = Path(path)
+    file = path / 'evaluation.json' if path.is_dir() or not path.suffix else path
+    json_file(option, file, f'run `wm-ros evaluate --out {path}` to write it again')
+
+
+def floor(option: str, path: str | Path) -> None:
+    """Refuse a noise floor (directory or ``floor.json``) that is missing or corrupt."""
+    path = Path(path)
+    file = path / 'floor.json' if path.is_dir() or not path.suffix else path
+    json_file(option, file, 'run `wm-ros eval floor --real-from EVALUATION --out DIR` and '
+              'pass that DIR')
+
+
+def config_section(option: str, name: str, section: str) -> None:
+    """Refuse a ``section`` that ``config/<name>`` does not have."""
+    import yaml
+
+    from wm_ros.config import config_dir
+    path = config_dir() / name
+    try:
+        sections = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f'{option}: cannot read {path}: {exc}') from None
+    if section not in sections:
+        raise UsageError(f'{option}: {path} has no section {section!r}; it has '
+                         f'{", ".join(sorted(sections))}')
