@@ -60,67 +60,92 @@ def _runtime_ms(model: Path, backend: str, n: int) -> np.ndarray:
     return np.array(out[10:]) * 1e3
 
 
-def measure(model: Path, backend: str = 'onnxruntime', n: int = 200) -> dict:
-    """Return end-to-end and runtime milliseconds and the closed-loop rate for ``model``."""
+def _start_node(model: Path, backend: str) -> subprocess.Popen:
+    """Start the ``world_model`` node (imagine, step on command) on a local DDS domain."""
     env = local_ros_env()
     os.environ.update({k: env[k] for k in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE')})
     cmd = [sys.executable, '-m', 'wm_ros.ros.world_model_node', '--ros-args',
            '-p', 'mode:=imagine', '-p', 'step_on_command:=true', '-p', f'backend:={backend}',
            '-p', f'model_file_path:={model}', '-p', 'start_timeout:=0.1',
            '-p', 'command_timeout:=5.0']
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    import rclpy
-    from geometry_msgs.msg import TwistStamped
-    from sensor_msgs.msg import Image
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
-    from wm_ros.ros.common import COMMAND_QOS, SENSOR_QOS
-    rclpy.init()
-    node = rclpy.create_node('wm_ros_bench_nodes')
-    got: list[float] = []
-    node.create_subscription(Image, 'imagined/camera/image_raw',
-                             lambda m: got.append(time.perf_counter()), SENSOR_QOS)
-    pub = node.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
 
-    def send(sign: float) -> float:
-        msg = TwistStamped()
-        msg.header.stamp = node.get_clock().now().to_msg()
+class _Twister:
+    """This process's end over DDS: publishes twists, notes when imagined images arrive."""
+
+    def __init__(self):
+        import rclpy
+        from geometry_msgs.msg import TwistStamped
+        from sensor_msgs.msg import Image
+
+        from wm_ros.ros.common import COMMAND_QOS, SENSOR_QOS
+        self.rclpy, self.twist = rclpy, TwistStamped
+        rclpy.init()
+        self.node = rclpy.create_node('wm_ros_bench_nodes')
+        self.got: list[float] = []
+        self.node.create_subscription(Image, 'imagined/camera/image_raw',
+                                      lambda m: self.got.append(time.perf_counter()),
+                                      SENSOR_QOS)
+        self.pub = self.node.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
+
+    def send(self, sign: float) -> float:
+        """Publish a twist of 0.05 m/s in x times ``sign``; return when it was sent."""
+        msg = self.twist()
+        msg.header.stamp = self.node.get_clock().now().to_msg()
         msg.header.frame_id = 'board'
         msg.twist.linear.x = 0.05 * sign
         t = time.perf_counter()
-        pub.publish(msg)
+        self.pub.publish(msg)
         return t
 
-    def wait(count: int, timeout: float) -> bool:
+    def wait(self, count: int, timeout: float) -> bool:
+        """Spin until ``count`` images have arrived or ``timeout`` s passed; return which."""
         end = time.perf_counter() + timeout
-        while len(got) < count and time.perf_counter() < end:
-            rclpy.spin_once(node, timeout_sec=0.0005)
-        return len(got) >= count
+        while len(self.got) < count and time.perf_counter() < end:
+            self.rclpy.spin_once(self.node, timeout_sec=0.0005)
+        return len(self.got) >= count
 
+    def close(self):
+        """Destroy the node and shut rclpy down."""
+        self.node.destroy_node()
+        self.rclpy.try_shutdown()
+
+
+def _time_twists(probe: _Twister, proc: subprocess.Popen, n: int) -> tuple[np.ndarray, float]:
+    """Return ``n`` twist -> image latencies (ms) and the sustained closed-loop rate (Hz)."""
+    got, start = probe.got, time.perf_counter()
+    while not got:                              # node up and matched: first image
+        if proc.poll() is not None or time.perf_counter() - start > 60:
+            raise RuntimeError(f'world_model node did not come up (exit {proc.poll()})')
+        probe.send(1.0)
+        probe.wait(1, 0.5)
+    latency = []
+    for i in range(n + 10):
+        before = len(got)
+        sent = probe.send(1.0 if (i // 10) % 2 else -1.0)
+        if not probe.wait(before + 1, 2.0):
+            raise RuntimeError('an imagined image did not arrive within 2 s of a twist')
+        latency.append(got[before] - sent)
+        time.sleep(0.002)
+    count, t0 = len(got), time.perf_counter()
+    while time.perf_counter() - t0 < 3.0:
+        before = len(got)
+        probe.send(1.0)
+        probe.wait(before + 1, 2.0)
+    return np.array(latency[10:]) * 1e3, (len(got) - count) / (time.perf_counter() - t0)
+
+
+def measure(model: Path, backend: str = 'onnxruntime', n: int = 200) -> dict:
+    """Return end-to-end and runtime milliseconds and the closed-loop rate for ``model``."""
+    proc = _start_node(model, backend)
     try:
-        start = time.perf_counter()
-        while not got:                              # node up and matched: first image
-            if proc.poll() is not None or time.perf_counter() - start > 60:
-                raise RuntimeError(f'world_model node did not come up (exit {proc.poll()})')
-            send(1.0)
-            wait(1, 0.5)
-        latency = []
-        for i in range(n + 10):
-            before = len(got)
-            sent = send(1.0 if (i // 10) % 2 else -1.0)
-            if not wait(before + 1, 2.0):
-                raise RuntimeError('an imagined image did not arrive within 2 s of a twist')
-            latency.append(got[before] - sent)
-            time.sleep(0.002)
-        latency_ms = np.array(latency[10:]) * 1e3
-        count, t0 = len(got), time.perf_counter()
-        while time.perf_counter() - t0 < 3.0:
-            before = len(got)
-            send(1.0)
-            wait(before + 1, 2.0)
-        rate = (len(got) - count) / (time.perf_counter() - t0)
+        probe = _Twister()
+        try:
+            latency_ms, rate = _time_twists(probe, proc, n)
+        finally:
+            probe.close()
     finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
         proc.terminate()
         proc.wait(10)
     return {'e2e_ms': latency_ms, 'runtime_ms': _runtime_ms(model, backend, n),

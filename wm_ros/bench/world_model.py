@@ -118,44 +118,28 @@ def compare(model: str | Path, baseline: str | Path, seconds: float = 1.0,
     return out
 
 
-def main(model: str | Path, onnx: str | Path | None = None, seconds: float = 1.0,
-         sim_frames: int = 1000, device: str = 'cpu', baseline: str | Path | None = None
-         ) -> dict:
-    """Run the benchmark, print the table and return the figures."""
-    if baseline:
-        return compare(model, baseline, seconds)
-    onnx = Path(onnx) if onnx else Path(model) / 'onnx'
-    print(f'world-model benchmark, CPU cores: {os.cpu_count()}, model {model}, torch on '
-          f'{device}')
-    results = {}
-    size = load_runtime(model, 'torch').image_size
+def _frames_or_blank(size: int) -> tuple[tuple[np.ndarray, np.ndarray], bool]:
+    """Return real tabletop frames and True, or one blank frame and False without EGL."""
     try:
-        frames, tabletop = _frames(size), True
+        return _frames(size), True
     except Exception as exc:  # noqa: BLE001 - e.g. no EGL on a headless GPU host
         print(f'tabletop unavailable ({type(exc).__name__}: {exc}); encoding blank frames, '
               'no tabletop comparison')
-        frames = (np.full((1, size, size, 3), 200, np.uint8), np.zeros((1, 2), np.float32))
-        tabletop = False
-    for backend, path in (('torch', model), ('onnxruntime', onnx)):
-        runtime = load_runtime(path, backend, **({'device': device} if backend == 'torch'
-                                                 else {}))
-        label = (f'torch {device}' if backend == 'torch'
-                 else f'onnxruntime {runtime.providers[0]}')
-        results[backend] = measure_backend(runtime, frames, seconds)
-        print(f'-- {label}')
-        r = results[backend]
-        print(f'   latent step   b1: {stats(r["latent_ms_b1"])}')
-        print(f'   step+decode   b1: {stats(r["frame_ms_b1"])}')
-        for b in BATCHES:
-            print(f'   decoded frames/s b{b:<3}: {r[f"fps_b{b}"]:10.0f}')
-        print(f'   latent steps/s b256: {r["latent_steps_b256"]:10.0f}')
-    t, o = results['torch'], results['onnxruntime']
-    if not tabletop:
-        for b in BATCHES:
-            tb, ob = t[f'fps_b{b}'], o[f'fps_b{b}']
-            print(f'   batch {b:3d}: torch {tb:9.0f} fps, ORT {ob:9.0f} fps, ORT/torch '
-                  f'{ob / tb:.2f}')
-        return {f'{k}_{n}': float(np.median(v)) for k, r in results.items() for n, v in r.items()}
+        return (np.full((1, size, size, 3), 200, np.uint8), np.zeros((1, 2), np.float32)), False
+
+
+def _print_backend(label: str, r: dict) -> None:
+    """Print one backend's latencies and throughputs."""
+    print(f'-- {label}')
+    print(f'   latent step   b1: {stats(r["latent_ms_b1"])}')
+    print(f'   step+decode   b1: {stats(r["frame_ms_b1"])}')
+    for b in BATCHES:
+        print(f'   decoded frames/s b{b:<3}: {r[f"fps_b{b}"]:10.0f}')
+    print(f'   latent steps/s b256: {r["latent_steps_b256"]:10.0f}')
+
+
+def _versus_tabletop(size: int, sim_frames: int, t: dict, o: dict) -> dict:
+    """Measure the tabletop on every core; print and return the world model's ratios to it."""
     from wm_ros.bench.sim import measure, parallel_fps
     sim = measure(size, n=200)
     sim_fps = parallel_fps(size, sim_frames)
@@ -176,6 +160,36 @@ def main(model: str | Path, onnx: str | Path | None = None, seconds: float = 1.0
     print(f'   latent steps/s b256: torch {t["latent_steps_b256"]:.0f}, '
           f'ORT {o["latent_steps_b256"]:.0f} (goal 100000); decoded frames/s b64: '
           f'{max(t["fps_b64"], o["fps_b64"]):.0f} (goal 5000)')
+    return rows
+
+
+def main(model: str | Path, onnx: str | Path | None = None, seconds: float = 1.0,
+         sim_frames: int = 1000, device: str = 'cpu', baseline: str | Path | None = None
+         ) -> dict:
+    """Run the benchmark, print the table and return the figures."""
+    if baseline:
+        return compare(model, baseline, seconds)
+    onnx = Path(onnx) if onnx else Path(model) / 'onnx'
+    print(f'world-model benchmark, CPU cores: {os.cpu_count()}, model {model}, torch on '
+          f'{device}')
+    results = {}
+    size = load_runtime(model, 'torch').image_size
+    frames, tabletop = _frames_or_blank(size)
+    for backend, path in (('torch', model), ('onnxruntime', onnx)):
+        runtime = load_runtime(path, backend, **({'device': device} if backend == 'torch'
+                                                 else {}))
+        label = (f'torch {device}' if backend == 'torch'
+                 else f'onnxruntime {runtime.providers[0]}')
+        results[backend] = measure_backend(runtime, frames, seconds)
+        _print_backend(label, results[backend])
+    t, o = results['torch'], results['onnxruntime']
+    if not tabletop:
+        for b in BATCHES:
+            tb, ob = t[f'fps_b{b}'], o[f'fps_b{b}']
+            print(f'   batch {b:3d}: torch {tb:9.0f} fps, ORT {ob:9.0f} fps, ORT/torch '
+                  f'{ob / tb:.2f}')
+        return {f'{k}_{n}': float(np.median(v)) for k, r in results.items() for n, v in r.items()}
+    rows = _versus_tabletop(size, sim_frames, t, o)
     for backend, r in results.items():
         for key, value in r.items():
             rows[f'{backend}_{key}'] = (float(np.median(value)) if isinstance(value, np.ndarray)
