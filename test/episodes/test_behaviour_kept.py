@@ -38,9 +38,10 @@ policies (:mod:`wm_ros.artefacts`):
 Seeds. The evaluator's tabletop seeds come from its rule (``episode_seed(seed, family,
 k)``, name based), which the episode driver keeps. The planner's and the closed-loop
 check's seed rules are pinned here instead: their episodes start from the explicit seeds
-in ``PLANNER_SEEDS`` and ``CLOSED_LOOP_SEEDS`` (the values their own rules gave at
-``f207bc4``, recorded so a change of seed rule does not change this suite), by replacing
-the module's ``suite_seed`` / ``episode_seed`` while the run lasts (workers=0: in this
+in ``PLANNER_SEEDS`` and ``CLOSED_LOOP_SEEDS``, and the noisy policy's stream from
+``CLOSED_LOOP_POLICY_SEEDS`` (the values their own rules gave at ``f207bc4``, written out
+so a change of seed rule does not change this suite), by replacing the module's
+``suite_seed`` / ``episode_seed`` / ``policy_seed`` while the run lasts (workers=0: in this
 process). Every record also carries its seed, so a seed that drifts fails by name.
 
 Everything runs on the CPU with one tabletop worker; the golden file was recorded on a
@@ -69,6 +70,11 @@ CLOSED_LOOP_POLICIES = ('expert', 'noisy')
 PLANNER_SEEDS = {'two_step': (1830495547, 543217483)}
 CLOSED_LOOP_SEEDS = {'block_to_region': (2989689681, 532588115),
                      'separate': (1758978675, 3322973464)}
+CLOSED_LOOP_POLICY_SEEDS = {                 # the noisy policy's stream; the expert has none
+    ('block_to_region', 'expert'): (2435460177, 4140518340),
+    ('block_to_region', 'noisy'): (276511584, 884923862),
+    ('separate', 'expert'): (48171340, 2906028767),
+    ('separate', 'noisy'): (1951898736, 1770514376)}
 GRID = 8                 # frame fingerprint: GRID x GRID cell means
 PIXEL_TOLERANCE = 2      # per cell mean, 0-255
 CM_TOLERANCE = 0.05      # replay end error
@@ -86,18 +92,18 @@ def _cells(grid: str) -> np.ndarray:
 
 
 @contextmanager
-def pinned(module, name: str, table: dict):
-    """Replace ``module.name(seed, key, k)`` by the explicit seeds ``table[key][k]``."""
+def pinned(module, name: str, seed_of):
+    """Replace ``module.name`` (a seed rule) by ``seed_of`` (explicit seeds) for a while."""
     if not callable(getattr(module, name, None)):
         raise AssertionError(f'{module.__name__}.{name} is gone: pin the tabletop seeds of '
                              'this suite another way (see the module docstring)')
     calls = []
 
-    def seed_of(seed, key, k):
-        calls.append((key, k))
-        return int(table[key][k])
+    def counted(*args):
+        calls.append(args)
+        return int(seed_of(*args))
     old = getattr(module, name)
-    setattr(module, name, seed_of)
+    setattr(module, name, counted)
     try:
         yield
     finally:
@@ -135,7 +141,7 @@ def run_planner() -> list[dict]:
     """Run ``wm-ros eval planner`` (hierarchical, two_step, 2 episodes); one record each."""
     from wm_ros import artefacts
     from wm_ros.evaluate import planning
-    with pinned(planning, 'suite_seed', PLANNER_SEEDS):
+    with pinned(planning, 'suite_seed', lambda seed, suite, k: PLANNER_SEEDS[suite][k]):
         report = planning.evaluate(str(artefacts.WORLD_MODEL), suites=('two_step',),
                                    methods=('hierarchical',), episodes=2, seed=2000,
                                    max_steps=80, planner_section='default', workers=0)
@@ -147,7 +153,9 @@ def run_closed_loop() -> list[dict]:
     """Run ``wm-ros eval closed-loop`` (2 policies x 2 families x 2); one record each."""
     from wm_ros import artefacts
     from wm_ros.evaluate import closed_loop
-    with pinned(closed_loop, 'episode_seed', CLOSED_LOOP_SEEDS):
+    with pinned(closed_loop, 'episode_seed', lambda seed, f, k: CLOSED_LOOP_SEEDS[f][k]), \
+            pinned(closed_loop, 'policy_seed',
+                   lambda seed, f, k, p: CLOSED_LOOP_POLICY_SEEDS[f, p][k]):
         report = closed_loop.evaluate(str(artefacts.WORLD_MODEL), families=FAMILIES,
                                       policies=CLOSED_LOOP_POLICIES, episodes=2, seed=1000,
                                       max_steps=120, max_steps_long=120, workers=0,
