@@ -19,7 +19,6 @@ import json
 import numpy as np
 import pytest
 
-from wm_ros.cli import main as cli
 from wm_ros.sim.bag import export_mcap, import_mcap
 from wm_ros.sim.dataset import collect, iter_episodes, read_shard, record_episode, write_shard
 from wm_ros.sim.tabletop import TabletopEnv
@@ -118,18 +117,6 @@ def test_mcap_errors(shards, tmp_path):
         import_mcap(tmp_path / 'bag', image_topic='/front/image')
 
 
-def test_cli_collect_and_bad_input(tmp_path, capsys):
-    assert cli(['collect', '--out', str(tmp_path / 'd'), '--episodes', '2', '--max-steps', '5',
-                '--tasks', 'separate']) == 0
-    assert len(list(iter_episodes(tmp_path / 'd'))) == 2
-    assert cli(['collect', '--out', str(tmp_path / 'e'), '--episodes', '1',
-                '--tasks', 'juggle']) == 2
-    assert "unknown task 'juggle'" in capsys.readouterr().err
-    assert cli(['collect', '--out', str(tmp_path / 'f'), '--episodes', '1',
-                '--mix', 'random=1']) == 2
-    assert 'unknown behaviour' in capsys.readouterr().err
-
-
 def test_closed_loop_collection_records_what_the_policy_did(tmp_path):
     """``--policies``: every recorded action is the policy's answer to the recorded frame."""
     from wm_ros.evaluate.evaluator import PolicySource
@@ -153,13 +140,3 @@ def test_closed_loop_collection_records_what_the_policy_did(tmp_path):
         for t in range(len(e)):
             obs = Observation(e.images[t], e.ee_xy[t], e.instruction, t)
             assert np.allclose(policy.act(obs), e.actions[t], atol=1e-5)
-
-
-def test_closed_loop_collection_refuses_unknown_policies_before_running(tmp_path, capsys):
-    assert cli(['collect', '--out', str(tmp_path / 'g'), '--episodes', '1',
-                '--policies', 'bc_full,juggler']) == 2
-    assert "unknown policy 'juggler'" in capsys.readouterr().err
-    assert not (tmp_path / 'g').exists()
-    with pytest.raises(SystemExit, match='not both'):
-        cli(['collect', '--out', str(tmp_path / 'h'), '--policies', 'bc_full',
-             '--mix', 'expert=1'])

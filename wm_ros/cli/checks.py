@@ -87,8 +87,8 @@ def one_of(option: str, names: Iterable[str], known: Iterable[str], what: str = 
     known = list(known)
     bad = [n for n in names if n not in known]
     if bad:
-        raise UsageError(f'{option}: unknown {what or "name"}{"s" if len(bad) > 1 else ""} '
-                         f'{", ".join(bad)}; choose from {", ".join(known)}')
+        raise UsageError(f'{option}: unknown {what or "name"} {", ".join(map(repr, bad))}; '
+                         f'choose from {", ".join(known)}')
 
 
 def families(option: str, names: Iterable[str], extra: tuple[str, ...] = ()) -> None:
@@ -100,8 +100,10 @@ def families(option: str, names: Iterable[str], extra: tuple[str, ...] = ()) -> 
 def policies(option: str, names: Iterable[str], experts: bool = True,
              learned: bool = True) -> None:
     """
-    Refuse names that are no policy: the perception experts (``experts``), zoo names or
-    policy directories (``learned``). Reads only names and files; loads no policy.
+    Refuse names that are no policy of the kinds allowed.
+
+    ``experts``: the perception experts; ``learned``: zoo names and policy directories.
+    Reads only names and files; loads no policy.
     """
     from wm_ros import artefacts
     from wm_ros.policy.degraded import POLICIES
@@ -218,14 +220,17 @@ def json_file(option: str, path: str | Path, hint: str) -> dict:
 
 
 def evaluation(option: str, path: str | Path) -> None:
-    """Refuse an evaluation (directory or ``evaluation.json``) that is missing or corrupt."""
+    """Refuse an evaluation that is missing or corrupt: a directory or its JSON file."""
     path = Path(path)
     file = path / 'evaluation.json' if path.is_dir() or not path.suffix else path
+    if not file.is_file():
+        raise UsageError(f'{option}: no evaluation at {file}; run `wm-ros evaluate --out '
+                         f'{path}` first, or pass the directory it wrote')
     json_file(option, file, f'run `wm-ros evaluate --out {path}` to write it again')
 
 
 def floor(option: str, path: str | Path) -> None:
-    """Refuse a noise floor (directory or ``floor.json``) that is missing or corrupt."""
+    """Refuse a noise floor that is missing or corrupt: a directory or its ``floor.json``."""
     path = Path(path)
     file = path / 'floor.json' if path.is_dir() or not path.suffix else path
     json_file(option, file, 'run `wm-ros eval floor --real-from EVALUATION --out DIR` and '

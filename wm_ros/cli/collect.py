@@ -41,10 +41,11 @@ def _mix(text: str) -> dict[str, float]:
 
 def _check(args) -> None:
     """Refuse what ``collect`` would fail on, before the first episode."""
-    from wm_ros.sim.dataset import BEHAVIOURS
     if args.policies and args.mix:
         raise UsageError('give --policies or --mix, not both')
-    checks.one_of('--mix', args.mix or {}, BEHAVIOURS, 'behaviour')
+    if args.mix:
+        from wm_ros.sim.dataset import BEHAVIOURS
+        checks.one_of('--mix', args.mix, BEHAVIOURS, 'behaviour')
     checks.families('--tasks', [t for t in args.tasks.split(',') if t])
     if args.policies:
         checks.policies('--policies', [p for p in args.policies.split(',') if p])

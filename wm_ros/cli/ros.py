@@ -81,8 +81,10 @@ def _typed(option: str, spec, key: str, value: str):
 
 def overrides(graph: str, items: list[str]) -> dict[str, dict]:
     """
-    Return ``{node: {param: value}}`` of ``--param node.param=value`` items, typed as the
-    node declares them; refuse unknown graphs, nodes, parameters and values.
+    Return ``{node: {param: value}}`` of ``--param node.param=value`` items.
+
+    Values are typed as the node declares them; unknown graphs, nodes, parameters and
+    values out of range or choices are refused.
     """
     from wm_ros.ros.graph import GRAPHS
     checks.one_of('graph', [graph], GRAPHS, 'graph')
