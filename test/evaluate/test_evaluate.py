@@ -228,7 +228,7 @@ def test_judges_read_the_tasks_own_wording_under_a_rephrasing(trained):
 
 def test_redrawn_view_shows_tabletop_policies_the_models_drawing(trained):
     from wm_ros.evaluate.evaluator import _Robot, redrawn
-    from wm_ros.evaluate.metrics import psnr
+    from wm_ros.image_metrics import psnr
     from wm_ros.interfaces import Observation
     config = replace(EvalConfig.tiny(('spy',)), view='redrawn', max_steps=3)
     start = starts(config, 64)[0]

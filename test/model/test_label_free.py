@@ -30,7 +30,7 @@ from std_srvs.srv import Trigger
 
 from wm_ros import image_encoding
 from wm_ros.cli import main as cli
-from wm_ros.evaluate.metrics import psnr
+from wm_ros.image_metrics import psnr
 from wm_ros.model import free_slots, free_slots_train, latent
 from wm_ros.model.bag_source import BagTopicError, read_bag, TopicMap
 from wm_ros.ros.bringup import Bringup

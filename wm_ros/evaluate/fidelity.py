@@ -49,7 +49,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from wm_ros.evaluate.metrics import classify, locate, psnr, spearman, ssim
+from wm_ros.evaluate.metrics import classify, locate, spearman, ssim
+from wm_ros.image_metrics import psnr
 from wm_ros.runtime.base import ObjectReadout, Uncertainty, WorldModelRuntime
 from wm_ros.sim.dataset import Episode
 

@@ -15,8 +15,9 @@
 """
 Image, object and imagined-vs-real statistics.
 
-PSNR, SSIM, colour-centroid block localisation; Spearman, Pearson, MMRV and bootstrap
-intervals for comparing success rates in imagination with the robot's.
+SSIM (PSNR is :mod:`wm_ros.image_metrics`), colour-centroid block localisation; Spearman,
+Pearson, MMRV and bootstrap intervals for comparing success rates in imagination with the
+robot's.
 
 Blocks are located in a frame by colour: every pixel is classified to the nearest of the
 rendered palette (six block colours, board, pusher), and a block's position is the
@@ -36,12 +37,6 @@ RENDER_GAIN = 1.15          # the tabletop's lights brighten material colours by
 PALETTE_NAMES = tuple(COLOURS) + ('board', 'pusher')
 PALETTE = np.clip(np.array([COLOURS[c] for c in COLOURS] + [BOARD_RGB, PUSHER_RGB])
                   * 255 * RENDER_GAIN, 0, 255).astype(np.float32)
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Return PSNR (dB) per image for uint8 batches ``[B, H, W, 3]``."""
-    mse = ((a.astype(np.float32) - b.astype(np.float32)) ** 2).mean(axis=(1, 2, 3))
-    return 10 * np.log10(255.0 ** 2 / np.maximum(mse, 1e-3))
 
 
 def ssim(a: np.ndarray, b: np.ndarray, sigma: float = 1.5) -> np.ndarray:

@@ -41,6 +41,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import Header, String
 from visualization_msgs.msg import Marker, MarkerArray
 
+from wm_ros.image_metrics import psnr
 from wm_ros.ros import image_codec
 from wm_ros.ros.common import (declare, Diagnostics, ERROR, FAULT_HOLD_S, LATCHED_QOS, OK,
                                Param, run, SENSOR_QOS, STATE_QOS, WARN)
@@ -66,12 +67,6 @@ PARAMS = {
 def stamp_s(stamp) -> float:
     """Return a ``builtin_interfaces/Time`` in seconds."""
     return stamp.sec + 1e-9 * stamp.nanosec
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """Return the PSNR (dB) between two ``uint8[H, W, 3]`` images, capped at MAX_PSNR_DB."""
-    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
-    return MAX_PSNR_DB if mse == 0 else min(MAX_PSNR_DB, 10 * np.log10(255.0 ** 2 / mse))
 
 
 class Pairer:
@@ -167,7 +162,7 @@ class ComparatorNode(Node):
                         f'is {imagined.shape[1]}x{imagined.shape[0]}; cannot compare them '
                         '(run the camera at the world model image size)')
             return
-        self._accumulate(self.psnr, t, psnr(real, imagined))
+        self._accumulate(self.psnr, t, float(psnr(real[None], imagined[None], MAX_PSNR_DB)[0]))
         diff = np.abs(real.astype(np.int16) - imagined.astype(np.int16)) * DIFF_GAIN
         side_by_side = np.concatenate([real, imagined, np.clip(diff, 0, 255).astype(np.uint8)],
                                       axis=1)
