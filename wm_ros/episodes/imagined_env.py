@@ -38,8 +38,8 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from wm_ros.runtime.base import ObjectReadout, State, Uncertainty, WorldModelRuntime
 from wm_ros.reward.task_judge import TaskJudge
+from wm_ros.runtime.base import ObjectReadout, State, Uncertainty, WorldModelRuntime
 from wm_ros.sim.scene import Block, Scene
 from wm_ros.sim.tasks import Task, UNKNOWN
 

@@ -214,3 +214,36 @@ class ExpertPolicy:
         if self.controller is None or self.controller.task is not self.env.task:
             self.reset()
         return self.controller.act(observation.ee_xy, self.env.block_states()[:, :2])
+
+
+class BatchStateExpert:
+    """
+    The scripted expert as a batched policy: each row's controller reads that row's blocks.
+
+    It needs the physics state (``Observations.block_xy``), so it runs on a simulator only;
+    in imagination, where no physics state exists, it refuses.
+    """
+
+    def __init__(self, board_half: float = 0.25, max_speed: float = 0.2,
+                 control_hz: float = 10.0):
+        self.half, self.vmax, self.hz = board_half, max_speed, control_hz
+        self.controllers: list[ExpertController] = []
+
+    def reset(self, episodes) -> None:
+        """Plan each row's task in its true scene."""
+        if any(e.scene is None for e in episodes):
+            raise ValueError("the scripted expert needs each episode's true scene (a "
+                             'simulator start), not a first frame')
+        self.controllers = [ExpertController(e.scene, e.task, self.half, self.vmax, self.hz)
+                            for e in episodes]
+
+    def act(self, observations) -> np.ndarray:
+        """Return each row's expert action from its pusher and block positions."""
+        if observations.block_xy is None:
+            raise ValueError('the scripted expert reads block positions from the physics '
+                             'state; these observations have none (imagination): use a '
+                             'perceiving expert such as "expert"')
+        out = np.zeros((len(observations), 2), np.float32)
+        for i, row in enumerate(observations.rows):
+            out[i] = self.controllers[row].act(observations.ee_xy[i], observations.block_xy[i])
+        return out
