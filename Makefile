@@ -1,6 +1,9 @@
 # Two commands on a fresh machine (Debian, Python 3.11, no ROS install, no GPU):
 #   make demo   - create .venv from package names and run the demo
-#   make test   - create .venv and run linters + the whole test suite
+#   make test   - create .venv and run linters + the whole test suite (CI: .ci/run calls it)
+# The other targets reproduce the shipped artefacts (model, study, reward, policies; named in
+# wm_ros/artefacts.py) and the measured figures: each page of docs/results/ names the target
+# or command that printed its figures. Architecture: docs/architecture.md.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -100,7 +103,7 @@ reward: data
 	$(VENV)/bin/wm-ros train reward --data data/train1 data/train2 --heldout data/fresh --out wm_ros/models/reward --set threads=2
 
 # The small block detector (out/detector; the planner's default detector is the shipped
-# world model's read-out, see README), measured on data/heldout (seed 99).
+# world model's read-out, see docs/results/planning.md), measured on data/heldout (seed 99).
 detector: data
 	$(VENV)/bin/wm-ros train detector --data data/train1 --heldout data/heldout --out out/detector
 
@@ -113,8 +116,9 @@ policies: data
 bench-nodes: venv
 	$(VENV)/bin/wm-ros bench nodes
 
-# Resolution study (README): 64x64 @ 10 Hz, 128x128 @ 10 Hz, 64x64 @ 5 Hz, same recipe and
-# budget; the 128x128 model is shipped as wm_ros/models/world_model_128 (bench nodes).
+# Resolution study (docs/results/resolution-study.md): 64x64 @ 10 Hz, 128x128 @ 10 Hz,
+# 64x64 @ 5 Hz, same recipe and budget; the 128x128 model is shipped as
+# wm_ros/models/world_model_128 (bench nodes).
 STUDY := out/study
 study: data
 	@test -d data/res128 || $(VENV)/bin/wm-ros collect --out data/res128 --episodes 600 --seed 3 --max-steps 150 --image-size 128
