@@ -74,14 +74,18 @@ _embed_one = lru_cache(maxsize=4096)(_compute)
 _embed_word = lru_cache(maxsize=8192)(_compute)
 
 
+def _texts(texts) -> list[str]:
+    """Return ``texts`` (a string or a sequence of them) as a list; refuse anything else."""
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    for text in texts:
+        if not isinstance(text, str):
+            raise TypeError(f'instructions must be strings, got {type(text).__name__}')
+    return texts
+
+
 def embed(texts) -> np.ndarray:
     """Return the float32[N, 384] unit embeddings of ``texts`` (a string or a sequence)."""
-    if isinstance(texts, str):
-        texts = [texts]
-    texts = list(texts)
-    for t in texts:
-        if not isinstance(t, str):
-            raise TypeError(f'instructions must be strings, got {type(t).__name__}')
+    texts = _texts(texts)
     if not texts:
         return np.zeros((0, EMBED_DIM), np.float32)
     with _LOCK:
@@ -102,12 +106,7 @@ def embed_words(texts, words: int) -> np.ndarray:
     Each (text, words) is put together once per process: a rollout asks for the same
     instructions every step.
     """
-    if isinstance(texts, str):
-        texts = [texts]
-    texts = list(texts)
-    for text in texts:
-        if not isinstance(text, str):
-            raise TypeError(f'instructions must be strings, got {type(text).__name__}')
+    texts = _texts(texts)
     if not texts:
         return np.zeros((0, 1 + words, EMBED_DIM), np.float32)
     return np.stack([_with_words(text, words) for text in texts])

@@ -29,16 +29,16 @@ import json
 from pathlib import Path
 
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from wm_ros.config import ConfigError, from_dict
+from wm_ros.model import family_files
 from wm_ros.model.config import ModelFileError, tabletop_world, WorldModelConfig
 from wm_ros.model.network import STATE_KEYS, WorldModel
 
 FORMAT = 'wm_ros.object_slots'   # the runtime registry's key (wm_ros/runtime/registry.py)
 FORMAT_VERSION = 3          # 3: world spec and state spec in the metadata
 LEGACY_FORMAT = ('wm_ros.world_model', 2)   # same network, the tabletop's world implied
-WEIGHTS, META = 'model.safetensors', 'model.json'
+WEIGHTS, META = family_files.WEIGHTS, family_files.META
 
 
 def state_spec(cfg: WorldModelConfig) -> dict:
@@ -52,25 +52,17 @@ def state_spec(cfg: WorldModelConfig) -> dict:
 
 def metadata(cfg: WorldModelConfig, data_hash: str = '', train: dict | None = None) -> dict:
     """Return the metadata dict written beside the weights (and the ONNX graphs)."""
-    return {
-        'format': FORMAT, 'format_version': FORMAT_VERSION, 'config': cfg.to_dict(),
-        'state': state_spec(cfg), 'capabilities': ['objects', 'uncertainty'],
-        'kinds': list(cfg.world.kinds), 'image_size': cfg.image_size, 'control_hz': cfg.control_hz,
-        'action_scale': {'max_speed_m_s': cfg.max_speed, 'units': 'm/s, clipped per axis'},
-        'normalisation': {'images': 'uint8 RGB, /255 inside the graph',
-                          'positions': 'metres in the board frame (+x right, +y up)'},
-        'board_half': cfg.board_half, 'data_hash': data_hash, 'train': train or {}}
+    return family_files.metadata(
+        FORMAT, FORMAT_VERSION, cfg, state_spec(cfg),
+        {'images': 'uint8 RGB, /255 inside the graph',
+         'positions': 'metres in the board frame (+x right, +y up)'},
+        ('objects', 'uncertainty'), data_hash, train, kinds=list(cfg.world.kinds))
 
 
 def save(model: WorldModel, out_dir: str | Path, data_hash: str = '',
          train: dict | None = None) -> Path:
     """Write weights and metadata into ``out_dir``; returns the directory."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()},
-              str(out / WEIGHTS))
-    (out / META).write_text(json.dumps(metadata(model.cfg, data_hash, train), indent=2))
-    return out
+    return family_files.save(model, out_dir, metadata(model.cfg, data_hash, train))
 
 
 def read_metadata(model_dir: str | Path) -> dict:
@@ -113,10 +105,7 @@ def _upgrade(meta: dict, path: Path) -> dict:
 
 def config_of(meta: dict) -> WorldModelConfig:
     """Return the config stored in metadata, with a clear error if it does not parse."""
-    try:
-        return from_dict(WorldModelConfig, meta['config'], source='model.json config')
-    except (ConfigError, KeyError, TypeError) as exc:
-        raise ModelFileError(f'model.json config does not match this wm_ros: {exc}') from None
+    return family_files.config_of(WorldModelConfig, meta)
 
 
 def load(model_dir: str | Path, expect_image_size: int | None = None) -> WorldModel:

@@ -35,11 +35,9 @@ import onnx
 import torch
 
 from wm_ros.model import checkpoint
-from wm_ros.model.network import STATE_KEYS, WorldModel
 from wm_ros.model.config import SLOT_KEYS
-
-OPSET = 20
-IR_VERSION = 9
+from wm_ros.model.family_files import IR_VERSION, OPSET
+from wm_ros.model.network import STATE_KEYS, WorldModel
 STEP_INPUTS = ('kind', 'present', 'pos', 'yaw', 'prev_pos', 'ee', 'prev_ee', 'action')
 DECODER_INPUTS = ('kind', 'present', 'pos', 'yaw', 'ee')
 GRAPHS = {

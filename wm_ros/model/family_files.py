@@ -13,14 +13,18 @@
 # limitations under the License.
 
 """
-Model directories of the newer families: ``model.safetensors`` + ``model.json``.
+Model directories of the families: ``model.safetensors`` + ``model.json`` (+ ``onnx/``).
 
 One implementation of writing, checking and loading them, so every family refuses a
-missing, corrupt, foreign or mis-shaped file with the same clear errors.
+missing, corrupt, foreign or mis-shaped file with the same clear errors; a family names
+its files once as a :class:`Family`. The ONNX export settings (:data:`OPSET`,
+:data:`IR_VERSION`) and the wrapper that exports one method of a network
+(:class:`Graph`) are shared by every family's export.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
 from pathlib import Path
 
@@ -31,6 +35,9 @@ from wm_ros import config as config_io
 from wm_ros.model.config import ModelFileError
 
 WEIGHTS, META = 'model.safetensors', 'model.json'
+# ONNX opset 20 and IR version 9, so ONNX Runtime 1.31 (IR <= 13) and TensorRT 10 load them
+OPSET = 20
+IR_VERSION = 9
 
 
 def save(model: nn.Module, out_dir: str | Path, meta: dict) -> Path:
@@ -100,7 +107,6 @@ def export_graphs(wrappers: dict[str, nn.Module], inputs: dict[str, tuple],
 
     import onnx
     import torch
-    from wm_ros.model.export import IR_VERSION, OPSET
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, (in_names, out_names) in graphs.items():
@@ -120,3 +126,57 @@ def export_graphs(wrappers: dict[str, nn.Module], inputs: dict[str, tuple],
                                        for n, (i, o) in graphs.items()}})
     (out / META).write_text(json.dumps(meta, indent=2))
     return out
+
+
+def metadata(fmt: str, version: int, cfg, state: dict, normalisation: dict,
+             capabilities: tuple[str, ...] = (), data_hash: str = '', train: dict | None = None,
+             **extra) -> dict:
+    """
+    Return the ``model.json`` of a model of config ``cfg``: what every family writes.
+
+    ``state`` is the family's state spec, ``normalisation`` how images and positions are
+    given to it; ``extra`` entries (``kinds``, ``encoder``, ...) follow ``normalisation``.
+    """
+    return {'format': fmt, 'format_version': version, 'config': cfg.to_dict(), 'state': state,
+            'capabilities': list(capabilities), 'image_size': cfg.image_size,
+            'control_hz': cfg.control_hz,
+            'action_scale': {'max_speed_m_s': cfg.max_speed, 'units': 'm/s, clipped per axis'},
+            'normalisation': normalisation, **extra, 'board_half': cfg.board_half,
+            'data_hash': data_hash, 'train': train or {}}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family's model directories: format and version, command name, config and network."""
+
+    format: str
+    version: int
+    name: str           # ``wm-ros train world-model --family NAME``
+    config: type
+    network: type
+
+    def read_metadata(self, model_dir: str | Path) -> dict:
+        """Read and check ``model.json``; errors name the file and the fix."""
+        return read_metadata(model_dir, self.format, self.version, self.name)
+
+    def config_of(self, meta: dict):
+        """Return the config stored in ``meta``, with a clear error if it does not parse."""
+        return config_of(self.config, meta)
+
+    def load(self, model_dir: str | Path) -> nn.Module:
+        """Load a trained model (``model.safetensors`` + ``model.json``), in eval mode."""
+        model = self.network(self.config_of(self.read_metadata(model_dir)))
+        return load_weights(model, model_dir)
+
+
+class Graph(nn.Module):
+    """One method of a network as a module to export: ``forward(*x) = model.<method>(*x)``."""
+
+    def __init__(self, model: nn.Module, method: str):
+        super().__init__()
+        self.m, self.method = model, method
+
+    def forward(self, *inputs):
+        """Run the method."""
+        return getattr(self.m, self.method)(*inputs)
+

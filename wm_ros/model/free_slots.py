@@ -297,16 +297,17 @@ GRAPHS = {'step': (STEP_INPUTS, tuple(f'next_{k}' for k in DYNAMIC_KEYS)),
           'decoder': (DECODER_INPUTS, ('images', 'ee_out'))}
 
 
+FILES = family_files.Family(FORMAT, FORMAT_VERSION, 'free_slots', FreeSlotsConfig,
+                           FreeSlotsModel)
+
+
 def metadata(cfg: FreeSlotsConfig, data_hash: str = '', train: dict | None = None) -> dict:
     """Return the metadata written beside the weights (and the ONNX graphs)."""
-    return {'format': FORMAT, 'format_version': FORMAT_VERSION, 'config': cfg.to_dict(),
-            'state': state_spec(cfg), 'capabilities': [], 'image_size': cfg.image_size,
-            'control_hz': cfg.control_hz,
-            'action_scale': {'max_speed_m_s': cfg.max_speed, 'units': 'm/s, clipped per axis'},
-            'normalisation': {'images': 'uint8 RGB', 'positions': 'metres in the board frame '
-                              '(+x right, +y up)'},
-            'encoder': 'wm_ros.model.discover (no weights; runs in Python in every backend)',
-            'board_half': cfg.board_half, 'data_hash': data_hash, 'train': train or {}}
+    return family_files.metadata(
+        FORMAT, FORMAT_VERSION, cfg, state_spec(cfg),
+        {'images': 'uint8 RGB', 'positions': 'metres in the board frame (+x right, +y up)'},
+        (), data_hash, train,
+        encoder='wm_ros.model.discover (no weights; runs in Python in every backend)')
 
 
 def save(model: FreeSlotsModel, out_dir: str | Path, data_hash: str = '',
@@ -315,53 +316,15 @@ def save(model: FreeSlotsModel, out_dir: str | Path, data_hash: str = '',
     return family_files.save(model, out_dir, metadata(model.cfg, data_hash, train))
 
 
-def read_metadata(model_dir: str | Path) -> dict:
-    """Read and check a free-slot ``model.json``; errors name the file and the fix."""
-    return family_files.read_metadata(model_dir, FORMAT, FORMAT_VERSION, 'free_slots')
-
-
-def config_of(meta: dict) -> FreeSlotsConfig:
-    """Return the config stored in metadata, with a clear error if it does not parse."""
-    return family_files.config_of(FreeSlotsConfig, meta)
-
-
-def load(model_dir: str | Path) -> FreeSlotsModel:
-    """Load a trained free-slot model (``model.safetensors`` + ``model.json``)."""
-    model = FreeSlotsModel(config_of(read_metadata(model_dir)))
-    return family_files.load_weights(model, model_dir)
-
-
-class _Step(nn.Module):
-    """The step graph: the dynamic keys and the action -> their next values."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.m = model
-
-    def forward(self, shape, present, pos, prev_pos, ee, action):
-        return self.m.step(shape, present, pos, prev_pos, ee, action)
-
-
-class _Decoder(nn.Module):
-    """The decoder graph: sprites, slots, board and pusher -> (images uint8, ee)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.m = model
-
-    def forward(self, sprite, present, pos, offset, ee, board, pusher, pusher_offset):
-        return self.m.decode_uint8(sprite, present, pos, offset, ee, board, pusher,
-                                   pusher_offset)
-
-
 def export(model_dir: str | Path, out_dir: str | Path) -> Path:
     """Export the step and decoder graphs and ``model.json`` (the encoder has no weights)."""
-    model = load(model_dir)
+    model = FILES.load(model_dir)
     s = model.cfg.image_size
     state = {k: torch.from_numpy(v) for k, v in encode_frames(
         model.cfg, np.full((2, s, s, 3), 128, np.uint8), np.zeros((2, 2), np.float32)).items()}
     state['action'] = torch.zeros(2, 2)
     return family_files.export_graphs(
-        {'step': _Step(model), 'decoder': _Decoder(model)},
+        {'step': family_files.Graph(model, 'step'),
+         'decoder': family_files.Graph(model, 'decode_uint8')},
         {name: tuple(state[k] for k in ins) for name, (ins, _) in GRAPHS.items()}, GRAPHS,
-        read_metadata(model_dir), out_dir)
+        FILES.read_metadata(model_dir), out_dir)

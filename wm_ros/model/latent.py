@@ -190,15 +190,15 @@ def state_spec(cfg: LatentConfig) -> dict:
             'ee': {'shape': [2], 'dtype': 'float32'}}
 
 
+FILES = family_files.Family(FORMAT, FORMAT_VERSION, 'latent', LatentConfig, LatentWorldModel)
+
+
 def metadata(cfg: LatentConfig, data_hash: str = '', train: dict | None = None) -> dict:
     """Return the metadata written beside the weights (and the ONNX graphs)."""
-    return {'format': FORMAT, 'format_version': FORMAT_VERSION, 'config': cfg.to_dict(),
-            'state': state_spec(cfg), 'capabilities': [], 'image_size': cfg.image_size,
-            'control_hz': cfg.control_hz,
-            'action_scale': {'max_speed_m_s': cfg.max_speed, 'units': 'm/s, clipped per axis'},
-            'normalisation': {'images': 'uint8 RGB, /127.5 - 1 inside the graph',
-                              'positions': 'metres in the board frame (+x right, +y up)'},
-            'board_half': cfg.board_half, 'data_hash': data_hash, 'train': train or {}}
+    return family_files.metadata(
+        FORMAT, FORMAT_VERSION, cfg, state_spec(cfg),
+        {'images': 'uint8 RGB, /127.5 - 1 inside the graph',
+         'positions': 'metres in the board frame (+x right, +y up)'}, (), data_hash, train)
 
 
 def save(model: LatentWorldModel, out_dir: str | Path, data_hash: str = '',
@@ -208,55 +208,6 @@ def save(model: LatentWorldModel, out_dir: str | Path, data_hash: str = '',
                              {**metadata(model.cfg, data_hash, train), **(extra or {})})
 
 
-def read_metadata(model_dir: str | Path) -> dict:
-    """Read and check a latent-grid ``model.json``; errors name the file and the fix."""
-    return family_files.read_metadata(model_dir, FORMAT, FORMAT_VERSION, 'latent')
-
-
-def config_of(meta: dict) -> LatentConfig:
-    """Return the config stored in metadata, with a clear error if it does not parse."""
-    return family_files.config_of(LatentConfig, meta)
-
-
-def load(model_dir: str | Path) -> LatentWorldModel:
-    """Load a trained latent-grid model (``model.safetensors`` + ``model.json``)."""
-    model = LatentWorldModel(config_of(read_metadata(model_dir)))
-    return family_files.load_weights(model, model_dir)
-
-
-class _Encoder(nn.Module):
-    """The encoder graph: (images, ee_xy) -> (z, ee)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.m = model
-
-    def forward(self, images, ee):
-        return self.m.encode(images, ee)
-
-
-class _Step(nn.Module):
-    """The step graph: (z, ee, action) -> (next_z, next_ee)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.m = model
-
-    def forward(self, z, ee, action):
-        return self.m.step(z, ee, action)
-
-
-class _Decoder(nn.Module):
-    """The decoder graph: (z, ee) -> (images uint8, ee)."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.m = model
-
-    def forward(self, z, ee):
-        return self.m.decode_uint8(z, ee)
-
-
 GRAPHS = {'encoder': (('images', 'ee_xy'), STATE_KEYS),
           'step': (STATE_KEYS + ('action',), tuple(f'next_{k}' for k in STATE_KEYS)),
           'decoder': (STATE_KEYS, ('images', 'ee_out'))}
@@ -264,12 +215,14 @@ GRAPHS = {'encoder': (('images', 'ee_xy'), STATE_KEYS),
 
 def export(model_dir: str | Path, out_dir: str | Path) -> Path:
     """Export to ``out_dir``: encoder / step / decoder ``.onnx`` and ``model.json``."""
-    model = load(model_dir)
+    model = FILES.load(model_dir)
     s = model.cfg.image_size
     images, ee = torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, 2)
     with torch.no_grad():
         z, ee_z = model.encode(images, ee)
+    graph = family_files.Graph
     return family_files.export_graphs(
-        {'encoder': _Encoder(model), 'step': _Step(model), 'decoder': _Decoder(model)},
+        {'encoder': graph(model, 'encode'), 'step': graph(model, 'step'),
+         'decoder': graph(model, 'decode_uint8')},
         {'encoder': (images, ee), 'step': (z, ee_z, torch.zeros(2, 2)), 'decoder': (z, ee_z)},
-        GRAPHS, read_metadata(model_dir), out_dir)
+        GRAPHS, FILES.read_metadata(model_dir), out_dir)

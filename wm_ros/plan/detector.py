@@ -300,7 +300,7 @@ def _ort_session(net: DetectorNet, size: int):
 
     import onnx
     import onnxruntime as ort
-    from wm_ros.model.export import IR_VERSION, OPSET
+    from wm_ros.model.family_files import IR_VERSION, OPSET
     buf = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')

@@ -103,14 +103,25 @@ class _Rollouts:
 
 
 class _RolloutCost:
-    """What every cost here shares: the batched rollouts, weights, pusher start."""
+    """
+    What every cost here shares: the batched rollouts, weights, pusher start.
+
+    ``goal`` (a sub-goal :class:`Step` or a :class:`Task`) is what the subclass's ``_aim``
+    sets up to score, over the named blocks ``slots`` (name -> slot of ``state``).
+    """
 
     def __init__(self, runtime: WorldModelRuntime, state: State, ee: np.ndarray,
-                 slots: dict[str, int], board_half: float, weights: CostWeights):
+                 slots: dict[str, int], goal, board_half: float = 0.25,
+                 weights: CostWeights = CostWeights()):
         self.roll = _Rollouts(runtime, state, slots)
         self.weights, self.half = weights, board_half
         self.dt = 1.0 / runtime.control_hz
         self.ee0 = np.asarray(ee, np.float64)
+        self._aim(goal, self.roll.names)
+
+    def _aim(self, goal, names: list[str]) -> None:
+        """Set up what ``goal`` scores over the blocks ``names`` (each subclass's part)."""
+        raise NotImplementedError
 
     def pusher(self, actions: np.ndarray) -> np.ndarray:
         """Return the pusher path ``[N, H, 2]`` of ``actions``."""
@@ -127,12 +138,9 @@ class _RolloutCost:
 class SubgoalCost(_RolloutCost):
     """The cost of candidate actions for one :class:`Step` (see the module docstring)."""
 
-    def __init__(self, runtime: WorldModelRuntime, state: State, ee: np.ndarray,
-                 slots: dict[str, int], step: Step, board_half: float = 0.25,
-                 weights: CostWeights = CostWeights()):
-        super().__init__(runtime, state, ee, slots, board_half, weights)
+    def _aim(self, step: Step, names: list[str]) -> None:
+        """Aim at ``step``: its block, its anchor, the staging point behind the block."""
         self.step = step
-        names = self.roll.names
         if step.block not in names or (step.anchor and step.anchor not in names):
             raise ValueError(f'step "{step.text}" names a block the model does not hold '
                              f'(holds {names})')
@@ -170,12 +178,9 @@ class SubgoalCost(_RolloutCost):
 class TaskCost(_RolloutCost):
     """Flat MPC on a whole task: a smooth distance to its success set (no sub-goals)."""
 
-    def __init__(self, runtime: WorldModelRuntime, state: State, ee: np.ndarray,
-                 slots: dict[str, int], task: Task, board_half: float = 0.25,
-                 weights: CostWeights = CostWeights()):
-        super().__init__(runtime, state, ee, slots, board_half, weights)
+    def _aim(self, task: Task, names: list[str]) -> None:
+        """Aim at ``task``: the slots of its blocks, every block's colour."""
         self.task = task
-        names = self.roll.names
         self.colour = np.array([n.split(' ')[0] for n in names])
         self.idx = [names.index(b) for b in task.blocks]
 

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from wm_ros.artefacts import read_metadata
 from wm_ros.config import ConfigError, from_dict
 from wm_ros.language import EMBED_DIM
 from wm_ros.reward.config import RewardConfig, RewardFileError
@@ -170,17 +171,8 @@ class SuccessClassifier(Served):
         if not meta_path.is_file():
             raise RewardFileError(f'reward model metadata {meta_path} does not exist; train one '
                                   'with `wm-ros train reward` or pass the directory that has it')
-        try:
-            meta = json.loads(meta_path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RewardFileError(f'{meta_path} is not valid JSON: {exc}') from None
-        if not isinstance(meta, dict) or meta.get('format') != FORMAT:
-            raise RewardFileError(f'{meta_path} is not a reward classifier (format '
-                                  f'{meta.get("format") if isinstance(meta, dict) else None!r})')
-        if meta.get('format_version') != FORMAT_VERSION:
-            raise RewardFileError(f'{meta_path} has format_version '
-                                  f'{meta.get("format_version")}, this wm_ros reads '
-                                  f'{FORMAT_VERSION}: retrain with `wm-ros train reward`')
+        meta = read_metadata(meta_path, FORMAT, FORMAT_VERSION, RewardFileError,
+                             'a reward classifier', ': retrain with `wm-ros train reward`')
         try:
             cfg = from_dict(RewardConfig, meta['config'], source=str(meta_path))
             calibration = (meta['calibration']['a'], meta['calibration']['b'])

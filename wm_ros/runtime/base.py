@@ -207,14 +207,9 @@ class CheckedRuntime:
     Input checks and the T-step loop shared by every backend of every family.
 
     Backends implement ``_encode``, ``_step`` (one action [B, 2]) and ``_decode``, and set
-    ``state_spec``.
+    the attributes of :class:`WorldModelRuntime` (``image_size``, ``control_hz``,
+    ``max_speed``, ``backend``, ``state_spec``).
     """
-
-    image_size: int
-    control_hz: float
-    max_speed: float
-    backend: str
-    state_spec: StateSpec
 
     def encode(self, images: np.ndarray, ee: np.ndarray) -> State:
         """Encode ``images`` uint8[B,S,S,3] (or one [S,S,3]) and ``ee`` [B,2] (or [2])."""

@@ -36,7 +36,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
-from wm_ros.model.export import OPSET
+from wm_ros.model.family_files import OPSET
 
 
 class _Output(torch.nn.Module):

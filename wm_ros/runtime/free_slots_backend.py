@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from wm_ros.model import free_slots
-from wm_ros.runtime.base import CheckedRuntime, State, StateSpec
+from wm_ros.runtime.base import State
 from wm_ros.runtime.ort_backend import OrtGraphRuntime
+from wm_ros.runtime.torch_model import TorchModelRuntime
 
 
 class _Encode:
@@ -41,27 +41,17 @@ class _Encode:
         return State(free_slots.encode_frames(self.cfg, images, ee))
 
 
-class TorchFreeSlotsRuntime(_Encode, CheckedRuntime):
+class TorchFreeSlotsRuntime(_Encode, TorchModelRuntime):
     """Run a free-slot model directory with torch (CPU or CUDA)."""
-
-    backend = 'torch'
 
     def __init__(self, model: str | Path | free_slots.FreeSlotsModel, device: str = 'cpu',
                  threads: int | None = None):
         if not isinstance(model, free_slots.FreeSlotsModel):
-            model = free_slots.load(model)
-        self.model = model.to(device).eval()
-        self.device = torch.device(device)
-        if threads:
-            torch.set_num_threads(threads)
-        self.cfg = cfg = model.cfg
-        self.image_size, self.control_hz, self.max_speed = (cfg.image_size, cfg.control_hz,
-                                                            cfg.max_speed)
-        self.state_spec = StateSpec.from_metadata({'state': free_slots.state_spec(cfg)})
+            model = free_slots.FILES.load(model)
+        super().__init__(model, free_slots.state_spec(model.cfg), device, threads)
 
     def _t(self, state: State, keys, action=None):
-        return tuple(torch.as_tensor(np.asarray(action if k == 'action' else state[k]),
-                                     device=self.device) for k in keys)
+        return self._tensors(*(action if k == 'action' else state[k] for k in keys))
 
     @torch.inference_mode()
     def _step(self, state: State, action) -> State:
@@ -81,6 +71,6 @@ class OrtFreeSlotsRuntime(_Encode, OrtGraphRuntime):
     graphs = free_slots.GRAPHS
 
     def _metadata(self, model_dir: Path) -> dict:
-        meta = free_slots.read_metadata(model_dir)
-        self.cfg = free_slots.config_of(meta)
+        meta = free_slots.FILES.read_metadata(model_dir)
+        self.cfg = free_slots.FILES.config_of(meta)
         return meta

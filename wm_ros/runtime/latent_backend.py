@@ -24,47 +24,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from wm_ros.model import latent
-from wm_ros.runtime.base import CheckedRuntime, State, StateSpec
+from wm_ros.runtime.base import State
 from wm_ros.runtime.ort_backend import OrtGraphRuntime
+from wm_ros.runtime.torch_model import TorchModelRuntime
 
 
-class TorchLatentRuntime(CheckedRuntime):
+class TorchLatentRuntime(TorchModelRuntime):
     """Run a latent-grid model directory with torch (CPU or CUDA)."""
-
-    backend = 'torch'
 
     def __init__(self, model: str | Path | latent.LatentWorldModel, device: str = 'cpu',
                  threads: int | None = None):
         if not isinstance(model, latent.LatentWorldModel):
-            model = latent.load(model)
-        self.model = model.to(device).eval()
-        self.device = torch.device(device)
-        if threads:
-            torch.set_num_threads(threads)
-        cfg = model.cfg
-        self.image_size, self.control_hz, self.max_speed = (cfg.image_size, cfg.control_hz,
-                                                            cfg.max_speed)
-        self.state_spec = StateSpec.from_metadata({'state': latent.state_spec(cfg)})
-
-    def _t(self, *arrays):
-        return tuple(torch.as_tensor(np.asarray(a), device=self.device) for a in arrays)
+            model = latent.FILES.load(model)
+        super().__init__(model, latent.state_spec(model.cfg), device, threads)
 
     @torch.inference_mode()
     def _encode(self, images, ee) -> State:
-        return State.from_tuple(latent.STATE_KEYS, self.model.encode(*self._t(images, ee)))
+        return State.from_tuple(latent.STATE_KEYS, self.model.encode(*self._tensors(images, ee)))
 
     @torch.inference_mode()
     def _step(self, state: State, action) -> State:
-        out = self.model.step(*self._t(state['z'], state['ee'], action))
+        out = self.model.step(*self._tensors(state['z'], state['ee'], action))
         return State.from_tuple(latent.STATE_KEYS, out)
 
     @torch.inference_mode()
     def _decode(self, state: State):
-        images, ee = self.model.decode_uint8(*self._t(state['z'], state['ee']))
+        images, ee = self.model.decode_uint8(*self._tensors(state['z'], state['ee']))
         return images.cpu().numpy(), ee.cpu().numpy()
 
 
@@ -74,4 +62,4 @@ class OrtLatentRuntime(OrtGraphRuntime):
     graphs = latent.GRAPHS
 
     def _metadata(self, model_dir: Path) -> dict:
-        return latent.read_metadata(model_dir)
+        return latent.FILES.read_metadata(model_dir)

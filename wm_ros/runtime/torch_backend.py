@@ -33,42 +33,31 @@ import torch
 
 from wm_ros.model import checkpoint
 from wm_ros.model.network import STATE_KEYS, WorldModel
-from wm_ros.runtime.base import CheckedRuntime, State, StateSpec
+from wm_ros.runtime.base import State
 from wm_ros.runtime.slot_family import SlotFamily
+from wm_ros.runtime.torch_model import TorchModelRuntime
 
 
-class TorchRuntime(SlotFamily, CheckedRuntime):
+class TorchRuntime(SlotFamily, TorchModelRuntime):
     """Run a model directory (``model.safetensors`` + ``model.json``) with torch."""
-
-    backend = 'torch'
 
     max_graphs = 8          # captured rollout shapes kept (least recently used dropped)
 
     def __init__(self, model: str | Path | WorldModel, device: str = 'cpu',
                  threads: int | None = None, cuda_graphs: bool = True):
-        self.model = checkpoint.load(model) if not isinstance(model, WorldModel) else model
-        self.model = self.model.to(device).eval()
-        self.device = torch.device(device)
+        model = checkpoint.load(model) if not isinstance(model, WorldModel) else model
+        super().__init__(model, checkpoint.state_spec(model.cfg), device, threads)
         self.cuda_graphs = cuda_graphs and self.device.type == 'cuda'
         self._graphs: OrderedDict = OrderedDict()
-        if threads:
-            torch.set_num_threads(threads)
-        cfg = self.model.cfg
-        self.image_size, self.control_hz, self.max_speed = (cfg.image_size, cfg.control_hz,
-                                                            cfg.max_speed)
-        self.kinds = cfg.world.kinds
-        self.state_spec = StateSpec.from_metadata({'state': checkpoint.state_spec(cfg)})
-
-    def _tensors(self, arrays):
-        return tuple(torch.as_tensor(np.asarray(a), device=self.device) for a in arrays)
+        self.kinds = self.cfg.world.kinds
 
     @torch.inference_mode()
     def _encode(self, images, ee) -> State:
-        return State.from_tuple(STATE_KEYS, self.model.encoder(*self._tensors((images, ee))))
+        return State.from_tuple(STATE_KEYS, self.model.encoder(*self._tensors(images, ee)))
 
     @torch.inference_mode()
     def _step(self, state: State, action) -> State:
-        out = self.model.dynamics(*self._tensors(state.as_tuple(STATE_KEYS) + (action,)))
+        out = self.model.dynamics(*self._tensors(*state.as_tuple(STATE_KEYS), action))
         return State.from_tuple(STATE_KEYS, out)
 
     @torch.inference_mode()
@@ -76,7 +65,7 @@ class TorchRuntime(SlotFamily, CheckedRuntime):
         if not self.cuda_graphs:
             yield from super()._steps(state, actions)
             return
-        inputs = self._tensors(state.as_tuple(STATE_KEYS))
+        inputs = self._tensors(*state.as_tuple(STATE_KEYS))
         acts = torch.as_tensor(np.ascontiguousarray(actions.transpose(1, 0, 2)),
                                device=self.device)                      # [T, B, 2]
         graph, static_in, static_acts, static_out = self._graph(inputs, acts)
@@ -119,5 +108,5 @@ class TorchRuntime(SlotFamily, CheckedRuntime):
 
     @torch.inference_mode()
     def _decode(self, state: State):
-        images, ee = self.model.decoder(*self._tensors(state.as_tuple(STATE_KEYS)))
+        images, ee = self.model.decoder(*self._tensors(*state.as_tuple(STATE_KEYS)))
         return images.cpu().numpy(), ee.cpu().numpy()
