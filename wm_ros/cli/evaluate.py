@@ -108,13 +108,13 @@ def _eval_floor(args) -> int:
 
 def _eval_policies(args) -> int:
     checks.policies('--policies', items(args.policies), experts=False)
+    from wm_ros.evaluate.zoo import measure, table
     from wm_ros.policy.zoo import load_policy, ZOO
-    from wm_ros.policy.zoo_eval import measure, table
     names = items(args.policies) or list(ZOO)
     rows = {}
     for name in names + (['expert'] if args.expert else []):
         policy = load_policy(name) if name != 'expert' else None
-        rows[name] = measure(policy.path if policy else 'expert', episodes=args.episodes,
+        rows[name] = measure(policy.path if policy else 'state_expert', episodes=args.episodes,
                              seed=args.seed, workers=args.workers)
         if policy is not None and args.store:
             policy.save(policy.path, real_success=rows[name])

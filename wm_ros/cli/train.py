@@ -115,15 +115,19 @@ def _train_detector(args) -> int:
 
 def _train_policy(args) -> int:
     from wm_ros.policy.learned import get_config
+    from functools import partial
+
+    from wm_ros.evaluate.zoo import measure, table
     from wm_ros.policy.zoo import models_dir, train_zoo, ZOO
-    from wm_ros.policy.zoo_eval import table
     overrides = {k: number(v) for k, v in args.set}
     cfg = get_config(args.config, **overrides)
     data = args.data or ['data/train1', 'data/train2']
     root = Path(args.out) if args.out else models_dir()
     outs = ({name: root / name for name in ZOO} if args.all else
             {args.recipe: Path(args.out) if args.out else root / args.recipe})
-    results = train_zoo(data, outs, cfg, args.episodes, args.workers)
+    measured_by = partial(measure, episodes=args.episodes, workers=args.workers) \
+        if args.episodes else None
+    results = train_zoo(data, outs, cfg, measured_by)
     measured = {k: v['real_success'] for k, v in results.items() if v['real_success']}
     if measured:
         print(table(measured))

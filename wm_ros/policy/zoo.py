@@ -22,12 +22,14 @@ demonstrations, which behaviours (clean expert vs noisy), whose action labels, h
 it trains, and what it reads of the instruction (``colour_only`` ignores shape words).
 
 ``wm-ros train policy --all`` trains every recipe into ``wm_ros/models/policies/<name>``
-and measures its real success on the tabletop (:mod:`wm_ros.policy.zoo_eval`), which is
-stored in its ``policy.json``; :func:`load_policy` takes a zoo name or a directory.
+and measures its real success on the tabletop (:mod:`wm_ros.evaluate.zoo`, passed in as
+``train_zoo``'s ``measure``), which is stored in its ``policy.json``; :func:`load_policy`
+takes a zoo name or a directory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 import time
@@ -38,8 +40,9 @@ from wm_ros import artefacts
 from wm_ros.policy import bc_data
 from wm_ros.policy.bc_train import fit, mirror_instruction, MIRRORS, torch_threads
 from wm_ros.policy.learned import LearnedPolicy, PolicyConfig
-from wm_ros.policy.zoo_eval import ZOO_FAMILIES
 from wm_ros.sim.scene import SHAPES
+
+ZOO_FAMILIES = ('block_to_region', 'block_to_block', 'separate', 'group_by_colour')
 
 CLEAN = ('expert', 'perceived')
 ALL_BUT_EXPLORE = ('expert', 'perceived', 'noisy')
@@ -155,44 +158,34 @@ def train_policy(recipe: Recipe | str, data, out: str | Path | None = None,
 
 
 def train_zoo(data, outs: dict[str, str | Path] | None = None,
-              config: PolicyConfig | None = None, measure_episodes: int = 20,
-              workers: int = 1, progress: bool = True) -> dict[str, dict]:
+              config: PolicyConfig | None = None,
+              measure: Callable[[Path], dict] | None = None,
+              progress: bool = True) -> dict[str, dict]:
     """
     Train recipes into directories: ``outs`` = ``{recipe name: directory}``.
 
     Default: the whole zoo into :func:`models_dir`. The data are read once for all
-    recipes. With ``measure_episodes`` > 0 each policy's real success
-    (:func:`~wm_ros.policy.zoo_eval.measure`) is measured and stored in its ``policy.json``.
+    recipes. With ``measure`` (``measure(directory) -> real success``, e.g.
+    :func:`wm_ros.evaluate.zoo.measure` with its episodes and workers bound) each policy's
+    real success is measured and stored in its ``policy.json``.
     Returns ``{name: {'training': ..., 'real_success': ...}}``.
     """
-    from concurrent.futures import ProcessPoolExecutor
-    import multiprocessing
-
-    from wm_ros.policy.zoo_eval import measure
     outs = outs or {name: models_dir() / name for name in ZOO}
     recipes = [get_recipe(n) for n in outs]
     episodes = bc_data.load(data) if _is_paths(data) else list(data)
     sources = [str(d) for d in data] if _is_paths(data) else 'episodes in memory'
-    pool = None
-    if measure_episodes and workers > 1:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'))
     results = {}
-    try:
-        for recipe in recipes:
-            if progress:
-                print(f'{recipe.name}: {recipe.description}', flush=True)
-            policy = train_policy(recipe, episodes, None, config, progress)
-            policy.meta['training']['data'] = sources
-            path = policy.save(outs[recipe.name])
-            if measure_episodes:
-                policy.save(path, real_success=measure(path, episodes=measure_episodes,
-                                                       workers=workers, pool=pool))
-            results[recipe.name] = {k: policy.meta.get(k) for k in ('training', 'real_success')}
-            if progress:
-                print(f'  {path}: {_summary(results[recipe.name])}', flush=True)
-    finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+    for recipe in recipes:
+        if progress:
+            print(f'{recipe.name}: {recipe.description}', flush=True)
+        policy = train_policy(recipe, episodes, None, config, progress)
+        policy.meta['training']['data'] = sources
+        path = policy.save(outs[recipe.name])
+        if measure is not None:
+            policy.save(path, real_success=measure(path))
+        results[recipe.name] = {k: policy.meta.get(k) for k in ('training', 'real_success')}
+        if progress:
+            print(f'  {path}: {_summary(results[recipe.name])}', flush=True)
     return results
 
 
