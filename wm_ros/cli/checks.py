@@ -100,28 +100,26 @@ def families(option: str, names: Iterable[str], extra: tuple[str, ...] = ()) -> 
 def policies(option: str, names: Iterable[str], experts: bool = True,
              learned: bool = True) -> None:
     """
-    Refuse names that are no policy of the kinds allowed.
+    Refuse names that are no policy of the kinds allowed (:mod:`wm_ros.policy.registry`).
 
-    ``experts``: the perception experts; ``learned``: zoo names and policy directories.
-    Reads only names and files; loads no policy.
+    ``experts``: the registered kinds (perception experts, the state expert); ``learned``:
+    zoo names and policy directories. Reads only names and files; loads no policy.
     """
-    from wm_ros import artefacts
-    from wm_ros.policy.degraded import POLICIES
-    known = list(POLICIES) if experts else []
-    zoo = sorted(p.name for p in artefacts.POLICIES.glob('*') if (p / 'policy.json').is_file())
-    known += zoo if learned else []
+    from wm_ros.policy import registry
     for name in names:
-        if name in known:
-            continue
-        path = Path(name).expanduser()
-        if learned and path.is_dir():
-            if not (path / 'policy.json').is_file():
-                raise UsageError(f'{option}: {name} is not a policy directory (no policy.json); '
-                                 'train one with `wm-ros train policy`')
-            continue
-        dirs = ' or a policy directory' if learned else ''
-        raise UsageError(f'{option}: unknown policy {name!r}; choose from '
-                         f'{", ".join(known)}{dirs}')
+        try:
+            kind = registry.check(name)
+        except registry.UnknownPolicy as exc:
+            raise UsageError(f'{option}: {exc}') from None
+        if kind == 'directory' and not (Path(name).expanduser() / 'policy.json').is_file():
+            raise UsageError(f'{option}: {name} is not a policy directory (no policy.json); '
+                             'train one with `wm-ros train policy`')
+        if learned and not experts and kind not in ('zoo', 'directory'):
+            raise UsageError(f'{option}: unknown policy {name!r} here: choose a zoo name '
+                             f'({", ".join(registry.zoo_names())}) or a policy directory')
+        if experts and not learned and kind not in registry.PERCEIVING:
+            raise UsageError(f'{option}: unknown policy {name!r} here: choose one of '
+                             f'{", ".join(registry.PERCEIVING)}')
 
 
 def edits(option: str, names: Iterable[str]) -> None:
