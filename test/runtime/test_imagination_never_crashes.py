@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wm_ros.runtime import load_runtime
 from wm_ros.episodes.imagined_env import ImaginedEnv
+from wm_ros.runtime import load_runtime
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 from wm_ros.sim.tasks import FAMILIES, REGIONS, Task
 

@@ -35,7 +35,6 @@ import yaml
 SLOT_KEYS = ('kind', 'present', 'pos', 'yaw', 'prev_pos')   # per-slot arrays [B, M, ...]
 
 
-
 class ModelFileError(ValueError):
     """A model file that is missing, corrupt, of another version or of another shape."""
 

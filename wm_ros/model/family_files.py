@@ -149,7 +149,7 @@ def metadata(fmt: str, version: int, cfg, state: dict, normalisation: dict,
 class Family:
     """A family's model directories: format and version, command name, config and network."""
 
-    format: str
+    fmt: str
     version: int
     name: str           # ``wm-ros train world-model --family NAME``
     config: type
@@ -157,7 +157,7 @@ class Family:
 
     def read_metadata(self, model_dir: str | Path) -> dict:
         """Read and check ``model.json``; errors name the file and the fix."""
-        return read_metadata(model_dir, self.format, self.version, self.name)
+        return read_metadata(model_dir, self.fmt, self.version, self.name)
 
     def config_of(self, meta: dict):
         """Return the config stored in ``meta``, with a clear error if it does not parse."""
@@ -179,4 +179,3 @@ class Graph(nn.Module):
     def forward(self, *inputs):
         """Run the method."""
         return getattr(self.m, self.method)(*inputs)
-

@@ -298,7 +298,7 @@ GRAPHS = {'step': (STEP_INPUTS, tuple(f'next_{k}' for k in DYNAMIC_KEYS)),
 
 
 FILES = family_files.Family(FORMAT, FORMAT_VERSION, 'free_slots', FreeSlotsConfig,
-                           FreeSlotsModel)
+                            FreeSlotsModel)
 
 
 def metadata(cfg: FreeSlotsConfig, data_hash: str = '', train: dict | None = None) -> dict:

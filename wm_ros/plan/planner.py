@@ -65,8 +65,8 @@ from wm_ros.plan.detector import DetectedObjects, Detector, ReadoutDetector
 from wm_ros.plan.judging import judge_frame, rerank
 from wm_ros.plan.mpc import CostWeights, pusher_path, SubgoalCost, TaskCost
 from wm_ros.plan.solver import Solver, SolverConfig
-from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
 from wm_ros.reward.matching import match_names, unique_names
+from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
 from wm_ros.sim.tasks import Task
 
 __all__ = ['HierarchicalPlanner', 'load_config', 'PlannerConfig', 'PlanRefused']

@@ -30,8 +30,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from wm_ros.runtime.base import ObjectReadout, State
 from wm_ros.reward.task_judge import TaskJudge
+from wm_ros.runtime.base import ObjectReadout, State
 from wm_ros.sim.tasks import Task
 
 
