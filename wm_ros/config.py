@@ -79,7 +79,11 @@ def load(cls, path: str | Path | None = None, section: str | None = None,
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f'config file {path} does not exist')
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f'config file {path} is not valid YAML ({exc}); fix it or '
+                              'pass another file') from None
         if section is not None:
             sections = sorted(k for k in data if k not in inherit)
             if section not in sections:

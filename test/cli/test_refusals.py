@@ -44,6 +44,9 @@ def _inputs(tmp: Path) -> None:
     (tmp / 'evaluation').mkdir()
     (tmp / 'evaluation' / 'evaluation.json').write_text(json.dumps({'cells': []}))
     (tmp / 'taken').mkdir()
+    (tmp / 'bad.yaml').write_text('image_size: [64,\n')
+    (tmp / 'shards').mkdir()                # passes the path check; never read
+    (tmp / 'shards' / 'shard-00000.npz').write_bytes(b'')
 
 
 # (argv with {tmp} for the case's directory, words the one line must hold)
@@ -80,6 +83,7 @@ CASES = [
     (['collect', '--policies', 'expert', '--model', '{tmp}/empty', '--out', '{tmp}/out'],
      'model.json does not exist'),
     (['collect', '--image-size', '8', '--out', '{tmp}/out'], 'must be >= 16'),
+    (['collect', '--config', '{tmp}/bad.yaml', '--out', '{tmp}/out'], 'is not valid YAML'),
     (['train', 'world-model', '--data', '{tmp}/nowhere', '--out', '{tmp}/out'],
      'nowhere does not exist'),
     (['train', 'world-model', '--data', '{tmp}/empty', '--out', '{tmp}/out'],
@@ -89,6 +93,16 @@ CASES = [
      'is not key=value'),
     (['train', 'world-model', '--family', 'latent', '--data', '{tmp}/empty', '--out',
       '{tmp}/out'], 'neither a shard directory'),
+    (['train', 'world-model', '--config', 'huge', '--data', '{tmp}/shards', '--out',
+      '{tmp}/out'], "has no section 'huge'"),
+    (['train', 'world-model', '--config-file', '{tmp}/bad.yaml', '--data', '{tmp}/shards',
+      '--out', '{tmp}/out'], 'bad.yaml is not valid YAML'),
+    (['train', 'world-model', '--set', 'lr=0.001', 'speed=9', '--data', '{tmp}/shards', '--out',
+      '{tmp}/out'], "unknown key(s) ['speed']"),
+    (['train', 'reward', '--config', 'huge', '--data', '{tmp}/shards', '--out', '{tmp}/out'],
+     "has no section 'huge'"),
+    (['train', 'policy', '--recipe', 'bc_50', '--config', 'huge', '--data', '{tmp}/shards',
+      '--out', '{tmp}/out'], "unknown policy config 'huge'"),
     (['train', 'reward', '--out', '{tmp}/out'], '--data is required'),
     (['train', 'detector', '--data', '{tmp}/empty', '--out', '{tmp}/out'], 'is not a shard'),
     (['train', 'policy', '--out', '{tmp}/out'], 'give --recipe NAME or --all'),
