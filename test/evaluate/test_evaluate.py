@@ -23,8 +23,9 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from wm_ros.episodes.seeds import episode_seed
 from wm_ros.evaluate import ood, summary
-from wm_ros.evaluate.evaluator import episode_seed, EvalConfig, starts
+from wm_ros.evaluate.evaluator import EvalConfig, starts
 
 
 def _rec(policy, task, real, imagined, judged=None, state=None):
@@ -111,7 +112,7 @@ def trained(tmp_path_factory):
     from wm_ros.policy.zoo import train_policy
     from wm_ros.reward.config import load_config
     from wm_ros.reward.train import train_reward
-    from wm_ros.sim.dataset import collect
+    from wm_ros.episodes.collect import collect
     root = tmp_path_factory.mktemp('evaluate')
     collect(root / 'data', 6, seed=3, mix={'expert': 1.0},
             families=('block_to_region', 'separate'), max_steps=40, progress=False)
@@ -166,25 +167,25 @@ def test_tiny_suite_end_to_end_writes_every_number_and_the_report(trained, tmp_p
 
 
 def test_same_suite_gives_the_same_real_outcomes_with_more_workers(trained):
-    from wm_ros.evaluate.evaluator import resolve_policy, run_tabletop
+    from wm_ros.evaluate.evaluator import run_tabletop
+    from wm_ros.policy import registry
     config = EvalConfig.tiny((str(trained / 'policy'),))
     group = starts(config, 64)[:3]
     jobs = [(config.policies[0], s) for s in group]
     args = (WORLD_MODEL, str(trained / 'reward'), 64, config)
-    here = run_tabletop(jobs, *args, workers=0)
-    pooled = run_tabletop(jobs, *args, workers=2)
+    here = run_tabletop(jobs, *args, workers=0, keep=range(3))
+    pooled = run_tabletop(jobs, *args, workers=2, keep=range(3))
     assert [r.steps for r in here] == [r.steps for r in pooled]
+    assert [r.judged for r in here] == [r.judged for r in pooled]
+    assert all(len(a.frames) == a.steps + 1 for a in here)
     assert all(np.array_equal(a.frames, b.frames) for a, b in zip(here, pooled))
-    assert resolve_policy(str(trained / 'policy')) is not None
+    assert registry.check(str(trained / 'policy')) == 'directory'
 
 
 class _Spy:
     """A policy that records what it is shown and stands still."""
 
     def __init__(self):
-        self.seen, self.read = [], []
-
-    def reset(self):
         self.seen, self.read = [], []
 
     def act(self, observation):
@@ -206,51 +207,64 @@ class _Listener:
         return np.zeros(len(images))
 
 
+def _tabletop_run(start, policy, judge=None, steps=3, jitter_m=0.0):
+    """Run ``start`` on a tabletop the way the evaluator's workers do; return the env."""
+    from wm_ros.episodes.driver import Judging, run_episodes
+    from wm_ros.episodes.env import Limits
+    from wm_ros.episodes.tabletop import Tabletops
+    env = Tabletops(jitter_m=jitter_m)
+    judging = Judging(judge, ends=False, at_end=True) if judge is not None else None
+    run_episodes(env, policy, [start], Limits(steps, steps), judging)
+    return env
+
+
 def test_judges_read_the_tasks_own_wording_under_a_rephrasing(trained):
     """A rephrasing tests the policy; the judges still judge the task in its own words."""
     from wm_ros.evaluate.edits import apply_scene, EDITS
-    from wm_ros.evaluate.evaluator import _Robot, imagine
+    from wm_ros.evaluate.rollouts import imagine
+    from wm_ros.policy.base import PerRow
+    from wm_ros.runtime import load_runtime
     config = replace(EvalConfig.tiny(('spy',)), max_steps=3)
     start = starts(config, 64)[0]
     _, task = apply_scene(start.scene, start.task, EDITS['rephrase'], np.random.default_rng(0))
     assert task.canonical == start.task.instruction != task.instruction
     start = replace(start, task=task)
-    robot = _Robot(WORLD_MODEL, str(trained / 'reward'), 64, config)
-    robot.policies['spy'] = spy = _Spy()
-    robot.reward = judge = _Listener()
-    robot.run('spy', start)
-    assert set(spy.read) == {task.instruction}             # the policy reads the rephrasing
+    spy, judge = _Spy(), _Listener()
+    _tabletop_run(start, PerRow(lambda _: spy), judge)
+    assert len(spy.read) == 3 and set(spy.read) == {task.instruction}   # the rephrasing
     assert judge.texts == {task.canonical}                 # the tabletop's judge the task
     judge = _Listener()
-    imagine(robot.runtime, judge, 'bc_50', [start], config)
+    imagine(load_runtime(WORLD_MODEL, 'onnxruntime'), judge, 'bc_50', [start], config)
     assert judge.texts == {task.canonical}                 # and so does imagination's
 
 
 def test_redrawn_view_shows_tabletop_policies_the_models_drawing(trained):
-    from wm_ros.evaluate.evaluator import _Robot, redrawn
+    from wm_ros.episodes.tabletop import TabletopWorld
     from wm_ros.image_metrics import psnr
-    from wm_ros.interfaces import Observation
-    config = replace(EvalConfig.tiny(('spy',)), view='redrawn', max_steps=3)
-    start = starts(config, 64)[0]
-    robot = _Robot(WORLD_MODEL, str(trained / 'reward'), 64, config)
-    robot.policies['spy'] = spy = _Spy()
-    robot.run('spy', start)
+    from wm_ros.policy.base import PerRow, redraw, Redrawn
+    from wm_ros.runtime import load_runtime
+    runtime = load_runtime(WORLD_MODEL, 'onnxruntime', threads=1)
+    start = starts(EvalConfig.tiny(('spy',)), 64)[0]
+    spy = _Spy()
+    _tabletop_run(start, Redrawn(PerRow(lambda _: spy), runtime))
     assert len(spy.seen) == 3
-    drawn = redrawn(robot.runtime, Observation(start.image, start.ee, '', 0)).image
+    drawn = redraw(runtime, start.image[None], start.ee[None])[0]
     assert np.array_equal(spy.seen[0], drawn)           # the drawing, not the camera frame
     assert not np.array_equal(drawn, start.image) and drawn.shape == start.image.shape
     assert psnr(drawn[None], start.image[None])[0] > 25  # ... of the same scene
-    camera = _Robot(WORLD_MODEL, str(trained / 'reward'), 64, replace(config, view='camera'))
-    camera.policies['spy'] = spy = _Spy()
-    camera.run('spy', start)
-    assert np.array_equal(spy.seen[0], start.image)
+    camera = _Spy()
+    _tabletop_run(start, PerRow(lambda _: camera))
+    assert np.array_equal(camera.seen[0], start.image)
     with pytest.raises(ValueError, match="'camera', 'redrawn'"):
         EvalConfig(view='dream')
+    with pytest.raises(ValueError, match='world model'):
+        TabletopWorld(view='redrawn')
 
 
 def test_bad_requests_fail_before_any_episode_runs(trained):
     from wm_ros.evaluate.edits import EditError
-    from wm_ros.evaluate.evaluator import evaluate, imagine
+    from wm_ros.evaluate.evaluator import evaluate
+    from wm_ros.evaluate.rollouts import imagine
     from wm_ros.reward import load_reward
     from wm_ros.runtime import load_runtime
     from wm_ros.sim.tasks import TaskError
@@ -284,7 +298,7 @@ class _Blinking:
 
 
 def test_hold_asks_the_judge_for_frames_in_a_row_before_an_imagined_success():
-    from wm_ros.evaluate.evaluator import imagine
+    from wm_ros.evaluate.rollouts import imagine
     from wm_ros.runtime import load_runtime
     runtime = load_runtime(WORLD_MODEL, 'onnxruntime')
     config = EvalConfig.tiny(('bc_50',))
@@ -298,17 +312,15 @@ def test_hold_asks_the_judge_for_frames_in_a_row_before_an_imagined_success():
         replace(config, hold=0)
 
 
-def test_jittered_starts_move_every_block_alike_for_every_policy(trained):
-    from wm_ros.evaluate.evaluator import _Robot
+def test_jittered_starts_move_every_block_alike_for_every_policy():
+    from wm_ros.policy.base import PerRow
     config = replace(EvalConfig.tiny(('spy',)), max_steps=2, jitter_m=0.002)
     start = starts(config, 64)[0]
-    robot = _Robot(WORLD_MODEL, str(trained / 'reward'), 64, config)
-    robot.policies['spy'] = _Spy()
     moved = []
     for _ in range(2):                         # two policies from one start: the same moves
-        robot.run('spy', start)
+        env = _tabletop_run(start, PerRow(lambda _: _Spy()), steps=2, jitter_m=0.002)
         moved.append(np.array([[b.x - a.x, b.y - a.y]
-                               for a, b in zip(start.scene.blocks, robot.env.scene.blocks)]))
+                               for a, b in zip(start.scene.blocks, env.envs[0].scene.blocks)]))
     assert np.array_equal(moved[0], moved[1])
     assert 0 < np.abs(moved[0]).max() < 0.01 and np.all(moved[0] != 0)
     with pytest.raises(ValueError, match='jitter_m'):

@@ -29,8 +29,9 @@ from dataclasses import replace
 
 import numpy as np
 
+from wm_ros.episodes.env import Start
 from wm_ros.evaluate import edits as edit_ops
-from wm_ros.evaluate.evaluator import EvalConfig, imagine, run_tabletop, Start
+from wm_ros.evaluate.rollouts import EvalConfig, imagine, run_tabletop
 
 OOD_TASKS = ('block_to_region', 'block_to_block')
 MIN_CHANGE = 0.10

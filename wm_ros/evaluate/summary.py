@@ -40,12 +40,17 @@ TARGETS = {'pearson': 0.90, 'mmrv': 0.05, 'mmrv_task_mean': 0.05, 'mean_abs_gap'
 
 
 def record(policy: str, start, real, imagined) -> dict:
-    """Return the JSON-ready outcomes, real and imagined, of one episode start."""
+    """
+    Return the JSON-ready outcomes, real and imagined, of one episode start.
+
+    ``real`` and ``imagined`` are :class:`~wm_ros.episodes.env.EpisodeResult`; the
+    imagined-state verdict is the imagination's own (``env_success``; None without one).
+    """
     return {'policy': policy, 'task': start.task_family, 'k': start.k, 'seed': start.seed,
             'instruction': start.task.instruction, 'real': real.success,
             'real_judged': real.judged, 'real_steps': real.steps,
             'real_s': round(real.seconds, 3), 'imagined': imagined.success,
-            'imagined_reward': imagined.judged, 'imagined_state': imagined.reference,
+            'imagined_reward': imagined.judged, 'imagined_state': imagined.env_success,
             'imagined_steps': imagined.steps, 'imagined_passed_run': imagined.passed_run}
 
 

@@ -179,32 +179,3 @@ def state_expert(name: str, context: PolicyContext):
     """Build the scripted expert that reads the simulator's block positions."""
     from wm_ros.policy.expert import BatchStateExpert
     return BatchStateExpert(context.board_half, context.max_speed, context.control_hz)
-
-
-class PolicySource:
-    """
-    ``source(name, seed)`` returns a single-row policy for one episode (``wm-ros collect``).
-
-    Zoo policies and directories load once and are shared; perceiving kinds are built per
-    episode with its seed and read blocks through ``model`` (loaded on first use).
-    """
-
-    def __init__(self, model: str | Path, backend: str = 'onnxruntime',
-                 board_half: float = 0.25):
-        self.model, self.backend, self.board_half = str(model), backend, board_half
-        self._runtime = None
-        self._loaded: dict = {}
-
-    def __call__(self, name: str, seed: int):
-        kind = check(name)
-        if kind in ('zoo', 'directory'):
-            if name not in self._loaded:
-                self._loaded[name] = _load_learned(name, kind)
-            return self._loaded[name]
-        if not _KINDS[kind].perceives:
-            raise ValueError(f'policy {name!r} is not a pixel policy; collect it as a '
-                             'scripted behaviour (--mix expert)')
-        if self._runtime is None:
-            from wm_ros.runtime import load_runtime
-            self._runtime = load_runtime(self.model, self.backend, threads=1)
-        return single(name, PolicyContext.of(self._runtime, self.board_half), seed)
