@@ -171,6 +171,11 @@ def add_parser(sub) -> None:
 
 def add_eval_parsers(vsub) -> None:
     """Add ``eval closed-loop``, ``floor`` and ``policies`` to the ``eval`` subparsers."""
+    _add_closed_loop(vsub)
+    _add_floor_and_policies(vsub)
+
+
+def _add_closed_loop(vsub) -> None:
     cl = vsub.add_parser('closed-loop', help='pixel policies on the tabletop and in imagination '
                          'from the same first frames: success, gap, replay, causes')
     cl.add_argument('--model', default=DEFAULT_MODEL, help='model dir (torch) or ONNX dir')
@@ -201,6 +206,9 @@ def add_eval_parsers(vsub) -> None:
                     'jittered start (the ceiling of open-loop replay)')
     cl.add_argument('--out', default='out/closed_loop')
     cl.set_defaults(func=_closed_loop)
+
+
+def _add_floor_and_policies(vsub) -> None:
 
     fl = vsub.add_parser('floor', help='the noise floor of an evaluation suite: its tabletop '
                          'rerun from starts moved by a camera-sized error, scored as imagination')
