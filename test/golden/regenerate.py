@@ -28,11 +28,12 @@ import tempfile
 
 import numpy as np
 
+from wm_ros.episodes.collect import collect
 from wm_ros.model.config import load_config
 from wm_ros.model.export import export
 from wm_ros.model.train import train
 from wm_ros.runtime import load_runtime
-from wm_ros.sim.dataset import collect, iter_episodes
+from wm_ros.sim.dataset import iter_episodes
 
 OUT = Path(__file__).parent / 'tiny_world_model'
 

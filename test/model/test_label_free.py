@@ -30,6 +30,7 @@ from std_srvs.srv import Trigger
 
 from wm_ros import image_encoding
 from wm_ros.cli import main as cli
+from wm_ros.episodes.collect import collect
 from wm_ros.image_metrics import psnr
 from wm_ros.model import free_slots, free_slots_train, latent
 from wm_ros.model.bag_source import BagTopicError, read_bag, TopicMap
@@ -39,7 +40,7 @@ from wm_ros.runtime.base import ObjectReadout, RuntimeInputError
 from wm_ros.runtime.free_slots_backend import TorchFreeSlotsRuntime
 from wm_ros.runtime.registry import load_runtime
 from wm_ros.sim.bag import typestore
-from wm_ros.sim.dataset import collect, iter_episodes
+from wm_ros.sim.dataset import iter_episodes
 
 START = 1_700_000_000 * 10**9
 TOPICS = TopicMap(image='/front_cam/color', command='/arm/cmd_vel', pose='/arm/pose')

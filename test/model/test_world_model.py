@@ -23,6 +23,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from wm_ros.cli import main as cli
+from wm_ros.episodes.collect import collect
 from wm_ros.episodes.imagined_env import ImaginedEnv
 from wm_ros.evaluate import fidelity
 from wm_ros.evaluate.metrics import classify, locate
@@ -35,7 +36,7 @@ from wm_ros.model.train import train
 from wm_ros.runtime import load_runtime
 from wm_ros.runtime.base import RuntimeInputError
 from wm_ros.sim.bag import export_mcap
-from wm_ros.sim.dataset import collect, iter_episodes
+from wm_ros.sim.dataset import iter_episodes
 
 GOLDEN = Path(__file__).resolve().parents[1] / 'golden' / 'tiny_world_model'
 

@@ -29,7 +29,7 @@ from wm_ros.runtime.base import ObjectReadout
 @pytest.fixture(scope='module')
 def episodes(tmp_path_factory):
     """Return the root of new tabletop shards (seeds no shipped model trained on)."""
-    from wm_ros.sim.dataset import collect
+    from wm_ros.episodes.collect import collect
     root = tmp_path_factory.mktemp('detector')
     collect(root / 'train', 8, seed=31, mix={'expert': 1.0}, shard_size=8, max_steps=50,
             progress=False)

@@ -21,11 +21,12 @@ import numpy as np
 import pytest
 
 from wm_ros.cli import main as cli
+from wm_ros.episodes.collect import collect
 from wm_ros.interfaces import BatchPolicy, Observation, Policy
 from wm_ros.policy import bc_data
 from wm_ros.policy.learned import get_config, LearnedPolicy, PolicyFileError
 from wm_ros.policy.zoo import load_policy, models_dir, train_policy, ZOO, ZOO_FAMILIES
-from wm_ros.sim.dataset import collect, iter_episodes
+from wm_ros.sim.dataset import iter_episodes
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 
 TINY = get_config('tiny')

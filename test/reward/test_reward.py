@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from wm_ros.cli import main as cli
+from wm_ros.episodes.collect import collect
 from wm_ros.interfaces import RewardModel
 from wm_ros.reward import DEFAULT_REWARD, load_reward
 from wm_ros.reward.config import RewardFileError
@@ -29,7 +30,7 @@ from wm_ros.reward.evaluate import binary_metrics, evaluate, evaluation_frames
 from wm_ros.reward.oracle import PhysicsOracle, sample_task
 from wm_ros.reward.state_judge import ImaginedStateJudge
 from wm_ros.runtime import load_runtime
-from wm_ros.sim.dataset import collect, iter_episodes
+from wm_ros.sim.dataset import iter_episodes
 from wm_ros.sim.tabletop import TabletopEnv
 
 WORLD_MODEL = Path(__file__).resolve().parents[2] / 'wm_ros' / 'models' / 'world_model'

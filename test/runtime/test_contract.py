@@ -94,7 +94,7 @@ def family_model(tmp_path_factory):
                         f'has no contract case: add a tiny builder to BUILDERS in {__file__}')
         if fmt not in built:
             if 'data' not in built:
-                from wm_ros.sim.dataset import collect
+                from wm_ros.episodes.collect import collect
                 built['data'] = tmp_path_factory.mktemp('episodes')
                 collect(built['data'], 3, seed=11, mix={'expert': 1.0}, shard_size=3,
                         max_steps=30, progress=False)

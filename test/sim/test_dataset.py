@@ -12,16 +12,16 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Episode collection, shards, and the rosbag2 MCAP round trip."""
+"""Shards of collected episodes, and the rosbag2 MCAP round trip."""
 
 import json
 
 import numpy as np
 import pytest
 
+from wm_ros.episodes.collect import collect
 from wm_ros.sim.bag import export_mcap, import_mcap
-from wm_ros.sim.dataset import collect, iter_episodes, read_shard, record_episode, write_shard
-from wm_ros.sim.tabletop import TabletopEnv
+from wm_ros.sim.dataset import iter_episodes, read_shard, write_shard
 
 
 @pytest.fixture(scope='module')
@@ -47,29 +47,6 @@ def test_collect_writes_shards_with_every_field(shards):
         assert e.success.shape == (t + 1,) and e.instruction
         # recorded success is what the physics check says about the recorded state
         assert e.success[-1] == e.task.success(e.scene, e.block_states[-1, :, :2], 0.25)
-
-
-def test_collect_is_reproducible_from_seed(shards, tmp_path):
-    out, _ = shards
-    again = collect(tmp_path, 4, seed=3, shard_size=4, max_steps=40, progress=False)
-    a, b = read_shard(out / 'shard-00000'), read_shard(again[0])
-    for x, y in zip(a, b):
-        assert x.instruction == y.instruction and x.behaviour == y.behaviour
-        assert np.array_equal(x.images, y.images) and np.array_equal(x.actions, y.actions)
-
-
-def test_noisy_and_explore_behaviours_differ_from_expert():
-    env = TabletopEnv()
-    expert = record_episode(env, 11, 'expert', 'separate', max_steps=20)
-    noisy = record_episode(env, 11, 'noisy', 'separate', max_steps=20)
-    explore = record_episode(env, 11, 'explore', 'separate', max_steps=20)
-    env.close()
-    assert expert.instruction == noisy.instruction == explore.instruction
-    n = min(len(expert), len(noisy), len(explore))
-    assert not np.allclose(expert.actions[:n], noisy.actions[:n])
-    assert not np.allclose(expert.actions[:n], explore.actions[:n])
-    # exploration is drawn toward blocks: somewhere in 20 steps a block moves or it nears one
-    assert np.abs(explore.actions).max() > 0.05
 
 
 def test_shard_files_contain_no_pickles(shards):
@@ -115,28 +92,3 @@ def test_mcap_errors(shards, tmp_path):
         import_mcap(tmp_path / 'missing')
     with pytest.raises(ValueError, match='has no /front/image'):
         import_mcap(tmp_path / 'bag', image_topic='/front/image')
-
-
-def test_closed_loop_collection_records_what_the_policy_did(tmp_path):
-    """``--policies``: every recorded action is the policy's answer to the recorded frame."""
-    from wm_ros.evaluate.evaluator import PolicySource
-    from wm_ros.interfaces import Observation
-    from wm_ros.policy.zoo import load_policy
-    source = PolicySource('wm_ros/models/world_model')
-    collect(tmp_path / 'c', 3, seed=5, mix={'bc_full': 1.0, 'noisy': 1.0}, shard_size=3,
-            max_steps=25, progress=False, policies=source, families=('block_to_region',))
-    episodes = list(iter_episodes(tmp_path / 'c'))
-    assert len(episodes) == 3
-    assert {e.behaviour for e in episodes} <= {'policy:bc_full', 'policy:noisy'}
-    learned = [e for e in episodes if e.behaviour == 'policy:bc_full']
-    assert learned and len(learned) < 3
-    scripted = record_episode(TabletopEnv(), episodes[0].seed, 'expert', 'block_to_region',
-                              max_steps=25)
-    assert not np.allclose(scripted.actions[:5], episodes[0].actions[:5])
-    policy = load_policy('bc_full')
-    for e in learned:
-        policy.set_task(e.scene, e.task)
-        policy.reset()
-        for t in range(len(e)):
-            obs = Observation(e.images[t], e.ee_xy[t], e.instruction, t)
-            assert np.allclose(policy.act(obs), e.actions[t], atol=1e-5)

@@ -44,7 +44,7 @@ def _check(args) -> None:
     if args.policies and args.mix:
         raise UsageError('give --policies or --mix, not both')
     if args.mix:
-        from wm_ros.sim.dataset import BEHAVIOURS
+        from wm_ros.policy.scripted import BEHAVIOURS
         checks.one_of('--mix', args.mix, BEHAVIOURS, 'behaviour')
     checks.families('--tasks', [t for t in args.tasks.split(',') if t])
     if args.policies:
@@ -56,7 +56,7 @@ def _check(args) -> None:
 def _collect(args) -> int:
     _check(args)
     from wm_ros import config
-    from wm_ros.sim.dataset import collect
+    from wm_ros.episodes.collect import collect
     from wm_ros.sim.tabletop import TabletopConfig
     from wm_ros.sim.tasks import FAMILIES
     cfg = config.load(TabletopConfig, args.config, image_size=args.image_size,
@@ -66,10 +66,10 @@ def _collect(args) -> int:
     if args.policies:                  # closed loop: pixel policies drive the tabletop
         import torch
 
-        from wm_ros.evaluate.evaluator import PolicySource
+        from wm_ros.episodes.collect import PolicyMaker
         torch.set_num_threads(1)       # one collect process per core, as the evaluator's workers
         mix = {name: 1.0 for name in args.policies.split(',') if name}
-        source = PolicySource(args.model)
+        source = PolicyMaker(args.model)
     paths = collect(args.out, args.episodes, args.seed, mix, families, cfg,
                     args.shard_size, args.max_steps, policies=source)
     print(f'wrote {len(paths)} shard(s) to {args.out}')
