@@ -12,17 +12,29 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Test set-up: headless MuJoCo and DDS discovery pinned to this host, one domain per run."""
+"""
+Test set-up: headless MuJoCo, DDS discovery pinned to this host, a free domain per run.
+
+Every test process takes a DDS domain no other run on this host is using and holds its
+lock while it runs (:mod:`wm_ros.ros.domains`), whatever ``ROS_DOMAIN_ID`` it inherited
+(``make test`` and ``.ci/run`` pick one at random, which two runs can share), so two test
+runs on one host never talk to each other.
+"""
 
 import os
-import random
 
 import pytest
 
+from wm_ros.ros.domains import hold_free_domain
+
 os.environ.setdefault('MUJOCO_GL', 'egl')
 os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-if 'ROS_DOMAIN_ID' not in os.environ:
-    os.environ['ROS_DOMAIN_ID'] = str(random.Random(os.getpid()).randint(1, 100))
+os.environ['ROS_DOMAIN_ID'] = str(hold_free_domain())
+
+
+def pytest_report_header(config):
+    """Say which DDS domain this run holds."""
+    return f'ROS_DOMAIN_ID={os.environ["ROS_DOMAIN_ID"]} (free on this host, held by this run)'
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@
 The ``planner`` node in its own process over DDS, with the ``tiny`` planner config.
 
 The test process plays the robot: it publishes a tabletop frame and its pusher pose at
-10 Hz and an instruction, and records what the node publishes. Its own DDS domain keeps
-it apart from other test runs on this host (conftest.py picks 1-100 at random).
+10 Hz and an instruction, and records what the node publishes. A DDS domain of its own,
+free on this host (wm_ros.ros.domains), keeps it apart from other tests and test runs.
 """
 
 import json
@@ -34,15 +34,16 @@ from visualization_msgs.msg import Marker, MarkerArray
 
 from wm_ros.ros import image_codec
 from wm_ros.ros.common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
+from wm_ros.ros.domains import hold_free_domain
 from wm_ros.ros.graph import PLANNER
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 
-from ..rosutil import CommanderUnderTest
 from .test_policy_node import shipped_model_backend
+from ..rosutil import CommanderUnderTest
 
 pytestmark = pytest.mark.ros
 
-DOMAIN_ID = 121          # outside conftest.py's random 1-100: no other run shares it
+DOMAIN_ID = hold_free_domain()      # no other test or run on this host shares it
 SEED = 0                 # block_to_region: a green moon, blue star, purple and yellow triangle
 GOOD = 'push the green moon to the center'
 OTHER = 'push the blue star to the top left corner'

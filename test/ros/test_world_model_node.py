@@ -34,7 +34,8 @@ from std_srvs.srv import Trigger
 from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.ros import image_codec
 from wm_ros.ros.bringup import Bringup, local_ros_env
-from wm_ros.ros.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, stamp_ns, STATE_QOS
+from wm_ros.ros.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, STATE_QOS
+from wm_ros.ros.messages import stamp_ns
 
 from ..rosutil import Probe
 

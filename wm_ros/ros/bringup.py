@@ -18,32 +18,51 @@ Bring-up runner: start a graph from :mod:`wm_ros.ros.graph` as separate processe
 This is ``ros2 launch`` for machines with only the PyPI ROS wheels: every node runs as
 ``python -m <module> --ros-args -r __node:=<name> --params-file <config> -p k:=v ...``,
 talking over DDS like launched nodes do. Discovery stays on this host unless the caller
-already configured it (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` and a ``ROS_DOMAIN_ID``
-are set only when absent); robot hosts keep their own settings.
+already configured it (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` and a free
+``ROS_DOMAIN_ID`` are set only when absent); robot hosts keep their own settings.
+
+Stopping, as ``ros2 launch`` does: SIGINT, SIGTERM and SIGHUP to ``wm-ros up`` are
+forwarded to its nodes, commanding nodes first (their final zero twist reaches a robot
+that still listens), then the rest; a node still running ``timeout`` s later gets SIGTERM,
+then SIGKILL. A second signal while stopping does not cut the teardown short.
+
+Orphans: each node runs in its own process group (a terminal's Ctrl-C reaches only the
+runner, which stops the nodes in order) and, on Linux, asks the kernel for SIGTERM when the
+runner dies (``PR_SET_PDEATHSIG``, see :func:`wm_ros.ros.stop_signals.die_with_parent`):
+so a SIGKILL or crash of ``wm-ros up`` still stops every node, each with its own zero
+twist, though not commanding nodes first (the robot driver's command timeout covers a zero
+that arrives after the driver stopped). Not covered: other systems than Linux, a node that
+is itself SIGKILLed (it cannot send a zero), and graphs started from a thread other than
+the main one (the kernel ties the signal to the starting thread, so it is not asked for).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
-import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from wm_ros.config import config_dir
+from wm_ros.ros.domains import hold_free_domain
 from wm_ros.ros.graph import get_graph, NodeSpec
+from wm_ros.ros.stop_signals import PARENT_ENV, STOP_SIGNALS, StopSignals
+
+TERM_S = 5.0            # after SIGTERM, a node gets this long before SIGKILL
 
 
 def local_ros_env(domain_id: int | None = None, base: dict | None = None) -> dict:
-    """Return an environment with DDS kept on localhost and a (random) domain id."""
+    """Return an environment with DDS kept on localhost and a free (random) domain id."""
     env = dict(os.environ if base is None else base)
     env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
     if domain_id is not None:
         env['ROS_DOMAIN_ID'] = str(domain_id)
-    else:
-        env.setdefault('ROS_DOMAIN_ID', str(random.randint(1, 100)))
+    elif 'ROS_DOMAIN_ID' not in env:
+        env['ROS_DOMAIN_ID'] = str(hold_free_domain())   # locked while this process runs
     env.setdefault('MUJOCO_GL', 'egl')
     env.setdefault('PYTHONUNBUFFERED', '1')
     return env
@@ -92,7 +111,10 @@ class Bringup:
         self._logs = {}
 
     def start(self) -> 'Bringup':
-        """Start every node as its own process."""
+        """Start every node as its own process (own process group, dies with this one)."""
+        env = dict(self.env)
+        if threading.current_thread() is threading.main_thread():
+            env[PARENT_ENV] = str(os.getpid())
         for spec in self.nodes:
             cmd = node_command(spec, self.params_file, self.overrides.get(spec.name),
                                self.namespace)
@@ -101,8 +123,9 @@ class Bringup:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
                 log = self.log_dir / f'{spec.name}.log'
                 out = self._logs[spec.name] = log.open('w')  # noqa: SIM115 (closed in stop)
-            self.procs[spec.name] = subprocess.Popen(cmd, env=self.env, stdout=out,
-                                                     stderr=subprocess.STDOUT)
+            self.procs[spec.name] = subprocess.Popen(cmd, env=env, stdout=out,
+                                                     stderr=subprocess.STDOUT,
+                                                     start_new_session=True)
         return self
 
     def log(self, name: str) -> str:
@@ -114,30 +137,23 @@ class Bringup:
         """Return which nodes are still running."""
         return {n: p.poll() is None for n, p in self.procs.items()}
 
-    def stop(self, timeout: float = 5.0) -> dict[str, int]:
+    def stop(self, timeout: float = 5.0, sig: int = signal.SIGINT) -> dict[str, int]:
         """
-        Stop the graph like Ctrl-C in ``ros2 launch``, commanding nodes first.
+        Stop the graph like ``ros2 launch`` does; return every node's exit code.
 
-        Nodes that command the robot get SIGINT first and are waited for (each publishes a
-        zero twist as it exits, while the robot still listens); then the rest. Stragglers
-        are killed after ``timeout`` s per group.
+        Nodes that command the robot get ``sig`` first and are waited for (each publishes
+        a zero twist as it exits, while the robot still listens); then the rest. A node
+        still running ``timeout`` s after ``sig`` gets SIGTERM, and SIGKILL ``TERM_S`` s
+        later. Signals to this process meanwhile are held until the teardown is done.
         """
         commanders = {n for n in self.procs if n in self.commanders}
         codes = {}
-        for group in (commanders, set(self.procs) - commanders):
-            procs = {n: p for n, p in self.procs.items() if n in group}
-            for p in procs.values():
-                if p.poll() is None:
-                    p.send_signal(signal.SIGINT)
-            deadline = time.monotonic() + timeout
-            for name, p in procs.items():
-                try:
-                    codes[name] = p.wait(max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    codes[name] = p.wait()
-        for f in self._logs.values():
-            f.close()
+        with deferred_signals():
+            for group in (commanders, set(self.procs) - commanders):
+                codes.update(_stop_group({n: p for n, p in self.procs.items() if n in group},
+                                         sig, timeout))
+            for f in self._logs.values():
+                f.close()
         return codes
 
     def __enter__(self) -> 'Bringup':
@@ -147,14 +163,68 @@ class Bringup:
         self.stop()
 
 
-def supervise(bringup: Bringup, duration: float = 0.0, poll_s: float = 0.2) -> list[str]:
-    """Wait until a node exits, ``duration`` s pass or Ctrl-C; return the nodes that died."""
+def _wait(procs: dict[str, subprocess.Popen], seconds: float) -> list[str]:
+    """Wait up to ``seconds`` for ``procs`` to exit; return the names still running."""
+    deadline = time.monotonic() + seconds
+    for p in procs.values():
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(max(0.0, deadline - time.monotonic()))
+    return [n for n, p in procs.items() if p.poll() is None]
+
+
+def _stop_group(procs: dict[str, subprocess.Popen], sig: int, timeout: float) -> dict:
+    """Send ``sig`` to ``procs``; escalate to SIGTERM, then SIGKILL; return exit codes."""
+    steps = [(sig, timeout)]
+    if sig != signal.SIGTERM:
+        steps.append((signal.SIGTERM, TERM_S))
+    steps.append((signal.SIGKILL, None))
+    left = list(procs)
+    for i, (step, seconds) in enumerate(steps):
+        if i:
+            print(f'node(s) {left} still running {steps[i - 1][1]:g} s after '
+                  f'{signal.Signals(steps[i - 1][0]).name}: sending {signal.Signals(step).name}',
+                  file=sys.stderr, flush=True)
+        for name in left:
+            with contextlib.suppress(ProcessLookupError):
+                procs[name].send_signal(step)
+        left = _wait({n: procs[n] for n in left}, seconds if seconds is not None else 30.0)
+        if not left:
+            break
+    return {n: p.returncode for n, p in procs.items()}
+
+
+@contextlib.contextmanager
+def deferred_signals():
+    """
+    Hold SIGINT, SIGTERM and SIGHUP off while the body runs, then deliver them.
+
+    So a second Ctrl-C cannot cut a teardown short. Main thread only (elsewhere Python
+    delivers no signals anyway).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    previous = {s: signal.signal(s, lambda n, _: got.append(n)) for s in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        for n in dict.fromkeys(got):
+            signal.raise_signal(n)
+
+
+def supervise(bringup: Bringup, duration: float = 0.0, poll_s: float = 0.2,
+              stop: threading.Event | None = None) -> list[str]:
+    """Wait until a node exits, ``duration`` s pass, ``stop`` is set or Ctrl-C; say who died."""
+    stop = stop or threading.Event()
     try:
         start = time.monotonic()
-        while all(bringup.alive().values()):
+        while all(bringup.alive().values()) and not stop.is_set():
             if duration and time.monotonic() - start > duration:
                 break
-            time.sleep(poll_s)
+            stop.wait(poll_s)
     except KeyboardInterrupt:
         pass
     return [n for n, ok in bringup.alive().items() if not ok]
@@ -162,18 +232,33 @@ def supervise(bringup: Bringup, duration: float = 0.0, poll_s: float = 0.2) -> l
 
 def up(name: str, overrides: dict[str, dict] | None = None, duration: float = 0.0) -> int:
     """
-    Run graph ``name`` in the foreground until Ctrl-C, ``duration`` s or a node exits.
+    Run graph ``name`` in the foreground until a signal, ``duration`` s or a node exits.
 
-    When any node exits (a dead camera driver, a crash) the whole graph is stopped,
-    commanding nodes first, so the robot's last command is zero.
+    SIGINT (Ctrl-C), SIGTERM (``systemd``, ``docker stop``) and SIGHUP are forwarded to the
+    nodes, commanding nodes first, so the robot's last command is zero; when any node exits
+    (a dead camera driver, a crash) the whole graph is stopped the same way. Returns 0
+    when every node stopped cleanly, 1 when one exited early or had to be killed.
     """
-    bringup = Bringup(name, overrides).start()
-    print(f'graph {name!r} up: {", ".join(bringup.procs)} '
-          f'(ROS_DOMAIN_ID={bringup.env["ROS_DOMAIN_ID"]}, '
-          f'discovery {bringup.env["ROS_AUTOMATIC_DISCOVERY_RANGE"]}); Ctrl-C stops it')
-    dead = supervise(bringup, duration)
-    codes = bringup.stop()
+    signals = StopSignals()
+    signals.install()               # before any node starts: no signal is missed
+    try:
+        bringup = Bringup(name, overrides).start()
+        print(f'graph {name!r} up: {", ".join(bringup.procs)} '
+              f'(ROS_DOMAIN_ID={bringup.env["ROS_DOMAIN_ID"]}, '
+              f'discovery {bringup.env["ROS_AUTOMATIC_DISCOVERY_RANGE"]}); Ctrl-C stops it',
+              flush=True)
+        dead = supervise(bringup, duration, stop=signals.event)
+        sig = signals.signum or signal.SIGINT
+        if signals.signum:
+            print(f'{signal.Signals(sig).name}: stopping the graph', flush=True)
+        codes = bringup.stop(sig=sig)
+    finally:
+        signals.uninstall()
     if dead:
         print(f'node(s) {dead} exited early with {[codes[n] for n in dead]}')
+        return 1
+    bad = {n: c for n, c in codes.items() if c != 0}
+    if bad:
+        print(f'node(s) did not stop cleanly: {bad}', file=sys.stderr)
         return 1
     return 0

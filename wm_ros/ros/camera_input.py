@@ -31,7 +31,8 @@ from geometry_msgs.msg import PoseStamped
 import numpy as np
 from sensor_msgs.msg import Image
 
-from wm_ros.ros.common import SENSOR_QOS, stamp_ns, STATE_QOS, WARN
+from wm_ros.ros.common import SENSOR_QOS, STATE_QOS, WARN
+from wm_ros.ros.messages import stamp_ns
 
 SOURCES = ('real', 'imagined')
 INPUT_TOPICS = {'real': ('camera/image_raw', 'ee_pose'),

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Shared pieces of the wm_ros nodes: QoS profiles, parameter declaration, diagnostics, main.
+Shared pieces of the wm_ros nodes: QoS, parameters, diagnostics, commands, main (``run``).
 
 QoS (see ROS_CONVENTIONS.md): image and state publishers are reliable with QoS overrides
 allowed; image subscribers use the sensor-data profile; commands are reliable, depth 1;
@@ -25,7 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 import math
-import signal
+import os
+import sys
 import threading
 import time
 from typing import Any
@@ -41,7 +42,9 @@ from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
 from rclpy.signals import SignalHandlerOptions
-from sensor_msgs.msg import CameraInfo
+
+from wm_ros.ros.messages import twist_msg
+from wm_ros.ros.stop_signals import die_with_parent, Once, StopSignals
 
 SENSOR_QOS = qos_profile_sensor_data
 STATE_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -201,46 +204,6 @@ class FaultLog:
         return {f'faults_{k}': n for k, n in sorted(self.count.items())}
 
 
-def task_spec(scene, task, board_half: float, episode: int) -> str:
-    """Return the ``task/spec`` JSON (scene, task, board size, episode) that nodes share."""
-    import json
-    return json.dumps({'scene': scene.to_dict(), 'task': task.to_dict(),
-                       'board_half': board_half, 'episode': episode})
-
-
-def stamp_ns(stamp) -> int:
-    """Return a ``builtin_interfaces/Time`` as integer nanoseconds."""
-    return stamp.sec * 10**9 + stamp.nanosec
-
-
-def stamp_age(node: Node, stamp) -> float:
-    """Return how old a header ``stamp`` is, in seconds (0 for an unset stamp)."""
-    if stamp.sec == 0 and stamp.nanosec == 0:
-        return 0.0
-    return (node.get_clock().now().nanoseconds - stamp_ns(stamp)) / 1e9
-
-
-def camera_info(stamp, frame_id: str, size: int, board_half: float) -> CameraInfo:
-    """Return the orthographic top-down camera: pixel = (x, y) / metres-per-pixel + centre."""
-    info = CameraInfo(height=size, width=size, distortion_model='plumb_bob')
-    info.header.stamp, info.header.frame_id = stamp, frame_id
-    f = size / (2 * board_half)     # at unit depth an orthographic camera has this scale
-    info.k = [f, 0.0, size / 2, 0.0, f, size / 2, 0.0, 0.0, 1.0]
-    info.p = [f, 0.0, size / 2, 0.0, 0.0, f, size / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
-    info.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
-    info.d = [0.0] * 5
-    return info
-
-
-def twist_msg(node: Node, v, frame_id: str) -> TwistStamped:
-    """Return a ``TwistStamped`` command ``v = (vx, vy)`` m/s, stamped now in ``frame_id``."""
-    msg = TwistStamped()
-    msg.header.stamp = node.get_clock().now().to_msg()
-    msg.header.frame_id = frame_id
-    msg.twist.linear.x, msg.twist.linear.y = float(v[0]), float(v[1])
-    return msg
-
-
 class Ticker:
     """
     Calls ``fn`` every ``period_s`` on a thread of its own until :meth:`stop`.
@@ -311,47 +274,58 @@ class Commander:
         return self.pub.wait_for_all_acked(Duration(seconds=wait_s))
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
-def run(node_factory: Callable[[], Node], args=None) -> int:
+def run(node_factory: Callable[[], Node], args=None, exit_process: bool = True) -> int:
     """
-    Create the node, spin until SIGINT/SIGTERM or shutdown; exit 1 on bad setup.
+    Create the node, spin until SIGINT/SIGTERM/SIGHUP or shutdown; exit 1 on bad setup.
 
-    Signals are handled here rather than by rclpy, whose handlers shut the context down
-    before the node could publish: however the node stops (SIGINT, SIGTERM, an exception
-    in a callback), its ``on_shutdown()`` (a commanding node's zero twist) runs first while
-    the node can still publish.
+    Signals are handled here (:class:`StopSignals`) rather than by rclpy, whose handlers
+    shut the context down before the node could publish: however the node stops (a signal
+    at any moment, also during a slow callback or a second one while it stops, an
+    exception in a callback), its ``on_shutdown()`` (a commanding node's zero twist) runs
+    once while the node can still publish; after a signal the loop ends as soon as the
+    running callback returns. The exit code is 0 when stopped, 1 when the node could not
+    be set up. With ``exit_process`` the process then ends at once (``os._exit`` after
+    the node, rclpy and its log files are closed and stdout flushed): Python's own
+    teardown of torch and friends took 1-5 s on a loaded 2-core host, and whoever stops
+    the node waits for it. No ``atexit`` handler runs.
     """
+    code = _run(node_factory, args)
+    if exit_process:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _run(node_factory: Callable[[], Node], args) -> int:
+    signals = StopSignals()
+    signals.install()                   # before anything slow: no signal is missed
+    die_with_parent()                   # started by `wm-ros up`: stop if it dies
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        previous = {sig: signal.signal(sig, _interrupt)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
-    node = executor = None
+    node = executor = stop = None
     try:
         node = node_factory()
+        stop = Once(lambda: _shutdown(node))
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        while rclpy.ok():
+        signals.watch(lambda: (stop(), executor.wake()))
+        while rclpy.ok() and not signals.event.is_set():
             executor.spin_once(timeout_sec=SPIN_PERIOD_S)
-    except (KeyboardInterrupt, ExternalShutdownException):
+    except ExternalShutdownException:
         pass
     except (ValueError, FileNotFoundError) as exc:
         print(f'[FATAL] {exc}', flush=True)
         return 1
     finally:
-        if node is not None:
-            _shutdown(node)
+        if stop is not None:
+            stop()                      # waits if the signal thread is already at it
         if executor is not None:
             executor.shutdown()
         if node is not None:
             node.destroy_node()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if rclpy.ok():
             rclpy.try_shutdown()
+        signals.uninstall()
     return 0
 
 

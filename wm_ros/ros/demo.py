@@ -88,13 +88,52 @@ def run_demo(out: str | Path = 'out/demo', task: str = 'block_to_region', seed: 
              duration: float = 30.0, backend: str = 'onnxruntime', scale: int = 4) -> dict:
     """Run the demo for ``duration`` seconds and return its summary."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    (out / 'logs').mkdir(parents=True, exist_ok=True)
     overrides = {'sim_robot': {'task': task, 'seed': seed},
                  'world_model': {'backend': backend}}
     bringup = Bringup('shadow', overrides, log_dir=out / 'logs')
     for key in ('ROS_DOMAIN_ID', 'ROS_AUTOMATIC_DISCOVERY_RANGE'):
         os.environ[key] = bringup.env[key]
     import rclpy
+    frames: list[np.ndarray] = []
+    state = {'instructions': [], 'solved': 0, 'metrics': {}, 'real': [], 'predicted': [],
+             'resyncs': 0, 'armed': False}
+    rclpy.init()
+    node = rclpy.create_node('wm_ros_demo')
+    _watch(node, frames, state)
+    recorder = _start_recorder(out, bringup.env)
+    start = time.monotonic()
+    bringup.start()
+    try:
+        while time.monotonic() - start < duration:
+            rclpy.spin_once(node, timeout_sec=0.05)
+            if not all(bringup.alive().values()):
+                break
+    finally:
+        alive = bringup.alive()
+        recorder.send_signal(signal.SIGINT)
+        bringup.stop()
+        try:
+            recorder.wait(15)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    if not all(alive.values()):
+        dead = [n for n, ok in alive.items() if not ok]
+        raise RuntimeError(f'node(s) {dead} died; see {out / "logs"}')
+    if not frames:
+        raise RuntimeError(f'no comparison frames arrived; see {out / "logs"}')
+    summary = _write(out, frames, state, scale)
+    summary.update({'seconds': round(time.monotonic() - start, 2),
+                    'recorder_exit_code': recorder.returncode,
+                    'ros_domain_id': bringup.env['ROS_DOMAIN_ID']})
+    (out / 'summary.json').write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _watch(node, frames: list, state: dict):
+    """Subscribe ``node`` to the comparison topics; reset the robot once per solved task."""
     from nav_msgs.msg import Path as PathMsg
     from sensor_msgs.msg import Image
     from std_msgs.msg import Bool, Header, String
@@ -102,12 +141,6 @@ def run_demo(out: str | Path = 'out/demo', task: str = 'block_to_region', seed: 
 
     from wm_ros.ros import image_codec
     from wm_ros.ros.common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
-
-    frames: list[np.ndarray] = []
-    state = {'instructions': [], 'solved': 0, 'metrics': {}, 'real': [], 'predicted': [],
-             'resyncs': 0, 'armed': False}
-    rclpy.init()
-    node = rclpy.create_node('wm_ros_demo')
     reset = node.create_client(Trigger, 'sim_robot/reset')
 
     def on_success(msg):
@@ -138,37 +171,22 @@ def run_demo(out: str | Path = 'out/demo', task: str = 'block_to_region', seed: 
     node.create_subscription(Header, 'imagined/resync',
                              lambda m: state.__setitem__('resyncs', state['resyncs'] + 1),
                              STATE_QOS)
-    (out / 'logs').mkdir(exist_ok=True)
+
+
+def _start_recorder(out: Path, env: dict) -> subprocess.Popen:
+    """Start ``wm-ros record`` of :data:`RECORD_TOPICS` into ``out/bag`` (a fresh bag)."""
     bag = out / 'bag'
     if bag.exists():
         import shutil
         shutil.rmtree(bag)
-    recorder = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, '-m', 'wm_ros.cli', 'record', '--out', str(bag), '--topics',
-         *RECORD_TOPICS], env=bringup.env, stdout=(out / 'logs' / 'record.log').open('w'),
+         *RECORD_TOPICS], env=env, stdout=(out / 'logs' / 'record.log').open('w'),
         stderr=subprocess.STDOUT)
-    start = time.monotonic()
-    bringup.start()
-    try:
-        while time.monotonic() - start < duration:
-            rclpy.spin_once(node, timeout_sec=0.05)
-            if not all(bringup.alive().values()):
-                break
-    finally:
-        alive = bringup.alive()
-        recorder.send_signal(signal.SIGINT)
-        bringup.stop()
-        try:
-            recorder.wait(15)
-        except subprocess.TimeoutExpired:
-            recorder.kill()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    if not all(alive.values()):
-        dead = [n for n, ok in alive.items() if not ok]
-        raise RuntimeError(f'node(s) {dead} died; see {out / "logs"}')
-    if not frames:
-        raise RuntimeError(f'no comparison frames arrived; see {out / "logs"}')
+
+
+def _write(out: Path, frames: list, state: dict, scale: int) -> dict:
+    """Write the video, the trajectory plot and the horizon table; return their summary."""
     big = [np.kron(f, np.ones((scale, scale, 1), np.uint8)) for f in frames]
     video = out / 'compare.mp4'
     imageio.mimsave(video, big, fps=10, macro_block_size=1)
@@ -177,11 +195,7 @@ def run_demo(out: str | Path = 'out/demo', task: str = 'block_to_region', seed: 
     table = horizon_table(state['metrics'])
     (out / 'horizon_errors.md').write_text(table + '\n')
     (out / 'horizon_errors.json').write_text(json.dumps(state['metrics'], indent=2))
-    summary = {'instructions': state['instructions'], 'tasks_solved': state['solved'],
-               'comparison_frames': len(frames), 'resyncs': state['resyncs'],
-               'seconds': round(time.monotonic() - start, 2), 'video': str(video),
-               'trajectories': str(out / 'trajectories.png'), 'bag': str(bag),
-               'recorder_exit_code': recorder.returncode, 'horizon_table': table,
-               'ros_domain_id': bringup.env['ROS_DOMAIN_ID']}
-    (out / 'summary.json').write_text(json.dumps(summary, indent=2))
-    return summary
+    return {'instructions': state['instructions'], 'tasks_solved': state['solved'],
+            'comparison_frames': len(frames), 'resyncs': state['resyncs'],
+            'video': str(video), 'trajectories': str(out / 'trajectories.png'),
+            'bag': str(out / 'bag'), 'horizon_table': table}

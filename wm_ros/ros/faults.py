@@ -18,7 +18,9 @@
 Every case starts real nodes as separate processes (as ``wm-ros up`` does), injects one
 fault and measures what a user would see on the topics, so a team can rerun the list on
 its own host. Each case returns :class:`Outcome` rows: fault, expected, observed (with
-numbers), pass/fail. ``FAST`` is the subset CI runs.
+numbers), pass/fail. ``FAST`` is the subset CI runs. ``stop_signals`` sends one SIGINT
+and one SIGTERM per trial into every commanding node and into ``wm-ros up``
+(:mod:`wm_ros.ros.stop_trials`; the issue's count: ``--case stop_signals --trials 30``).
 
 Who guarantees what when the camera dies (see README "Ending stopped"): the ``policy``
 node's watchdog commands zero within ``input_timeout`` (0.15 s) of its last frame whether
@@ -44,8 +46,9 @@ from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 
 from wm_ros.ros.bringup import Bringup, local_ros_env, node_command, supervise
-from wm_ros.ros.common import SENSOR_QOS, stamp_ns, STATE_QOS
+from wm_ros.ros.common import SENSOR_QOS, STATE_QOS
 from wm_ros.ros.graph import WORLD_MODEL
+from wm_ros.ros.messages import stamp_ns
 from wm_ros.ros.probe import Probe
 
 ZERO_WITHIN_S = 0.2          # a dead camera must end in a zero twist this soon
@@ -247,12 +250,27 @@ def corrupt_model(log_dir: Path) -> Outcome:
                        f'{", a traceback" if "Traceback" in text else ""}', passed)
 
 
+def stop_signals(log_dir: Path) -> list[Outcome]:
+    """SIGINT and SIGTERM at a random moment into each commanding node and ``wm-ros up``."""
+    from wm_ros.ros import stop_trials
+    expected = (f'zero twist <= {stop_trials.ZERO_WITHIN_S:g} s after the signal, every '
+                f'process gone <= {stop_trials.EXIT_WITHIN_S:g} s, none left, last twist zero')
+    rows = []
+    for t in stop_trials.run(stop_trials.jobs(), log_dir):
+        observed = (f'zero twist after {t.zero_s * 1000:.0f} ms, gone after {t.exit_s:.2f} s, '
+                    f'{len(t.leftovers)} left behind, last twist {t.last_speed:.3f} m/s, '
+                    f'exit {t.code}{";" + t.note if t.note else ""}')
+        rows.append(Outcome(t.job.name, expected, observed, t.passed, t.numbers()))
+    return rows
+
+
 CASES = {
     'dead_camera_up': lambda d: [dead_camera(True, d)],
     'dead_camera_nodes': lambda d: [dead_camera(False, d)],
     'graph_stop': lambda d: [graph_stop(d)],
     'bad_commands': bad_commands,
     'corrupt_model': lambda d: [corrupt_model(d)],
+    'stop_signals': stop_signals,
 }
 FAST = ('graph_stop', 'bad_commands', 'corrupt_model')
 

@@ -65,8 +65,8 @@ from wm_ros.ros import image_codec
 from wm_ros.ros.camera_input import CameraInput, INPUT_TOPICS, SOURCES, WATCHDOG_HZ
 from wm_ros.ros.common import (Commander, declare, Diagnostics, ERROR, FaultLog, LATCHED_QOS,
                                OK, Param, run, STATE_QOS, Ticker, WARN)
+from wm_ros.ros.messages import board_half_of
 from wm_ros.ros.plan_runner import PlanRunner, Result, ZERO
-from wm_ros.ros.world_model_node import board_half_of
 from wm_ros.runtime import load_runtime
 from wm_ros.sim.scene import COLOURS
 

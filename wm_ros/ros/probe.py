@@ -23,11 +23,11 @@ from rclpy.node import Node
 
 
 class Probe:
-    """An rclpy node in its own context, in the caller's process, recording messages."""
+    """An rclpy node in its own context (and DDS domain, if given), recording messages."""
 
-    def __init__(self, name: str = 'test_probe'):
+    def __init__(self, name: str = 'test_probe', domain_id: int | None = None):
         self.context = rclpy.Context()
-        rclpy.init(context=self.context)
+        rclpy.init(context=self.context, domain_id=domain_id)   # None: ROS_DOMAIN_ID
         self.node = Node(name, context=self.context)
         self.executor = rclpy.executors.SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import time
 
-from geometry_msgs.msg import Pose, PoseArray, PoseStamped, TwistStamped
+from geometry_msgs.msg import PoseArray, PoseStamped, TwistStamped
 import numpy as np
 from rclpy.node import Node
 from rclpy.qos_overriding_options import QoSOverridingOptions
@@ -41,9 +41,9 @@ from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from wm_ros.ros import image_codec
-from wm_ros.ros.common import (camera_info, COMMAND_QOS, declare, Diagnostics, ERROR,
-                               FaultLog, LATCHED_QOS, OK, Param, RateMeter, run, stamp_age,
-                               STATE_QOS, task_spec, WARN)
+from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, FaultLog, LATCHED_QOS,
+                               OK, Param, RateMeter, run, STATE_QOS, WARN)
+from wm_ros.ros.messages import camera_info, pose_msg, stamp_age, task_spec
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 from wm_ros.sim.tasks import FAMILIES
 
@@ -61,14 +61,6 @@ PARAMS = {
     'frame_id': Param('board', 'frame of ee_pose, block poses and commands', read_only=True),
     'camera_frame_id': Param('camera', 'frame of the camera images', read_only=True),
 }
-
-
-def pose_msg(x: float, y: float, yaw: float = 0.0) -> Pose:
-    """Return a planar ``Pose`` (z = 0) at ``x, y`` with heading ``yaw``."""
-    pose = Pose()
-    pose.position.x, pose.position.y = float(x), float(y)
-    pose.orientation.z, pose.orientation.w = float(np.sin(yaw / 2)), float(np.cos(yaw / 2))
-    return pose
 
 
 class SimRobotNode(Node):

@@ -36,7 +36,8 @@ from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 
 from wm_ros.ros.bringup import Bringup
-from wm_ros.ros.common import SENSOR_QOS, stamp_ns
+from wm_ros.ros.common import SENSOR_QOS
+from wm_ros.ros.messages import stamp_ns
 from wm_ros.ros.probe import Probe
 
 RESET_HZ = 30.0

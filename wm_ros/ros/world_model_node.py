@@ -54,13 +54,13 @@ from std_srvs.srv import Trigger
 
 from wm_ros.artefacts import WORLD_MODEL as DEFAULT_MODEL
 from wm_ros.ros import image_codec
-from wm_ros.ros.common import (camera_info, COMMAND_QOS, declare, Diagnostics, ERROR,
-                               FAULT_HOLD_S, LATCHED_QOS, OK, Param, RateMeter, run, SENSOR_QOS,
-                               stamp_age, stamp_ns, STATE_QOS, task_spec, WARN)
-from wm_ros.ros.sim_robot_node import pose_msg
-from wm_ros.runtime import load_runtime
-from wm_ros.runtime.registry import model_metadata
+from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, FAULT_HOLD_S,
+                               LATCHED_QOS, OK, Param, RateMeter, run, SENSOR_QOS, STATE_QOS,
+                               WARN)
+from wm_ros.ros.messages import (board_half_of, camera_info, pose_msg, stamp_age, stamp_ns,
+                                 task_spec)
 from wm_ros.ros.shadow import FramePairs, Prediction, Rules, Shadow
+from wm_ros.runtime import load_runtime
 from wm_ros.sim.tasks import FAMILIES
 
 ENCODINGS = ('rgb8', 'bgr8')
@@ -97,11 +97,6 @@ PARAMS = {
     'start_timeout': Param(1.0, 'imagine: wait this long for a real frame before sampling a '
                            'scene, s', 0.0, 60.0),
 }
-
-
-def board_half_of(model_path: Path) -> float:
-    """Return the board half width (m) from any family's model.json (0.25 if it has none)."""
-    return float(model_metadata(model_path).get('board_half', 0.25))
 
 
 class WorldModelNode(Node):
