@@ -20,8 +20,8 @@ its family built here in seconds (a tiny object-slot, latent-grid and free-slot 
 trained on a few tabletop episodes, the copy-last directory, the golden version-2 file),
 and so do the shipped models. A format registered without a builder here fails, so a new
 family cannot be added untested. Every Env (the tabletop, and the imagination on every
-family) must behave the same from outside: that is what lets the planner, evaluator and
-nodes ignore which model family they run.
+family, single and batched) must behave the same from outside: that is what lets the
+planner, evaluator and nodes ignore which model family they run.
 """
 
 from pathlib import Path
@@ -30,12 +30,13 @@ import numpy as np
 import pytest
 
 from wm_ros import artefacts
+from wm_ros.episodes.env import BatchEnv, Start
+from wm_ros.episodes.imagination import ImaginationEnv
 from wm_ros.episodes.imagined_env import ImaginedEnv
 from wm_ros.interfaces import Env
 from wm_ros.model import checkpoint, free_slots, latent
 from wm_ros.model.config import tabletop_world
-from wm_ros.runtime import load_runtime
-from wm_ros.runtime import copy_last
+from wm_ros.runtime import copy_last, load_runtime
 from wm_ros.runtime.base import (ObjectReadout, RuntimeInputError, State, Uncertainty,
                                  WorldModelRuntime)
 from wm_ros.runtime.registry import model_format, registered
@@ -270,6 +271,28 @@ def test_every_env_keeps_the_contract(env):
         assert 'success' not in info                           # no read-out: no judge
 
 
+@pytest.mark.parametrize('fmt', sorted({fmt for fmt, _ in registered()}))
+def test_every_family_runs_in_the_batched_imagination(fmt, family_model, frames):
+    """The episode driver's imagined env takes any family; rows drop out as they end."""
+    images, ee = frames
+    env = ImaginationEnv(load_runtime(family_model(fmt), 'onnxruntime'))
+    assert isinstance(env, BatchEnv)
+    assert env.can_judge == isinstance(env.runtime, ObjectReadout)
+    starts = [Start.from_frame(images[i], ee[i], 'push the red cube to the centre', k=i)
+              for i in range(3)]
+    obs, infos = env.reset(starts)
+    assert obs.image.shape == (3, 64, 64, 3) and obs.image.dtype == np.uint8
+    assert len(infos) == 3 and obs.rows.tolist() == [0, 1, 2]
+    up = np.tile(np.float32([0.0, 0.2]), (3, 1))
+    for _ in range(3):
+        obs, _, success, infos = env.step(up)
+    assert success.dtype == bool and success.shape == (3,)
+    assert np.all(obs.ee_xy[:, 1] > ee[:, 1] + 0.04)             # the pusher went up
+    obs, _, success, _ = env.step(up[:2], rows=np.array([0, 2]))  # row 1 ended
+    assert obs.rows.tolist() == [0, 2] and obs.image.shape[0] == success.shape[0] == 2
+    env.close()
+
+
 def test_world_config_matches_the_tabletop():
     """What the model knows of the world is the tabletop's, through the config only."""
     world = tabletop_world()
@@ -286,4 +309,3 @@ def test_world_config_matches_the_tabletop():
     for mine, theirs in zip(world.shape_hulls, spec['shape_hulls']):
         np.testing.assert_allclose(np.reshape(mine, (-1, 2)), np.reshape(theirs, (-1, 2)),
                                    atol=1e-5)
-
