@@ -201,16 +201,35 @@ def test_physics_replay_bounds_what_open_loop_replay_can_reach(run):
 
 def test_tabletop_replay_from_the_true_start_reproduces_the_episode():
     """The physics replay is deterministic: the true start gives the real verdict."""
-    robot = closed_loop._Robot(DEFAULT_MODEL, 'onnxruntime', 60, 60, settle=10,
-                               physics_replay=True)
+    from wm_ros.episodes.env import Limits
+    from wm_ros.evaluate.closed_loop import tabletop as real
+    world = real.RealWorld(DEFAULT_MODEL, limits=Limits(60, 60, settle=10),
+                           physics_replay=True)
+    robot = real.Robot(world)
     seed = closed_loop.episode_seed(1000, 'block_to_region', 0)
-    e = robot.run('block_to_region', 0, 'expert', seed,
-                  closed_loop.policy_seed(1000, 'block_to_region', 0, 'expert'))
-    assert robot.replay_on_tabletop(e.scene, e.task, list(e.actions)) == e.final_success
-    read = closed_loop.read_scene(robot.runtime, e.image, e.ee, e.scene)
-    moved = [np.hypot(a.x - b.x, a.y - b.y) for a, b in zip(read.blocks, e.scene.blocks)]
-    assert [b.name for b in read.blocks] == [b.name for b in e.scene.blocks]
+    start = real.sample(real.tabletop_config(robot.runtime, world.limits), 'block_to_region',
+                        0, seed, closed_loop.policy_seed(1000, 'block_to_region', 0, 'expert'))
+    e, = robot.run('expert', [start])
+    assert e.physics_jitter is not None and len(e.actions) == e.decided + (10 if e.success else 0)
+    assert robot.replay(start.scene, start.task, e.actions) == e.final_success
+    read = real.read_scene(robot.runtime, start.image, start.ee, start.scene)
+    moved = [np.hypot(a.x - b.x, a.y - b.y) for a, b in zip(read.blocks, start.scene.blocks)]
+    assert [b.name for b in read.blocks] == [b.name for b in start.scene.blocks]
     assert 0 < max(moved) < 0.01          # the read is close to the truth, never identical
-    jit = e.scene.jittered(np.random.default_rng(0), 0.001)
-    shift = [np.hypot(a.x - b.x, a.y - b.y) for a, b in zip(jit.blocks, e.scene.blocks)]
+    jit = start.scene.jittered(np.random.default_rng(0), 0.001)
+    shift = [np.hypot(a.x - b.x, a.y - b.y) for a, b in zip(jit.blocks, start.scene.blocks)]
     assert 0 < max(shift) < 0.006
+
+
+def test_the_outcome_does_not_depend_on_the_number_of_workers(run, tmp_path):
+    """Tabletop episodes in 2 worker processes end exactly as in this process."""
+    _, report = run
+    out = tmp_path / 'two'
+    assert cli(['eval', 'closed-loop', '--model', DEFAULT_MODEL, '--families', FAMILIES[0],
+                '--policies', POLICIES[1], '--episodes', '3', '--workers', '2',
+                '--out', str(out)]) == 0
+    two = json.loads((out / 'closed_loop.json').read_text())['episodes']
+    one = [e for e in report['episodes'] if e['family'] == FAMILIES[0] and
+           e['policy'] == POLICIES[1]]
+    assert [{k: v for k, v in e.items() if k != 'real_s'} for e in two] == \
+        [{k: v for k, v in e.items() if k != 'real_s'} for e in one]
