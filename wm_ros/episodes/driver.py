@@ -177,31 +177,35 @@ class _Tally:
 
     def update(self, t, running, observations, done, success, scores, infos, dt) -> np.ndarray:
         """Record step ``t`` of the rows ``running``; return which of them have ended."""
-        finished = np.zeros(len(running), bool)
-        cutoff = self.judging.cutoff if scores is not None else 0.0
-        for i, r in enumerate(running):
-            self.total[r], self.seconds[r] = t, self.seconds[r] + dt / len(running)
-            self.env_any[r] |= bool(success[i])
-            self.final[r], self.infos[r] = bool(success[i]), infos[i]
-            if scores is not None:
-                self.passed[r] = self.passed[r] + 1 if scores[i] >= cutoff else 0
-                self.longest[r] = max(self.longest[r], self.passed[r])
-                self.judged[r] |= self.passed[r] >= self.judging.hold
-            if r in self.frames:
-                self.frames[r].append(observations.image[i])
-            if self.settle_left[r] < 0:
-                if self._verdict(r) or t >= self.limit[r]:
-                    self.decided[r] = t
-                    self.settle_left[r] = self.limits.settle if self._verdict(r) else 0
-            else:
-                self.settle_left[r] -= 1
-            finished[i] = self.settle_left[r] == 0 or bool(done[i])
-        return finished
+        rows, ok = running, np.asarray(success, bool)
+        self.total[rows], self.seconds[rows] = t, self.seconds[rows] + dt / len(rows)
+        self.env_any[rows] |= ok
+        self.final[rows] = ok
+        for i, r in enumerate(rows):
+            self.infos[r] = infos[i]
+        if scores is not None:
+            passed = np.where(np.asarray(scores) >= self.judging.cutoff, self.passed[rows] + 1, 0)
+            self.passed[rows] = passed
+            self.longest[rows] = np.maximum(self.longest[rows], passed)
+            self.judged[rows] |= passed >= self.judging.hold
+        if self.frames:
+            for i, r in enumerate(rows):
+                if r in self.frames:
+                    self.frames[r].append(observations.image[i])
+        settling = self.settle_left[rows] >= 0            # decided at an earlier step
+        self.settle_left[rows[settling]] -= 1
+        verdict = self._verdicts(rows)
+        decide = ~settling & (verdict | (t >= self.limit[rows]))
+        self.decided[rows[decide]] = t
+        self.settle_left[rows[decide]] = np.where(verdict[decide], self.limits.settle, 0)
+        return (self.settle_left[rows] == 0) | np.asarray(done, bool)
 
-    def _verdict(self, r: int) -> bool:
-        """Return whether a verdict that ends episodes has passed for row ``r``."""
-        by_judge = self.judging is not None and self.judging.ends and self.judged[r]
-        return bool(by_judge or (self.stop_on_success and self.env_any[r]))
+    def _verdicts(self, rows) -> np.ndarray:
+        """Return whether a verdict that ends episodes has passed, for each of ``rows``."""
+        out = self.env_any[rows] if self.stop_on_success else np.zeros(len(rows), bool)
+        if self.judging is not None and self.judging.ends:
+            out = out | self.judged[rows]
+        return out
 
     def finish(self, r: int, on_episode: Callable | None) -> None:
         """Build row ``r``'s result (judging its frames if asked) and report it."""
@@ -214,7 +218,8 @@ class _Tally:
             judged = bool(self.judged[r]) if not self.judging.at_end else \
                 self.judging.verdict_on(frames[1:], self.goals[r])
         result = EpisodeResult(
-            self._verdict(r) if enders else bool(self.env_any[r]), int(self.decided[r]),
+            bool(self._verdicts([r])[0]) if enders else bool(self.env_any[r]),
+            int(self.decided[r]),
             int(self.total[r] - self.decided[r]),
             bool(self.env_any[r]) if self.can_judge else None, bool(self.final[r]), judged,
             int(self.longest[r]), float(self.seconds[r]),
