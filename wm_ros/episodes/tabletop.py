@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-import importlib
 
 import numpy as np
 
@@ -133,10 +132,9 @@ class TabletopWorld:
     ``model``: the world model perceiving policies read blocks with (and the ``redrawn``
     view draws with; its speed limit and control rate configure the tabletop), '' for
     none; ``reward``: a reward model judging each episode's real frames when it ends ('':
-    none); ``view``: what policies see, the camera frame or the model's redraw of it;
-    ``after``: ``'module:function'`` called in the worker when an episode ends, as
-    ``after(tabletop_env, start, result) -> dict`` merged into ``result.info`` (replays
-    from the final state).
+    none); ``view``: what policies see, the camera frame or the model's redraw of it.
+    A consumer that needs more of a worker (replays from the final state) runs its own
+    chunk function through :func:`~wm_ros.episodes.pool.map_chunks`.
     """
 
     model: str = ''
@@ -146,7 +144,6 @@ class TabletopWorld:
     limits: Limits = field(default_factory=Limits)
     jitter_m: float = 0.0
     view: str = 'camera'
-    after: str = ''
 
     def __post_init__(self):
         if self.view not in VIEWS:
@@ -180,10 +177,6 @@ class _Worker:
         self.context = PolicyContext(self.runtime, world.board_half, config.max_speed,
                                      config.control_hz)
         self.policies: dict = {}
-        self.after = None
-        if world.after:
-            module, name = world.after.split(':')
-            self.after = getattr(importlib.import_module(module), name)
 
     def policy(self, name: str):
         """Return policy ``name`` (built on first use; per-episode state lives in reset)."""
@@ -199,11 +192,8 @@ class _Worker:
     def run(self, name: str, starts: list[Start], keep: Collection[int]) -> list[EpisodeResult]:
         """Run ``starts`` with policy ``name`` as one lockstep batch."""
         judging = Judging(self.reward, ends=False, at_end=True) if self.reward else None
-
-        def after(row: int, result: EpisodeResult):
-            result.info.update(self.after(self.env.envs[row], starts[row], result))
         return run_episodes(self.env, self.policy(name), starts, self.world.limits, judging,
-                            keep_frames=keep, on_episode=after if self.after else None)
+                            keep_frames=keep)
 
 
 @lru_cache(maxsize=2)
