@@ -20,7 +20,9 @@ A shard ``shard-00000.npz`` holds the arrays of several episodes under keys
 (float32[T, 2], m/s), ``e{k}.success`` (bool[T+1]) and ``e{k}.block_states``
 (float32[T+1, N, 3]: x, y, yaw); ``shard-00000.json`` holds their scene, task,
 instruction, behaviour and seed. Shards are zlib-compressed and loaded with
-``allow_pickle=False``: nothing in a data file can run code.
+``allow_pickle=False``: nothing in a data file can run code. A shard that is truncated,
+foreign or missing arrays raises :class:`ShardError` naming it (:func:`check_shard`
+checks one cheaply, before any work).
 
 Episodes come from ``wm-ros collect`` (:mod:`wm_ros.episodes.collect`: the tabletop,
 scripted behaviours or pixel policies) or from recorded bags (:mod:`wm_ros.sim.bag`).
@@ -31,6 +33,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 import json
 from pathlib import Path
+import tokenize
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -39,6 +44,20 @@ from wm_ros.sim.tasks import Task
 
 ARRAYS = ('images', 'ee_xy', 'actions', 'success', 'block_states')
 FORMAT_VERSION = 1
+# what numpy, zipfile and zlib raise on a truncated, foreign or incomplete .npz
+_DAMAGE = (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error,
+           NotImplementedError, SyntaxError, tokenize.TokenError, MemoryError)
+
+
+class ShardError(ValueError):
+    """A shard that cannot be read: truncated, not an ``.npz``, arrays or index damaged."""
+
+
+def _damaged(path: Path, why: object) -> ShardError:
+    """Return the error for the damaged shard file ``path``, saying why and what to do."""
+    why = why.args[0] if isinstance(why, KeyError) and why.args else why
+    return ShardError(f'shard {path} is damaged ({why}); collect it again with `wm-ros '
+                      'collect --out DIR`, or move it out of its directory')
 
 
 @dataclass
@@ -99,19 +118,66 @@ def write_shard(path: str | Path, episodes: list[Episode]) -> Path:
     return path
 
 
-def read_shard(path: str | Path) -> list[Episode]:
-    """Read every episode of one shard, with a clear error for missing or foreign files."""
-    path = Path(path).with_suffix('.npz')
+def _index(path: Path) -> list[dict]:
+    """Return the episodes' metadata in the index of the shard ``path`` (``.npz``)."""
     index_path = path.with_suffix('.json')
     if not path.is_file() or not index_path.is_file():
-        raise FileNotFoundError(f'shard {path} or its index {index_path.name} is missing')
-    index = json.loads(index_path.read_text())
+        raise FileNotFoundError(f'shard {path} or its index {index_path.name} is missing; '
+                                'collect it again with `wm-ros collect --out DIR`')
+    try:
+        index = json.loads(index_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise _damaged(index_path, f'not valid JSON: {exc}') from None
+    if not isinstance(index, dict) or not isinstance(index.get('episodes'), list):
+        raise _damaged(index_path, 'no list of episodes')
     if index.get('format_version') != FORMAT_VERSION:
         raise ValueError(f'{index_path} has format_version {index.get("format_version")}, '
                          f'this wm_ros reads {FORMAT_VERSION}; re-run `wm-ros collect`')
-    with np.load(path, allow_pickle=False) as data:
-        return [Episode.from_meta({n: data[f'e{k}.{n}'] for n in ARRAYS}, meta)
-                for k, meta in enumerate(index['episodes'])]
+    return index['episodes']
+
+
+def _open(path: Path) -> np.lib.npyio.NpzFile:
+    """Open the ``.npz`` archive ``path`` (its directory only; no array is read yet)."""
+    with open(path, 'rb') as f:
+        head = f.read(4)
+    if head not in (b'PK\x03\x04', b'PK\x05\x06'):            # what numpy takes for .npz
+        start = f'it starts with {head!r}' if head else 'it is empty'
+        raise _damaged(path, f'not an .npz archive: {start}')
+    try:
+        return np.load(path, allow_pickle=False)
+    except _DAMAGE as exc:
+        raise _damaged(path, exc) from None
+
+
+def check_shard(path: str | Path) -> int:
+    """
+    Raise :class:`ShardError` unless the shard opens and has every array its index lists.
+
+    Cheap: reads the index and the archive's directory, decompresses nothing (a damaged
+    array is found when :func:`read_shard` reads it). Returns the number of episodes.
+    """
+    path = Path(path).with_suffix('.npz')
+    metas = _index(path)
+    with _open(path) as data:
+        names = set(data.files)
+    missing = [f'e{k}.{n}' for k in range(len(metas)) for n in ARRAYS
+               if f'e{k}.{n}' not in names]
+    if missing:
+        raise _damaged(path, f'{len(missing)} array(s) its index lists are missing, '
+                       f'e.g. {missing[0]}')
+    return len(metas)
+
+
+def read_shard(path: str | Path) -> list[Episode]:
+    """Read every episode of one shard; :class:`ShardError` if it is damaged."""
+    path = Path(path).with_suffix('.npz')
+    metas = _index(path)
+    with _open(path) as data:
+        try:
+            return [Episode.from_meta({n: data[f'e{k}.{n}'] for n in ARRAYS}, meta)
+                    for k, meta in enumerate(metas)]
+        except _DAMAGE as exc:
+            raise _damaged(path, exc) from None
 
 
 def iter_episodes(root: str | Path):
