@@ -33,7 +33,7 @@ from geometry_msgs.msg import TwistStamped
 import numpy as np
 import pytest
 
-from wm_ros.ros import stop_trials
+from wm_ros.ros import bringup, stop_trials
 from wm_ros.ros.bringup import local_ros_env
 from wm_ros.ros.domains import hold_free_domain, release
 
@@ -140,6 +140,7 @@ def test_signals_at_random_moments_stop_every_commanding_node_and_wm_ros_up(tmp_
     todo = stop_trials.jobs(trials=TRIALS)
     todo += stop_trials.jobs(signals=('SIGHUP',))
     todo.append(stop_trials.Job('up', ('SIGINT', 'SIGINT')))
+    todo.append(stop_trials.Job('up', ('SIGKILL',)))      # its nodes die with it (Linux)
     assert {j.target for j in todo} == {'policy', 'planner', 'expert_driver', 'up'}
     trials = stop_trials.run(todo, tmp_path, parallel=PARALLEL)
     table = stop_trials.summary(trials)
@@ -147,3 +148,37 @@ def test_signals_at_random_moments_stop_every_commanding_node_and_wm_ros_up(tmp_
     failed = [(t.job.name, t.numbers(), t.note) for t in trials if not t.passed]
     assert not failed, f'{table}\n{failed}'
     assert np.mean([t.moving > stop_trials.MOVING for t in trials]) > 0.5, table
+
+
+STUBBORN = """
+import signal, sys, time
+for name in sys.argv[1:]:
+    signal.signal(getattr(signal, name), signal.SIG_IGN)
+print('ready', flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize('ignores,code', [(('SIGINT',), -signal.SIGTERM),
+                                          (('SIGINT', 'SIGTERM'), -signal.SIGKILL)],
+                         ids=['ignores-SIGINT', 'ignores-SIGINT-and-SIGTERM'])
+def test_a_node_that_ignores_signals_is_escalated_to_sigterm_then_sigkill(
+        monkeypatch, capfd, ignores, code):
+    """As ros2 launch does: SIGINT, then SIGTERM after the bound, then SIGKILL."""
+    monkeypatch.setattr(bringup, 'TERM_S', 1.0)
+    proc = subprocess.Popen([sys.executable, '-c', STUBBORN, *ignores],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline() == 'ready\n'
+        start = time.monotonic()
+        codes = bringup._stop_group({'stubborn': proc}, signal.SIGINT, 1.0)
+        took = time.monotonic() - start
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    assert codes == {'stubborn': code}
+    assert took < 1.0 * len(ignores) + 10.0, took
+    err = capfd.readouterr().err
+    assert "['stubborn'] still running 1 s after SIGINT: sending SIGTERM" in err, err
+    assert ('sending SIGKILL' in err) == (code == -signal.SIGKILL), err
