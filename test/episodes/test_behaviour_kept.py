@@ -40,9 +40,11 @@ k)``, name based), which the episode driver keeps. The planner's and the closed-
 check's seed rules are pinned here instead: their episodes start from the explicit seeds
 in ``PLANNER_SEEDS`` and ``CLOSED_LOOP_SEEDS``, and the noisy policy's stream from
 ``CLOSED_LOOP_POLICY_SEEDS`` (the values their own rules gave at ``f207bc4``, written out
-so a change of seed rule does not change this suite), by replacing the module's
-``suite_seed`` / ``episode_seed`` / ``policy_seed`` while the run lasts (workers=0: in this
-process). Every record also carries its seed, so a seed that drifts fails by name.
+so a change of seed rule does not change this suite), by replacing the name
+``episode_seed`` (and ``policy_seed``) in ``wm_ros.evaluate.planning`` and
+``wm_ros.evaluate.closed_loop`` while the run lasts (they draw their seeds through those
+names, in this process). Every record also carries its seed, so a seed that drifts fails
+by name.
 
 Everything runs on the CPU with one tabletop worker; the golden file was recorded on a
 2-core host. When behaviour changes on purpose, regenerate it (and say why in the commit):
@@ -141,7 +143,7 @@ def run_planner() -> list[dict]:
     """Run ``wm-ros eval planner`` (hierarchical, two_step, 2 episodes); one record each."""
     from wm_ros import artefacts
     from wm_ros.evaluate import planning
-    with pinned(planning, 'suite_seed', lambda seed, suite, k: PLANNER_SEEDS[suite][k]):
+    with pinned(planning, 'episode_seed', lambda seed, suite, k: PLANNER_SEEDS[suite][k]):
         report = planning.evaluate(str(artefacts.WORLD_MODEL), suites=('two_step',),
                                    methods=('hierarchical',), episodes=2, seed=2000,
                                    max_steps=80, planner_section='default', workers=0)

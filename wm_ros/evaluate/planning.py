@@ -33,27 +33,26 @@ Writes ``planner.json`` (every episode) and ``planner.md``.
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from functools import lru_cache
 import json
-import multiprocessing
 from pathlib import Path
 import time
 
 import numpy as np
 
+from wm_ros.episodes.driver import run_episodes
+from wm_ros.episodes.env import Limits, Start
+from wm_ros.episodes.pool import map_chunks
+from wm_ros.episodes.seeds import episode_seed
+from wm_ros.episodes.tabletop import Tabletops
 from wm_ros.evaluate.metrics import bootstrap_ci
+from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 from wm_ros.sim.tasks import NEXT_TO, Task
 
 SUITES = ('group_by_colour', 'make_line', 'two_step')
 METHODS = ('hierarchical', 'flat_mpc', 'policy:best')
 BOARD_HALF = 0.25
-
-
-def suite_seed(seed: int, suite: str, k: int) -> int:
-    """Return the tabletop seed of episode ``k`` of ``suite`` (fixed for ``seed``)."""
-    return int(np.random.SeedSequence([seed, SUITES.index(suite), k]).generate_state(1)[0])
 
 
 def two_step(scene, first: Task) -> list[Task]:
@@ -97,24 +96,103 @@ def load_judge(path: str):
     return SuccessClassifier.load(path)
 
 
+class PlannerPolicy:
+    """The hierarchical planner as a one-row batched policy; it gives up when done or failed."""
+
+    def __init__(self, planner):
+        self.planner = planner
+        self.message = ''
+
+    def reset(self, episodes) -> None:
+        """Nothing: the planner was started on the first frame (``planner.start``)."""
+
+    def act(self, observations) -> np.ndarray:
+        """Return the planner's action for the frame; note its message once it stops."""
+        a = self.planner.act(observations.image[0], observations.ee_xy[0])
+        if self.planner.done or self.planner.failed:
+            self.message = self.planner.status()['message']
+        return np.asarray(a, np.float32)[None]
+
+    def gave_up(self) -> bool:
+        """Return whether the planner has stopped (done or failed)."""
+        return bool(self.message)
+
+
+class Instructed:
+    """The inner policy reads ``instruction`` (a suite's whole task) on every row."""
+
+    def __init__(self, inner, instruction: str):
+        self.inner, self.instruction = inner, instruction
+
+    def reset(self, episodes) -> None:
+        """Start the inner policy."""
+        self.inner.reset(episodes)
+
+    def act(self, observations) -> np.ndarray:
+        """Return the inner policy's actions for the frames read with ``instruction``."""
+        return self.inner.act(replace(observations,
+                                      instructions=(self.instruction,) * len(observations)))
+
+
+class Solving:
+    """
+    Tabletops whose success is every task of the run holding (``two_step``: both).
+
+    A row also ends (``done``) when ``gave_up()`` says the method stopped on its own.
+    """
+
+    can_judge = True
+
+    def __init__(self, tabletops: Tabletops, tasks: list[Task], gave_up=None):
+        self.tabletops, self.tasks, self.gave_up = tabletops, tasks, gave_up
+        self.scene = None
+
+    def reset(self, starts):
+        """Start the rows (one scene: the run's)."""
+        self.scene = starts[0].scene
+        return self.tabletops.reset(starts)
+
+    def step(self, actions: np.ndarray, rows=None):
+        """Step, then judge every task on the physics state."""
+        observations, done, _, infos = self.tabletops.step(actions, rows)
+        success = np.array([solved(self.tasks, self.scene, info['block_xy']) for info in infos])
+        if self.gave_up is not None and self.gave_up():
+            done = np.ones_like(done)
+        return observations, done, success, infos
+
+    def close(self) -> None:
+        """Free the tabletops."""
+        self.tabletops.close()
+
+
+def solved(tasks: list[Task], scene, block_xy: np.ndarray) -> bool:
+    """Return whether every task holds for blocks at ``block_xy`` (False for none)."""
+    return bool(tasks) and all(t.success(scene, block_xy, BOARD_HALF) for t in tasks)
+
+
 class TabletopRunner:
-    """The tabletop and the world-model runtime of one process."""
+    """The tabletop and the world-model runtime of one process; episodes through the driver."""
 
     def __init__(self, model: str, backend: str, planner_section: str, max_steps: int,
                  detector: str = '', judge: str = ''):
         from wm_ros.plan import detector as block_detector
         from wm_ros.plan.planner import load_config
         from wm_ros.runtime import load_runtime
-        from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
         self.runtime = load_runtime(model, backend, threads=1)
         self.detector = block_detector.load(detector) if detector else None
         self.judge = load_judge(judge)
         rt = self.runtime
         self.config = load_config(planner_section)
         self.max_steps = max_steps
-        self.env = TabletopEnv(TabletopConfig(
+        self.tabletops = Tabletops(TabletopConfig(
             image_size=rt.image_size, control_hz=rt.control_hz, max_speed=rt.max_speed,
             board_half=BOARD_HALF, max_steps=max_steps, max_steps_long=max_steps))
+        self.tabletops.envs.append(TabletopEnv(self.tabletops.config))
+
+    @property
+    def env(self) -> TabletopEnv:
+        """Return the tabletop the episodes run on."""
+        return self.tabletops.envs[0]
 
     def reset(self, suite: str, seed: int, instruction: str = ''
               ) -> tuple[dict, list[Task], str]:
@@ -129,46 +207,27 @@ class TabletopRunner:
 
     def solved(self, tasks: list[Task]) -> bool:
         """Return whether every task holds on the physics state (False for none)."""
-        xy = self.env.block_states()[:, :2]
-        return bool(tasks) and all(t.success(self.env.scene, xy, BOARD_HALF) for t in tasks)
+        return solved(tasks, self.env.scene, self.env.block_states()[:, :2])
 
     def run(self, suite: str, k: int, method: str, seed: int, instruction: str = '',
             recorder=None) -> dict:
         """Run one episode; ``recorder(obs, planner)`` is called after every step."""
-        from wm_ros.interfaces import Observation
-        from wm_ros.plan.planner import HierarchicalPlanner, PlanRefused
         start = time.perf_counter()
         obs, tasks, instruction = self.reset(suite, seed, instruction)
         record = {'suite': suite, 'k': k, 'method': method, 'seed': seed,
                   'instruction': instruction, 'subgoals': [], 'message': ''}
-        planner = policy = None
-        if method in ('hierarchical', 'flat_mpc'):
-            cfg = replace(self.config, hierarchical=method == 'hierarchical',
-                          video=recorder is not None)
-            planner = HierarchicalPlanner(self.runtime, cfg, detector=self.detector,
-                                          judge=self.judge)
-            try:
-                record['subgoals'] = [s.text for s in planner.start(
-                    instruction, obs['image'], obs['ee_xy'])]
-            except PlanRefused as exc:
-                record['message'] = f'refused: {exc}'
-        else:
-            from wm_ros.policy.zoo import load_policy
-            policy = load_policy(method.split(':', 1)[1])
-            policy.set_task(self.env.scene, tasks[0])
-        steps, success = 0, self.solved(tasks)
-        while not success and steps < self.max_steps and not record['message']:
+        first = Start(self.env.task.family, k, seed, self.env.scene, self.env.task,
+                      obs['image'], obs['ee_xy'])
+        policy, planner = self._method(method, first, instruction, record, recorder)
+        success, steps = self.solved(tasks), 0
+        if not success and not record['message']:      # refused: nothing moves
+            result, = run_episodes(
+                Solving(self.tabletops, tasks, policy.gave_up if planner else None), policy,
+                [first], Limits(self.max_steps, self.max_steps),
+                on_step=_recording(recorder, planner))
+            success, steps = result.success, result.steps
             if planner is not None:
-                a = planner.act(obs['image'], obs['ee_xy'])
-                if planner.done or planner.failed:
-                    record['message'] = planner.status()['message']
-            else:
-                a = policy.act(Observation(obs['image'], obs['ee_xy'], instruction, steps))
-            obs, _, _, _, _ = self.env.step(np.asarray(a, np.float32))
-            steps += 1
-            success = self.solved(tasks)
-            if recorder is not None:
-                recorder(obs, planner)
+                record['message'] = policy.message
         if planner is not None and not tasks:     # a free instruction: the planner's verdict
             success = planner.done
         record.update(success=bool(success), steps=steps, seconds=time.perf_counter() - start)
@@ -177,6 +236,33 @@ class TabletopRunner:
                 np.median(planner.plan_seconds)) if planner.plan_seconds else 0.0,
                 retries=planner.retries, rejudged=planner.rejudged, judged=planner.judged)
         return record
+
+    def _method(self, method: str, first: Start, instruction: str, record: dict, recorder):
+        """Return the method's policy and its planner (None for a learned policy)."""
+        if method not in ('hierarchical', 'flat_mpc'):
+            from wm_ros.policy import registry
+            return Instructed(registry.make(method.split(':', 1)[1]), instruction), None
+        from wm_ros.plan.planner import HierarchicalPlanner, PlanRefused
+        cfg = replace(self.config, hierarchical=method == 'hierarchical',
+                      video=recorder is not None)
+        planner = HierarchicalPlanner(self.runtime, cfg, detector=self.detector,
+                                      judge=self.judge)
+        try:
+            record['subgoals'] = [s.text for s in planner.start(
+                instruction, first.image, first.ee)]
+        except PlanRefused as exc:
+            record['message'] = f'refused: {exc}'
+        return PlannerPolicy(planner), planner
+
+
+def _recording(recorder, planner):
+    """Return the driver's ``on_step`` that hands each new frame to ``recorder``."""
+    if recorder is None:
+        return None
+
+    def on_step(t, observations, actions, success, infos):
+        recorder({'image': observations.image[0], 'ee_xy': observations.ee_xy[0]}, planner)
+    return on_step
 
 
 @lru_cache(maxsize=1)
@@ -212,15 +298,10 @@ def evaluate(model: str, backend: str = 'onnxruntime', suites=SUITES, methods=ME
         resolved.append(m)
     args = (str(model), backend, planner_section, max_steps, str(detector or ''),
             str(judge or ''))
-    jobs = [(s, k, m, suite_seed(seed, s, k)) for s in suites for m in resolved
+    jobs = [(s, k, m, episode_seed(seed, s, k)) for s in suites for m in resolved
             for k in range(episodes)]
     start = time.perf_counter()
-    if workers > 0:
-        with ProcessPoolExecutor(workers,
-                                 mp_context=multiprocessing.get_context('spawn')) as pool:
-            records = list(pool.map(_run, [args] * len(jobs), jobs))
-    else:
-        records = [_run(args, j) for j in jobs]
+    records = map_chunks(_run, [(args, j) for j in jobs], workers)
     cells = []
     for s in suites:
         for m in resolved:
