@@ -129,21 +129,21 @@ def _check_topics(path: Path, topics: TopicMap, present: dict[str, str]) -> None
 
 
 def read_messages(path: str | Path, topics: TopicMap) -> dict[str, list]:
-    """Return ``{role: [(stamp_ns, message), ...]}`` sorted by stamp (see the docstring)."""
-    from rosbags.rosbag2 import Reader
-    from wm_ros.sim.bag import typestore
+    """
+    Return ``{role: [(stamp_ns, message), ...]}`` sorted by stamp (see the docstring).
+
+    A damaged or cut-off bag raises :class:`~wm_ros.sim.bag.BagReadError`.
+    """
+    from wm_ros.sim.bag import read_topics
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f'bag {path} does not exist')
-    ts = typestore()
     roles = {v: k for k, v in topics.as_dict().items()}
     out: dict[str, list] = {k: [] for k in topics.as_dict()}
-    with Reader(path) as reader:
-        _check_topics(path, topics, {c.topic: c.msgtype for c in reader.connections})
-        wanted = [c for c in reader.connections if c.topic in roles]
-        for conn, ns, raw in reader.messages(connections=wanted):
-            msg = ts.deserialize_cdr(raw, conn.msgtype)
-            out[roles[conn.topic]].append((_stamp_ns(msg, ns), msg))
+
+    def pick(present: dict[str, str]) -> list[str]:
+        _check_topics(path, topics, present)
+        return list(roles)
+    for topic, ns, msg in read_topics(path, pick):
+        out[roles[topic]].append((_stamp_ns(msg, ns), msg))
     for role in out:
         out[role].sort(key=lambda m: m[0])
     return out

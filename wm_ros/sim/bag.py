@@ -33,11 +33,13 @@ topic                       type                        per episode
 On import, frames are paired with the latest pose, command and success at or before
 their stamp. A robot bag without ``/task/spec`` imports with an empty scene.
 
-A bag whose recorder was killed is repaired by :mod:`wm_ros.sim.bag_recover`.
+A bag whose recorder was killed is repaired by :mod:`wm_ros.sim.bag_recover`; reading a
+damaged or cut-off bag raises :class:`BagReadError`, which names the file and says so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 import json
 from pathlib import Path
 
@@ -65,6 +67,91 @@ FRAME_ID = 'board'
 def typestore():
     """Return the ROS 2 Jazzy message definitions used for bags."""
     return get_typestore(Stores.ROS2_JAZZY)
+
+
+class BagReadError(ValueError):
+    """A bag whose file cannot be read to the end: cut off, or damaged after its header."""
+
+
+def _unreadable(path: Path, exc: Exception) -> BagReadError:
+    return BagReadError(f'bag {path} cannot be read ({type(exc).__name__}: {exc}): it is '
+                        f'damaged or was cut off; repair it with `wm-ros bag recover {path}` '
+                        '(it keeps the messages before the damage), then read it again')
+
+
+def read_topics(path: str | Path, pick: Callable[[dict[str, str]], Collection[str]]
+                ) -> list[tuple[str, int, object]]:
+    """
+    Return ``(topic, log_ns, message)`` of the bag's topics that ``pick`` names, in bag order.
+
+    ``pick({topic: type})`` sees every topic of the bag; it raises for a bag that lacks one
+    it needs. A file that cannot be opened or read to the end raises :class:`BagReadError`.
+    """
+    path = Path(path)
+    ts = typestore()
+    reader = _open(path)
+    try:
+        topics = set(pick({c.topic: c.msgtype for c in reader.connections}))
+        wanted = [c for c in reader.connections if c.topic in topics]
+        for c in wanted:
+            if c.msgtype not in ts.fielddefs:
+                raise ValueError(f'bag {path}: topic {c.topic} has type {c.msgtype}, which '
+                                 'wm_ros cannot decode')
+        return [(c.topic, ns, _decode(path, ts, c, ns, raw))
+                for c, ns, raw in _raw_messages(path, reader, wanted)]
+    finally:
+        reader.close()
+
+
+def check_bag(path: str | Path) -> None:
+    """
+    Raise :class:`BagReadError` unless the bag opens and every record of it reads.
+
+    Reads the file once and decodes no message (what a command checks before it works).
+    """
+    path = Path(path)
+    reader = _open(path)
+    try:
+        for _ in _raw_messages(path, reader, list(reader.connections)):
+            pass
+    finally:
+        reader.close()
+
+
+def _open(path: Path) -> Reader:
+    """Return the open reader of the bag ``path``; :class:`BagReadError` if it cannot open."""
+    if not path.exists():
+        raise FileNotFoundError(f'bag {path} does not exist')
+    try:
+        reader = Reader(path)
+        reader.open()
+    except Exception as exc:                     # rosbags raises anything on damaged bytes
+        raise _unreadable(path, exc) from None
+    return reader
+
+
+def _raw_messages(path: Path, reader: Reader, wanted: list):
+    """Yield ``reader``'s raw messages of ``wanted``; :class:`BagReadError` where it breaks."""
+    messages = reader.messages(connections=wanted)
+    while True:
+        try:
+            item = next(messages)
+        except StopIteration:
+            return
+        except Exception as exc:                 # a torn record, a bad chunk, ...
+            raise _unreadable(path, exc) from None
+        yield item
+
+
+def _decode(path: Path, ts, connection, ns: int, raw: bytes):
+    """Return the message in ``raw``; :class:`BagReadError` if its bytes are damaged."""
+    try:
+        return ts.deserialize_cdr(raw, connection.msgtype)
+    except Exception as exc:
+        raise BagReadError(
+            f'bag {path}: a {connection.msgtype} message on {connection.topic} (logged at '
+            f'{ns} ns) cannot be decoded ({type(exc).__name__}: {exc}): its bytes are '
+            'damaged, which `wm-ros bag recover` cannot repair; record the bag again') from None
 
 
 def _stamp(ts, ns: int):
@@ -133,21 +220,17 @@ def _yaw(q) -> float:
 
 def import_mcap(path: str | Path, image_topic: str = TOPICS['image'][0]) -> Episode:
     """Read a bag written by :func:`export_mcap` or recorded on a robot into an Episode."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f'bag {path} does not exist')
-    ts = typestore()
     topics = {k: v[0] for k, v in TOPICS.items()}
     topics['image'] = image_topic
     by_topic: dict[str, list] = {k: [] for k in topics}
-    with Reader(path) as reader:
-        present = {c.topic for c in reader.connections}
+
+    def pick(present: dict[str, str]) -> Collection[str]:
         if image_topic not in present:
             raise ValueError(f'bag {path} has no {image_topic}; it has {sorted(present)}')
-        wanted = [c for c in reader.connections if c.topic in topics.values()]
-        for conn, ns, raw in reader.messages(connections=wanted):
-            key = next(k for k, v in topics.items() if v == conn.topic)
-            by_topic[key].append((ns, ts.deserialize_cdr(raw, conn.msgtype)))
+        return topics.values()
+    for topic, ns, msg in read_topics(path, pick):
+        key = next(k for k, v in topics.items() if v == topic)
+        by_topic[key].append((ns, msg))
     frames = sorted(by_topic['image'], key=lambda m: m[0])
     if len(frames) < 2:
         raise ValueError(f'bag {path} holds {len(frames)} camera frame(s); an episode needs 2+')
@@ -170,7 +253,7 @@ def import_mcap(path: str | Path, image_topic: str = TOPICS['image'][0]) -> Epis
         if k < len(frames) - 1:
             cmd = latest('cmd', ns, None)
             actions.append([cmd.twist.linear.x, cmd.twist.linear.y] if cmd else [0.0, 0.0])
-    spec = json.loads(by_topic['spec'][0][1].data) if by_topic['spec'] else None
+    spec = _spec(path, by_topic['spec'][0][1].data) if by_topic['spec'] else None
     instruction = by_topic['instruction'][0][1].data if by_topic['instruction'] else ''
     dt = (frames[-1][0] - frames[0][0]) / (len(frames) - 1) / 1e9
     n_blocks = max((len(s) for s in states), default=0)
@@ -178,8 +261,16 @@ def import_mcap(path: str | Path, image_topic: str = TOPICS['image'][0]) -> Epis
                              for s in states], np.float32).reshape(len(frames), n_blocks, 3)
     return Episode(
         np.stack(images), np.array(ee, np.float32), np.array(actions, np.float32),
-        np.array(success), block_states,
-        Scene.from_dict(spec['scene']) if spec else Scene(()),
-        Task.from_dict(spec['task']) if spec else Task(UNKNOWN, instruction),
-        spec['behaviour'] if spec else 'recorded', spec['seed'] if spec else 0,
-        spec['dt'] if spec else dt)
+        np.array(success), block_states, *(spec or (Scene(()), Task(UNKNOWN, instruction),
+                                                    'recorded', 0, dt)))
+
+
+def _spec(path: str | Path, text: str) -> tuple:
+    """Return ``(scene, task, behaviour, seed, dt)`` from a ``/task/spec`` message's JSON."""
+    try:
+        spec = json.loads(text)
+        return (Scene.from_dict(spec['scene']), Task.from_dict(spec['task']),
+                str(spec['behaviour']), int(spec['seed']), float(spec['dt']))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BagReadError(f'bag {path}: its {TOPICS["spec"][0]} message is damaged '
+                           f'({type(exc).__name__}: {exc}); record the bag again') from None

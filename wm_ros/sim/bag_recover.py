@@ -72,7 +72,7 @@ def _bag_file(path: Path) -> Path:
 
 
 def _is_complete(mcap: Path) -> bool:
-    """Whether ``mcap`` ends with a footer and its bag opens with ``rosbags``."""
+    """Whether ``mcap`` ends with a footer and ``rosbags`` reads every message of its bag."""
     with mcap.open('rb') as f:
         if f.seek(0, 2) < 8 + 37:
             return False
@@ -81,9 +81,11 @@ def _is_complete(mcap: Path) -> bool:
     if tail[0] != 0x02 or tail[-8:] != MCAP_MAGIC:
         return False
     try:
-        with Reader(mcap.parent):
+        with Reader(mcap.parent) as reader:
+            for _ in reader.messages():          # every record and chunk reads
+                pass
             return True
-    except (ReaderError, OSError, KeyError, ValueError):
+    except Exception:                            # rosbags raises anything on damaged bytes
         return False
 
 
