@@ -18,9 +18,11 @@ Nodes always stop (issue 26): signals at random moments, in slow callbacks, in `
 Every node that commands motion, and ``wm-ros up sim``, gets SIGINT and SIGTERM at random
 moments while it drives (``WM_ROS_STOP_TRIALS`` of each, default 3: the issue's 30 + 30
 is ``WM_ROS_STOP_TRIALS=30``, or ``wm-ros faults --case stop_signals --trials 30``), SIGHUP
-once, and ``wm-ros up`` a double SIGINT: the final zero twist goes out within 1 s, every
-process is gone within 5 s, none is left behind, and the last twist is zero. Each trial
-has a DDS domain of its own, so several run at once.
+once; ``wm-ros up`` also a double SIGINT and a SIGKILL (its nodes must die with it): the
+final zero twist goes out within 1 s, every process is gone within 5 s, none is left
+behind, and the last twist is zero. Each trial has a DDS domain of its own, so several run
+at once (``WM_ROS_STOP_PARALLEL``, default 4). A node that ignores signals is escalated to
+SIGTERM, then SIGKILL.
 """
 
 import os

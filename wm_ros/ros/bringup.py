@@ -55,6 +55,16 @@ from wm_ros.ros.stop_signals import PARENT_ENV, STOP_SIGNALS, StopSignals
 TERM_S = 5.0            # after SIGTERM, a node gets this long before SIGKILL
 
 
+_DOMAIN: list[int] = []         # the free domain this process holds, once taken
+
+
+def _own_domain() -> int:
+    """Return this process's free DDS domain, taking (and locking) it on the first call."""
+    if not _DOMAIN:
+        _DOMAIN.append(hold_free_domain())       # locked while this process runs
+    return _DOMAIN[0]
+
+
 def local_ros_env(domain_id: int | None = None, base: dict | None = None) -> dict:
     """Return an environment with DDS kept on localhost and a free (random) domain id."""
     env = dict(os.environ if base is None else base)
@@ -62,7 +72,7 @@ def local_ros_env(domain_id: int | None = None, base: dict | None = None) -> dic
     if domain_id is not None:
         env['ROS_DOMAIN_ID'] = str(domain_id)
     elif 'ROS_DOMAIN_ID' not in env:
-        env['ROS_DOMAIN_ID'] = str(hold_free_domain())   # locked while this process runs
+        env['ROS_DOMAIN_ID'] = str(_own_domain())
     env.setdefault('MUJOCO_GL', 'egl')
     env.setdefault('PYTHONUNBUFFERED', '1')
     return env
