@@ -48,13 +48,13 @@ stays fast.
 from __future__ import annotations
 
 import argparse
-import linecache
 import os
 import sys
 
 from wm_ros.cli import bag, bench, collect, evaluate, model, plan, ros, train
 from wm_ros.cli.checks import UsageError
 from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD, Parser
+from wm_ros.errors import raised_by_wm_ros
 
 __all__ = ['DEFAULT_MODEL', 'DEFAULT_REWARD', 'main', 'parser']
 
@@ -78,32 +78,20 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _raised_by_wm_ros(exc: BaseException) -> bool:
-    """Whether a ``raise`` statement of wm_ros raised ``exc`` (not numpy, torch or a builtin)."""
-    tb = exc.__traceback__
-    if tb is None:
-        return False
-    while tb.tb_next is not None:
-        tb = tb.tb_next
-    if not str(tb.tb_frame.f_globals.get('__name__', '')).startswith('wm_ros.'):
-        return False
-    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno)
-    return line.lstrip().startswith('raise ')
-
-
 def refusal_code(exc: BaseException) -> int | None:
     """
     Return the exit code of an error worded for the user, or None for a bug.
 
     Refusals: :class:`UsageError`, the package's own ``ValueError`` classes (``ModelFileError``,
     ``ConfigError``, ...) and the ``ValueError``/path errors a wm_ros ``raise`` statement
-    words (2); a ``RuntimeError`` it raises explains a failure (1).
+    words (2); a ``RuntimeError`` it raises explains a failure (1). A refusal raised in a
+    worker process reaches here as the same error (:mod:`wm_ros.episodes.pool`).
     """
     if isinstance(exc, UsageError):
         return 2
     if isinstance(exc, ValueError) and type(exc).__module__.startswith('wm_ros.'):
         return 2
-    if not _raised_by_wm_ros(exc):
+    if not raised_by_wm_ros(exc):
         return None
     if isinstance(exc, _INPUT_ERRORS):
         return 2

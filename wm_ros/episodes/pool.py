@@ -21,6 +21,11 @@ order. A worker keeps what it loads between chunks (``fn`` caches its models, e.
 ``functools.lru_cache``), so models load once per worker; the results never depend on
 the number of workers. A chunk is the unit a Ray task would take when the work outgrows
 one host.
+
+A refusal a worker raises (an error wm_ros words for the user, :mod:`wm_ros.errors`)
+reaches the caller as the same kind of error with the same message, raised here, so
+``wm-ros`` prints it as one line as it does with ``workers=0``; chunks not yet started are
+cancelled. Any other error keeps the worker's traceback.
 """
 
 from __future__ import annotations
@@ -28,12 +33,61 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 import multiprocessing
+import pickle
+
+from wm_ros.errors import worded
+
+
+class _Refused(Exception):
+    """A worker's refusal on its way to the parent: ``(error class, message)``."""
+
+
+class _Calling:
+    """``fn(*chunk)`` in a worker; a refusal worded by wm_ros travels as :class:`_Refused`."""
+
+    def __init__(self, fn: Callable):
+        self.fn = fn
+
+    def __call__(self, chunk: tuple):
+        try:
+            return self.fn(*chunk)
+        except Exception as exc:
+            if not worded(exc):
+                raise
+            kind = next(k for k in type(exc).__mro__ if _picklable(k))
+            raise _Refused(kind, str(exc)) from None
+
+
+def _picklable(kind: type) -> bool:
+    try:
+        pickle.dumps(kind)
+        return True
+    except Exception:                            # a class defined inside a function
+        return False
+
+
+def _rebuilt(kind: type, message: str) -> Exception:
+    """Return ``kind(message)``, or its nearest base that takes only a message."""
+    for cls in kind.__mro__:
+        try:
+            return cls(message)
+        except Exception:                        # a constructor with other arguments
+            continue
+    return RuntimeError(message)
 
 
 def map_chunks(fn: Callable, chunks: Sequence[tuple], workers: int) -> list:
     """Return ``[fn(*chunk) for chunk in chunks]``, computed in ``workers`` processes."""
     if workers <= 0:
         return [fn(*chunk) for chunk in chunks]
+    if not chunks:
+        return []
     ctx = multiprocessing.get_context('spawn')
-    with ProcessPoolExecutor(min(workers, max(1, len(chunks))), mp_context=ctx) as pool:
-        return list(pool.map(fn, *zip(*chunks))) if chunks else []
+    pool = ProcessPoolExecutor(min(workers, len(chunks)), mp_context=ctx)
+    try:
+        return list(pool.map(_Calling(fn), chunks))
+    except _Refused as exc:
+        error = _rebuilt(*exc.args)
+    finally:
+        pool.shutdown(cancel_futures=True)       # after a failure: no chunk starts
+    raise error
