@@ -26,12 +26,31 @@ from pathlib import Path
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from wm_ros.cli import main
+from wm_ros.sim.dataset import Episode, write_shard
+from wm_ros.sim.scene import Scene
+from wm_ros.sim.tasks import Task, UNKNOWN
 
 MODEL = 'wm_ros/models/world_model'
 REPO = Path(__file__).resolve().parents[2]
+
+
+def tiny_episode(steps: int = 3) -> Episode:
+    """Return an episode of ``steps`` steps with 16 px black frames and no blocks."""
+    return Episode(np.zeros((steps + 1, 16, 16, 3), np.uint8),
+                   np.zeros((steps + 1, 2), np.float32), np.zeros((steps, 2), np.float32),
+                   np.zeros(steps + 1, bool), np.zeros((steps + 1, 0, 3), np.float32),
+                   Scene(()), Task(UNKNOWN, 'push the block'))
+
+
+# what `wm-ros evaluate` writes, in the least a suite's rerun reads (a suite of no episodes)
+EVALUATION = {'config': {'policies': ['bc_50'], 'tasks': ['block_to_region'], 'episodes': 1,
+                         'seed': 0, 'max_steps': 5, 'max_steps_long': 5,
+                         'reward': 'wm_ros/models/reward'},
+              'cells': [], 'summary': {}, 'episodes': []}
 
 
 def _inputs(tmp: Path) -> None:
@@ -42,11 +61,11 @@ def _inputs(tmp: Path) -> None:
     (tmp / 'corrupt' / 'evaluation.json').write_text('{"summary": {"pearson": 0.9 "n": 4}}')
     (tmp / 'corrupt' / 'floor.json').write_text('{"cells": [')
     (tmp / 'evaluation').mkdir()
-    (tmp / 'evaluation' / 'evaluation.json').write_text(json.dumps({'cells': []}))
+    (tmp / 'evaluation' / 'evaluation.json').write_text(json.dumps(EVALUATION))
     (tmp / 'taken').mkdir()
     (tmp / 'bad.yaml').write_text('image_size: [64,\n')
-    (tmp / 'shards').mkdir()                # passes the path check; never read
-    (tmp / 'shards' / 'shard-00000.npz').write_bytes(b'')
+    write_shard(tmp / 'shards' / 'shard-00000', [tiny_episode()])      # opens; never trained on
+    write_shard(tmp / 'shard-00000', [tiny_episode()])
 
 
 # (argv with {tmp} for the case's directory, words the one line must hold)
@@ -55,6 +74,8 @@ CASES = [
     (['bag', 'import', '{tmp}/empty', '--out', '{tmp}/out/s.npz'], 'no metadata.yaml'),
     (['bag', 'export', '{tmp}/shard-00000', '--out', '{tmp}/taken'], 'exists'),
     (['bag', 'export', '{tmp}/shard-00000', '--episode', '-1', '--out', '{tmp}/b'], '>= 0'),
+    (['bag', 'export', '{tmp}/shard-00000', '--episode', '1', '--out', '{tmp}/b'],
+     'has episodes 0..0, not 1'),
     (['bag', 'recover', '{tmp}/nowhere'], 'does not exist'),
     (['up', 'sim', '--param', 'sim_robot.rate=fast'], 'rate takes a float'),
     (['up', 'sim', '--param', 'sim_robot.rate=1000'], 'rate must be <= 100'),
@@ -166,18 +187,30 @@ def _tree(root: Path) -> dict[str, int]:
     return {str(p.relative_to(root)): p.stat().st_size for p in root.rglob('*')}
 
 
-@pytest.mark.parametrize('argv, words', CASES, ids=[' '.join(c[0][:3]) for c in CASES])
-def test_refusal_is_one_line_before_any_work(argv, words, tmp_path, monkeypatch, capsys):
-    _inputs(tmp_path)
-    monkeypatch.chdir(tmp_path)             # default outputs (out/...) would land here
-    before = _tree(tmp_path)
-    code = main([a.replace('{tmp}', str(tmp_path)) for a in argv])
+def refused(argv: list[str], words: str, tmp: Path, capsys) -> str:
+    """
+    Run ``wm-ros argv`` ({tmp}: ``tmp``) in ``tmp``; assert a refusal; return its line.
+
+    One line on stderr holding ``words``, exit 2, no traceback, nothing on stdout and
+    nothing written under ``tmp``, not even an empty directory.
+    """
+    os.chdir(tmp)                          # default outputs (out/...) would land here
+    before = _tree(tmp)
+    code = main([a.replace('{tmp}', str(tmp)) for a in argv])
     out, err = capsys.readouterr()
     assert code == 2, err
     assert len(err.splitlines()) == 1 and err.endswith('\n'), err
-    assert words in err and 'error' in err
+    assert words in err and 'error' in err, err
     assert 'Traceback' not in err and out == ''
-    assert _tree(tmp_path) == before         # nothing written, not even an empty directory
+    assert _tree(tmp) == before
+    return err
+
+
+@pytest.mark.parametrize('argv, words', CASES, ids=[' '.join(c[0][:3]) for c in CASES])
+def test_refusal_is_one_line_before_any_work(argv, words, tmp_path, monkeypatch, capsys):
+    _inputs(tmp_path)
+    monkeypatch.chdir(tmp_path)             # restored after the test (refused changes it)
+    refused(argv, words, tmp_path, capsys)
 
 
 def test_console_script_refuses_without_traceback(tmp_path):

@@ -17,10 +17,8 @@
 
 from __future__ import annotations
 
-import sys
-
 from wm_ros.cli import checks
-from wm_ros.cli.checks import whole
+from wm_ros.cli.checks import UsageError, whole
 
 
 def _recover(path: str) -> int:
@@ -49,18 +47,17 @@ def _bag(args) -> int:
         checks.exists('bag', args.bag, 'bag')
         return _recover(args.bag)
     if args.bag_command == 'export':
+        episodes = checks.shard('shard', args.shard)
+        if args.episode >= episodes:
+            raise UsageError(f'--episode: {args.shard} has episodes 0..{episodes - 1}, not '
+                             f'{args.episode}')
         checks.new('--out', args.out)
     else:
         checks.mcap_bag('bag', args.bag)
     from wm_ros.sim.bag import export_mcap, import_mcap
     from wm_ros.sim.dataset import read_shard, write_shard
     if args.bag_command == 'export':
-        episodes = read_shard(args.shard)
-        if not 0 <= args.episode < len(episodes):
-            print(f'shard has episodes 0..{len(episodes) - 1}, not {args.episode}',
-                  file=sys.stderr)
-            return 2
-        print(export_mcap(episodes[args.episode], args.out))
+        print(export_mcap(read_shard(args.shard)[args.episode], args.out))
     else:
         episode = import_mcap(args.bag)
         print(write_shard(args.out, [episode]), f'{len(episode)} steps')

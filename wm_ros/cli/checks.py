@@ -18,8 +18,9 @@ Checks of a ``wm-ros`` command line, made before a command does any work or writ
 
 Two kinds: ``argparse`` types (numbers in range, ``key=value``), refused by the parser in
 one line, and checks the handlers call first (names against the known tables, paths that
-must exist, files that must parse), which raise :class:`UsageError`. Every check here is
-cheap: it imports no torch, onnxruntime or MuJoCo and loads no model.
+must exist, files that must parse, shards that must open, bags that must read to their
+end), which raise :class:`UsageError`. Every check here is cheap: it imports no torch,
+onnxruntime or MuJoCo and loads no model (a bag is read once, without decoding).
 """
 
 from __future__ import annotations
@@ -163,6 +164,26 @@ def model(option: str, path: str | Path, backend: str | None = None) -> None:
                          'choose another --backend')
 
 
+def readout(option: str, path: str | Path, names: Iterable[str]) -> None:
+    """
+    Refuse policies that perceive through the model ``path`` when it reads out no objects.
+
+    Loads the model's ONNX runtime, and only when one of ``names`` perceives (what a
+    worker process would otherwise find after the pool started).
+    """
+    from wm_ros.policy import registry
+    perceiving = [n for n in names if registry.perceives(n)]
+    if not perceiving:
+        return
+    from wm_ros.runtime import load_runtime
+    from wm_ros.runtime.base import ObjectReadout
+    runtime = load_runtime(path, 'onnxruntime', threads=1)
+    if not isinstance(runtime, ObjectReadout):
+        raise UsageError(f'{option}: {path} ({type(runtime).__name__}) reads out no objects, '
+                         f'and policies {", ".join(perceiving)} read blocks through it; give '
+                         'a model of the object-slot family')
+
+
 def reward(option: str, path: str | Path | None) -> None:
     """Refuse a reward-model directory without ``reward.json`` (None or '' passes)."""
     if not path:
@@ -174,34 +195,63 @@ def reward(option: str, path: str | Path | None) -> None:
 
 
 def data(option: str, paths: Iterable[str], bags: bool = True) -> None:
-    """Refuse data paths that are not shard directories (or, with ``bags``, rosbag2 bags)."""
+    """
+    Refuse data paths that are not shard directories (or, with ``bags``, rosbag2 bags).
+
+    Every shard must open with every array its index lists, and every bag must read to
+    its end (:func:`shard`, :func:`readable_bag`), so damaged data is refused before a
+    command writes anything.
+    """
     for path in map(Path, paths):
         if not path.exists():
             raise UsageError(f'{option}: {path} does not exist; collect episodes with '
                              '`wm-ros collect --out DIR` or record a bag with `wm-ros record`')
         if bags and ((path / 'metadata.yaml').is_file() or path.suffix == '.mcap'):
+            mcap_bag(option, path)
             continue
         if not (path.is_dir() and any(path.glob('shard-*.npz'))):
             kinds = 'a shard directory (shard-*.npz) nor a rosbag2 bag' if bags else \
                 'a shard directory (shard-*.npz)'
             raise UsageError(f'{option}: {path} is {"neither" if bags else "not"} {kinds}; '
                              'collect episodes with `wm-ros collect --out DIR`')
+        for file in sorted(path.glob('shard-*.npz')):
+            shard(option, file)
+
+
+def shard(option: str, path: str | Path) -> int:
+    """Refuse a shard that is missing or damaged (cheap: nothing is decompressed)."""
+    from wm_ros.sim.dataset import check_shard, ShardError
+    try:
+        return check_shard(path)
+    except (ShardError, FileNotFoundError) as exc:
+        raise UsageError(f'{option}: {exc}') from None
 
 
 def mcap_bag(option: str, path: str | Path) -> None:
-    """Refuse a path that is neither a rosbag2 directory nor an MCAP file."""
+    """Refuse a path that is neither a rosbag2 directory nor an MCAP file, or is damaged."""
     path = Path(path)
     exists(option, path, 'bag')
     if path.is_dir():
         if not (path / 'metadata.yaml').is_file():
             raise UsageError(f'{option}: {path} is not a rosbag2 bag (no metadata.yaml); '
                              'if its recorder was killed, run `wm-ros bag recover` first')
-        return
-    with open(path, 'rb') as f:
-        head = f.read(8)
-    if path.suffix != '.mcap' or head != b'\x89MCAP0\r\n':
-        raise UsageError(f'{option}: {path} is not an MCAP file; give a rosbag2 directory '
-                         '(from `wm-ros record` or `ros2 bag record -s mcap`) or its .mcap file')
+    else:
+        with open(path, 'rb') as f:
+            head = f.read(8)
+        if path.suffix != '.mcap' or head != b'\x89MCAP0\r\n':
+            raise UsageError(f'{option}: {path} is not an MCAP file; give a rosbag2 directory '
+                             '(from `wm-ros record` or `ros2 bag record -s mcap`) or its .mcap '
+                             'file')
+    readable_bag(option, path)
+
+
+def readable_bag(option: str, path: str | Path) -> None:
+    """Refuse a bag that does not read to its end (reads every record, decodes none)."""
+    from wm_ros.sim.bag import BagReadError, check_bag
+    try:
+        check_bag(path)
+    except BagReadError as exc:
+        raise UsageError(f'{option}: {exc}') from None
 
 
 def json_file(option: str, path: str | Path, hint: str) -> dict:
@@ -217,22 +267,36 @@ def json_file(option: str, path: str | Path, hint: str) -> dict:
     return data
 
 
-def evaluation(option: str, path: str | Path) -> None:
-    """Refuse an evaluation that is missing or corrupt: a directory or its JSON file."""
-    path = Path(path)
-    file = path / 'evaluation.json' if path.is_dir() or not path.suffix else path
+def evaluation(option: str, path: str | Path, suite: bool = False) -> dict:
+    """
+    Return the evaluation in ``path`` (a directory or its JSON file), or refuse it.
+
+    It must hold what ``wm-ros evaluate`` writes (``suite``: also what rerunning its suite
+    reads, for ``--real-from`` and ``eval floor``).
+    """
+    from wm_ros.evaluate.evaluation_file import (EvaluationFileError, evaluation_path,
+                                                 load_evaluation)
+    file = evaluation_path(path)
     if not file.is_file():
         raise UsageError(f'{option}: no evaluation at {file}; run `wm-ros evaluate --out '
                          f'{path}` first, or pass the directory it wrote')
-    json_file(option, file, f'run `wm-ros evaluate --out {path}` to write it again')
+    try:
+        return load_evaluation(file, suite)
+    except EvaluationFileError as exc:
+        raise UsageError(f'{option}: {exc}') from None
 
 
 def floor(option: str, path: str | Path) -> None:
-    """Refuse a noise floor that is missing or corrupt: a directory or its ``floor.json``."""
+    """Refuse a noise floor that is missing, corrupt or foreign: a directory or its JSON."""
     path = Path(path)
     file = path / 'floor.json' if path.is_dir() or not path.suffix else path
-    json_file(option, file, 'run `wm-ros eval floor --real-from EVALUATION --out DIR` and '
-              'pass that DIR')
+    hint = 'run `wm-ros eval floor --real-from EVALUATION --out DIR` and pass that DIR'
+    data = json_file(option, file, hint)
+    kinds = {'sizes': dict, 'records': list, 'jitter_m': (int, float)}
+    lacking = [key for key, kind in kinds.items() if not isinstance(data.get(key), kind)]
+    if lacking:
+        raise UsageError(f'{option}: {file} is not a noise floor written by `wm-ros eval '
+                         f'floor` (it lacks {", ".join(lacking)}); {hint}')
 
 
 def config_section(option: str, name: str, section: str) -> None:

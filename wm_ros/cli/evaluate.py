@@ -30,7 +30,7 @@ def _check_evaluate(args, policies: list[str], tasks: list[str], edits) -> None:
     checks.model('--model', args.model, args.backend)
     checks.reward('--reward', args.reward)
     if args.real_from:
-        checks.evaluation('--real-from', args.real_from)
+        checks.evaluation('--real-from', args.real_from, suite=True)
 
 
 def _evaluate(args) -> int:
@@ -64,9 +64,11 @@ def _report(args) -> int:
     if args.floor:
         checks.floor('--floor', args.floor)
     from wm_ros.evaluate import floor
+    from wm_ros.evaluate.evaluation_file import evaluation_path
     from wm_ros.evaluate.report import load_evaluation, write_report
-    paths = write_report(load_evaluation(args.evaluation), args.out or args.evaluation,
-                         args.evaluation, floor.load(args.floor) if args.floor else None)
+    where = evaluation_path(args.evaluation).parent     # its strips are relative to it
+    paths = write_report(load_evaluation(args.evaluation), args.out or where, where,
+                         floor.load(args.floor) if args.floor else None)
     print(f'wrote {paths[0]} and {paths[1]}')
     return 0
 
@@ -94,9 +96,12 @@ def _closed_loop(args) -> int:
 
 
 def _eval_floor(args) -> int:
-    checks.evaluation('--real-from', args.real_from)
+    suite = checks.evaluation('--real-from', args.real_from, suite=True)
     sizes = tuple(checks.wholes('--sizes', args.sizes, 1))
     checks.model('--model', args.model)
+    checks.policies('--real-from', suite['config']['policies'])
+    checks.reward('--real-from', suite['config']['reward'])
+    checks.readout('--model', args.model, suite['config']['policies'])
     from wm_ros.evaluate import floor
     result = floor.noise_floor(args.real_from, args.model, args.jitter_mm / 1000.0, sizes,
                                args.workers)

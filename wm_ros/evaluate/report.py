@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+# the report's input, checked when read (re-exported here, where callers look for it)
+from wm_ros.evaluate.evaluation_file import load_evaluation  # noqa: F401
 from wm_ros.evaluate.summary import finite
 
 # The issue's targets; ``evaluation['targets']`` overrides the thresholds where it has them.
@@ -57,15 +59,6 @@ td.l,th.l{text-align:left}.met{color:#070;font-weight:bold}.miss{color:#b00;font
 .na{color:#888}.note{color:#666;font-style:italic}img.fig{max-width:100%}
 .strip{margin:.6em 0}.strip img{image-rendering:pixelated;height:96px;display:block}
 .strip span{font-size:.8em}"""
-
-
-def load_evaluation(evaluation_dir: str | Path) -> dict:
-    """Return the dict of ``evaluation_dir/evaluation.json`` (clear error if it is missing)."""
-    path = Path(evaluation_dir) / 'evaluation.json'
-    if not path.is_file():
-        raise FileNotFoundError(f'no evaluation at {path}; run `wm-ros evaluate --out '
-                                f'{evaluation_dir}` first, or pass the directory it wrote')
-    return json.loads(path.read_text())
 
 
 def verdicts(evaluation: dict) -> dict[str, dict]:
