@@ -136,9 +136,10 @@ TINY: dict[str, Tiny] = {
     'train world-model': Tiny({'--config': 'tiny'}, check=_trained),
     'export': Tiny(check=_exported),
     'eval fidelity': Tiny({'--episodes': '1'}, check=_fidelity),
+    # durations leave a loaded 2-core host time to start the nodes (a few s when idle)
     'up': Tiny({'--duration': '12'}, ros=True, check=_up),
-    'demo': Tiny({'--duration': '20'}, ros=True, check=_demo),
-    'record': Tiny({'--duration': '25'}, ros=True, check=_recorded),
+    'demo': Tiny({'--duration': '25'}, ros=True, check=_demo),
+    'record': Tiny({'--duration': '45'}, ros=True, check=_recorded),
 }
 BACKGROUND_CAP_S = '120'     # a background command's --duration: SIGINT ends it long before
 
