@@ -135,6 +135,8 @@ CASES = [
      RECOVER + 'cutbag`'),
     (['train', 'world-model', '--family', 'latent', '--data', '{tmp}/flipbag/bag.mcap',
       '--out', '{tmp}/out'], RECOVER + 'flipbag/bag.mcap`'),
+    (['train', 'world-model', '--data', '{tmp}/bag/bag.mcap', '--out', '{tmp}/out'],
+     'is an MCAP file; the slots family reads a bag from its directory'),
     (['report', '--evaluation', '{tmp}/foreign'],
      'foreign/evaluation.json is not an evaluation written by `wm-ros evaluate` (it lacks '
      'config, cells, summary)'),

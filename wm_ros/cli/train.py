@@ -40,6 +40,10 @@ def _check(args) -> None:
                           'data/train1)'}[args.what])
     checks.data('--data', args.data or ['data/train1', 'data/train2'],
                 bags=args.what == 'world-model')
+    mcap = [d for d in args.data or [] if Path(d).is_file()]
+    if args.what == 'world-model' and args.family == 'slots' and mcap:
+        raise UsageError(f'--data: {mcap[0]} is an MCAP file; the slots family reads a bag '
+                         f'from its directory: give {Path(mcap[0]).parent}')
     checks.data('--heldout', args.heldout or [], bags=False)
     checks.exists('--config-file', args.config_file, 'config file')
     checks.exists('--topics', args.topics, 'topic file')
