@@ -141,7 +141,7 @@ def test_signals_at_random_moments_stop_every_commanding_node_and_wm_ros_up(tmp_
     """Every trial: zero twist <= 1 s, all processes gone <= 5 s, none left, last twist 0."""
     todo = stop_trials.jobs(trials=TRIALS)
     todo += stop_trials.jobs(signals=('SIGHUP',))
-    todo.append(stop_trials.Job('up', ('SIGINT', 'SIGINT')))
+    todo += [stop_trials.Job('up', ('SIGINT', 'SIGINT'))] * max(1, TRIALS // 3)
     todo.append(stop_trials.Job('up', ('SIGKILL',)))      # its nodes die with it (Linux)
     assert {j.target for j in todo} == {'policy', 'planner', 'expert_driver', 'up'}
     trials = stop_trials.run(todo, tmp_path, parallel=PARALLEL)

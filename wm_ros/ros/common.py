@@ -289,7 +289,7 @@ def run(node_factory: Callable[[], Node], args=None, exit_process: bool = True) 
     teardown of torch and friends took 1-5 s on a loaded 2-core host, and whoever stops
     the node waits for it. No ``atexit`` handler runs.
     """
-    code = _run(node_factory, args)
+    code = _run(node_factory, args, exit_process)
     if exit_process:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -297,7 +297,7 @@ def run(node_factory: Callable[[], Node], args=None, exit_process: bool = True) 
     return code
 
 
-def _run(node_factory: Callable[[], Node], args) -> int:
+def _run(node_factory: Callable[[], Node], args, exit_process: bool) -> int:
     signals = StopSignals()
     signals.install()                   # before anything slow: no signal is missed
     die_with_parent()                   # started by `wm-ros up`: stop if it dies
@@ -325,7 +325,7 @@ def _run(node_factory: Callable[[], Node], args) -> int:
             node.destroy_node()
         if rclpy.ok():
             rclpy.try_shutdown()
-        signals.uninstall()
+        signals.uninstall(restore_handlers=not exit_process)
     return 0
 
 

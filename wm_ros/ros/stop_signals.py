@@ -111,12 +111,18 @@ class StopSignals:
         thread.start()
         return thread
 
-    def uninstall(self):
-        """Put the previous handlers and wake-up fd back and end the watching thread."""
+    def uninstall(self, restore_handlers: bool = True):
+        """
+        Put the previous wake-up fd (and handlers) back and end the watching thread.
+
+        A process about to exit keeps its handlers (``restore_handlers=False``): a late
+        second Ctrl-C then changes nothing instead of raising ``KeyboardInterrupt``.
+        """
         if self._previous:
             signal.set_wakeup_fd(self._wakeup_fd)
             for sig, handler in self._previous.items():
-                signal.signal(sig, handler)
+                if restore_handlers:
+                    signal.signal(sig, handler)
             self._previous = {}
         with contextlib.suppress(OSError):
             self._reader.shutdown(socket.SHUT_RDWR)     # wakes a thread blocked in recv
