@@ -81,7 +81,9 @@ def inputs(tmp_path_factory) -> Path:
                          ('flipbag', _flipped), ('specbag', _spec_damaged)):
         shutil.copytree(bag, root / name)
         (root / name / 'bag.mcap').write_bytes(damage(data))
+    odd_rows = {**EVALUATION, 'cells': [1], 'judges': {'real': 0.9}}
     for name, obj in (('foreign', {'a': 1}), ('oddcells', {**EVALUATION, 'cells': 3}),
+                      ('oddrows', odd_rows),
                       ('nosuite', {'config': {'policies': ['bc_50'], 'tasks': ['separate']},
                                    'cells': [], 'summary': {}}),
                       ('evaluation', EVALUATION)):
@@ -138,13 +140,14 @@ CASES = [
     (['train', 'world-model', '--data', '{tmp}/bag/bag.mcap', '--out', '{tmp}/out'],
      'is an MCAP file; the slots family reads a bag from its directory'),
     (['report', '--evaluation', '{tmp}/foreign'],
-     'foreign/evaluation.json is not an evaluation written by `wm-ros evaluate` (it lacks '
-     'config, cells, summary)'),
-    (['report', '--evaluation', '{tmp}/oddcells/evaluation.json'], 'it lacks cells'),
+     'foreign/evaluation.json is not an evaluation written by `wm-ros evaluate` (config, '
+     'cells, summary: missing or malformed)'),
+    (['report', '--evaluation', '{tmp}/oddcells/evaluation.json'], '(cells: missing'),
+    (['report', '--evaluation', '{tmp}/oddrows'], '(cells[0], judges.real: missing'),
     (['report', '--evaluation', '{tmp}/evaluation', '--floor', '{tmp}/foreign'],
      'foreign/floor.json is not a noise floor written by `wm-ros eval floor`'),
     (['evaluate', '--real-from', '{tmp}/nosuite', '--out', '{tmp}/out'],
-     'it lacks episodes, config.episodes, config.seed'),
+     '(episodes, config.episodes, config.seed'),
     (['eval', 'floor', '--real-from', '{tmp}/foreign', '--out', '{tmp}/out'],
      'is not an evaluation written by `wm-ros evaluate`'),
 ]

@@ -26,11 +26,16 @@ import json
 from pathlib import Path
 
 # every evaluation.json holds these (key: JSON type) and these keys of its config; a rerun
-# of its suite (--real-from, eval floor) also reads the SUITE ones
+# of its suite (--real-from, eval floor) also reads the SUITE ones; the OPTIONAL sections
+# have these types where present, and the rows of ROWS the keys listed
 REQUIRED = {'config': dict, 'cells': list, 'summary': dict}
 CONFIG = ('policies', 'tasks')
 SUITE = {'episodes': list}
 SUITE_CONFIG = ('episodes', 'seed', 'max_steps', 'max_steps_long', 'reward')
+OPTIONAL = {'judges': dict, 'ood': list, 'ood_summary': dict, 'strips': list, 'timing': dict,
+            'targets': dict, 'episodes': list}
+ROWS = {'cells': ('policy', 'task'), 'ood': ('policy', 'edit'), 'episodes': ('policy', 'task'),
+        'strips': ()}
 HINT = 'run `wm-ros evaluate --out DIR` and pass that DIR'
 
 
@@ -43,18 +48,28 @@ def check_evaluation(data, path: str | Path, suite: bool = False) -> dict:
     Return ``data`` if it is an evaluation ``wm-ros evaluate`` wrote, else raise.
 
     ``suite``: also what rerunning its suite needs (the episodes, seed and step limits).
-    :class:`EvaluationFileError` names the file and the keys it lacks.
+    :class:`EvaluationFileError` names the file and what is missing or malformed.
     """
     if not isinstance(data, dict):
         raise EvaluationFileError(f'{path} holds no JSON object, so no evaluation; {HINT}')
     required = {**REQUIRED, **(SUITE if suite else {})}
-    lacking = [k for k, kind in required.items() if not isinstance(data.get(k), kind)]
-    if 'config' not in lacking:
-        lacking += [f'config.{k}' for k in CONFIG + (SUITE_CONFIG if suite else ())
-                    if k not in data['config']]
-    if lacking:
+    wrong = [k for k, kind in required.items() if not isinstance(data.get(k), kind)]
+    wrong += [k for k, kind in OPTIONAL.items()
+              if data.get(k) is not None and not isinstance(data[k], kind) and k not in wrong]
+    if 'config' not in wrong:
+        config = data['config']
+        wrong += [f'config.{k}' for k in CONFIG + (SUITE_CONFIG if suite else ())
+                  if k not in config or (k in CONFIG and not isinstance(config[k], list))]
+    for key, needs in ROWS.items():
+        rows = data.get(key) if key not in wrong and isinstance(data.get(key), list) else []
+        wrong += [f'{key}[{i}]' for i, row in enumerate(rows)
+                  if not isinstance(row, dict) or any(n not in row for n in needs)][:1]
+    if isinstance(data.get('judges'), dict):
+        wrong += [f'judges.{k}' for k, v in data['judges'].items()
+                  if v is not None and not isinstance(v, dict)]
+    if wrong:
         raise EvaluationFileError(f'{path} is not an evaluation written by `wm-ros evaluate` '
-                                  f'(it lacks {", ".join(lacking)}); {HINT}')
+                                  f'({", ".join(wrong)}: missing or malformed); {HINT}')
     return data
 
 
