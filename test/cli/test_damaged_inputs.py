@@ -72,7 +72,7 @@ def inputs(tmp_path_factory) -> Path:
     arrays = {f'e0.{n}': getattr(tiny_episode(), n) for n in ARRAYS if n != 'actions'}
     _shard_dir(root, 'unpacked')
     np.savez_compressed(root / 'unpacked' / 'shard-00000.npz', **arrays)
-    _shard_dir(root, 'short')                          # opens, but its arrays disagree
+    _shard_dir(root, 'short')                          # its arrays' lengths disagree
     np.savez_compressed(root / 'short' / 'shard-00000.npz', **arrays,
                         **{'e0.actions': np.zeros((1, 2), np.float32)})
     bag = export_mcap(tiny_episode(), root / 'bag')
@@ -126,7 +126,9 @@ CASES = [
     (['eval', 'novel', '--data', '{tmp}/cut'], f'cut/{SHARD}'),
     (['bag', 'export', '{tmp}/cut/shard-00000', '--out', '{tmp}/b'], f'cut/{SHARD}'),
     (['bag', 'export', '{tmp}/short/shard-00000', '--out', '{tmp}/b'],
-     'episode images has 4 entries, expected 2'),
+     'episode 0 has 4 images for 1 actions, not one more'),
+    (['train', 'world-model', '--data', '{tmp}/short', '--out', '{tmp}/out'],
+     f'short/{SHARD} (episode 0 has 4 images'),
     (['bag', 'import', '{tmp}/cutbag', '--out', '{tmp}/o/s.npz'], RECOVER + 'cutbag`'),
     (['bag', 'import', '{tmp}/cutbag/bag.mcap', '--out', '{tmp}/o/s.npz'],
      RECOVER + 'cutbag/bag.mcap`'),

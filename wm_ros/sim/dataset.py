@@ -151,21 +151,40 @@ def _open(path: Path) -> np.lib.npyio.NpzFile:
 
 def check_shard(path: str | Path) -> int:
     """
-    Raise :class:`ShardError` unless the shard opens and has every array its index lists.
+    Raise :class:`ShardError` unless the shard opens with the arrays its index lists.
 
-    Cheap: reads the index and the archive's directory, decompresses nothing (a damaged
-    array is found when :func:`read_shard` reads it). Returns the number of episodes.
+    Cheap: reads the index, the archive's directory and each array's header (its shape),
+    no array (damaged array bytes are found when :func:`read_shard` reads them). Every
+    episode must have its arrays, one frame more than actions. Returns the episodes.
     """
     path = Path(path).with_suffix('.npz')
     metas = _index(path)
     with _open(path) as data:
         names = set(data.files)
-    missing = [f'e{k}.{n}' for k in range(len(metas)) for n in ARRAYS
-               if f'e{k}.{n}' not in names]
-    if missing:
-        raise _damaged(path, f'{len(missing)} array(s) its index lists are missing, '
-                       f'e.g. {missing[0]}')
+        missing = [f'e{k}.{n}' for k in range(len(metas)) for n in ARRAYS
+                   if f'e{k}.{n}' not in names]
+        if missing:
+            raise _damaged(path, f'{len(missing)} array(s) its index lists are missing, '
+                           f'e.g. {missing[0]}')
+        for k in range(len(metas)):
+            length = {n: _length(path, data, f'e{k}.{n}') for n in ARRAYS}
+            wrong = [n for n in ARRAYS if n != 'actions' and length[n] != length['actions'] + 1]
+            if wrong:
+                raise _damaged(path, f'episode {k} has {length[wrong[0]]} {wrong[0]} for '
+                               f'{length["actions"]} actions, not one more')
     return len(metas)
+
+
+def _length(path: Path, data: np.lib.npyio.NpzFile, name: str) -> int:
+    """Return the first dimension of array ``name`` from its ``.npy`` header alone."""
+    fmt = np.lib.format
+    try:
+        with data.zip.open(f'{name}.npy') as f:
+            major, _ = fmt.read_magic(f)
+            shape = (fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0)(f)[0]
+    except _DAMAGE as exc:
+        raise _damaged(path, f'{name}: {exc}') from None
+    return shape[0] if shape else -1
 
 
 def read_shard(path: str | Path) -> list[Episode]:
