@@ -32,8 +32,8 @@ import numpy as np
 
 from wm_ros.interfaces import Observation
 from wm_ros.policy.expert import ExpertController
-from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
 from wm_ros.reward.matching import match_names
+from wm_ros.runtime.base import ObjectReadout, WorldModelRuntime
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task
 
