@@ -17,8 +17,9 @@ Which errors are refusals worded for the user, wherever they are raised.
 
 A ``raise`` statement of wm_ros words what was wrong and what to do; an error raised by
 numpy, torch or a builtin is a bug and keeps its traceback. The ``wm-ros`` guard prints
-the first kind as one line, and the process pool (:mod:`wm_ros.episodes.pool`) carries
-it from a worker to the parent as the same kind of error with the same message.
+the first kind as one line (:func:`exit_code`), and the process pool
+(:mod:`wm_ros.episodes.pool`) carries it from a worker to the parent as the same kind of
+error with the same message.
 """
 
 from __future__ import annotations
@@ -39,7 +40,23 @@ def raised_by_wm_ros(exc: BaseException) -> bool:
     return line.lstrip().startswith('raise ')
 
 
-def worded(exc: BaseException) -> bool:
-    """Whether ``exc`` is worded for the user: wm_ros raised it, or it is a wm_ros ValueError."""
-    return raised_by_wm_ros(exc) or (isinstance(exc, ValueError)
-                                     and type(exc).__module__.startswith('wm_ros.'))
+# what a wm_ros ``raise`` statement refuses bad input with
+INPUT_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
+                IsADirectoryError)
+
+
+def exit_code(exc: BaseException) -> int | None:
+    """
+    Return the exit code of an error worded for the user, or None for a bug.
+
+    2 (bad input): the package's own ``ValueError`` classes (``ModelFileError``,
+    ``ShardError``, ...) and the ``ValueError``/path errors a wm_ros ``raise`` statement
+    words; 1: a ``RuntimeError`` it raises explains a failure.
+    """
+    if isinstance(exc, ValueError) and type(exc).__module__.startswith('wm_ros.'):
+        return 2
+    if not raised_by_wm_ros(exc):
+        return None
+    if isinstance(exc, INPUT_ERRORS):
+        return 2
+    return 1 if isinstance(exc, RuntimeError) else None

@@ -51,6 +51,7 @@ def test_a_worker_refusal_comes_back_as_the_same_error():
         map_chunks(_run_chunk, chunks, 2)
     assert type(pooled.value) is type(here.value) and str(pooled.value) == str(here.value)
     assert raised_by_wm_ros(pooled.value) and refusal_code(pooled.value) == 2
+    assert '_need_readout' in str(pooled.value.__cause__)   # the worker's traceback, kept
 
 
 def test_a_bug_in_a_worker_keeps_its_traceback():

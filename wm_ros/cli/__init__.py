@@ -54,14 +54,9 @@ import sys
 from wm_ros.cli import bag, bench, collect, evaluate, model, plan, ros, train
 from wm_ros.cli.checks import UsageError
 from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD, Parser
-from wm_ros.errors import raised_by_wm_ros
+from wm_ros.errors import exit_code
 
 __all__ = ['DEFAULT_MODEL', 'DEFAULT_REWARD', 'main', 'parser']
-
-# what a wm_ros `raise` statement refuses bad input with (exit 2); its RuntimeErrors are
-# failures it explains (exit 1). Anything else is a bug and keeps its traceback.
-_INPUT_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError,
-                 IsADirectoryError)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -82,20 +77,12 @@ def refusal_code(exc: BaseException) -> int | None:
     """
     Return the exit code of an error worded for the user, or None for a bug.
 
-    Refusals: :class:`UsageError`, the package's own ``ValueError`` classes (``ModelFileError``,
-    ``ConfigError``, ...) and the ``ValueError``/path errors a wm_ros ``raise`` statement
-    words (2); a ``RuntimeError`` it raises explains a failure (1). A refusal raised in a
-    worker process reaches here as the same error (:mod:`wm_ros.episodes.pool`).
+    :class:`UsageError` (2), else :func:`wm_ros.errors.exit_code`: the package's own
+    ``ValueError`` classes and the ``ValueError``/path errors a wm_ros ``raise`` statement
+    words (2), a ``RuntimeError`` it raises (1). A refusal raised in a worker process
+    reaches here as the same error (:mod:`wm_ros.episodes.pool`).
     """
-    if isinstance(exc, UsageError):
-        return 2
-    if isinstance(exc, ValueError) and type(exc).__module__.startswith('wm_ros.'):
-        return 2
-    if not raised_by_wm_ros(exc):
-        return None
-    if isinstance(exc, _INPUT_ERRORS):
-        return 2
-    return 1 if isinstance(exc, RuntimeError) else None
+    return 2 if isinstance(exc, UsageError) else exit_code(exc)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,10 +22,11 @@ order. A worker keeps what it loads between chunks (``fn`` caches its models, e.
 the number of workers. A chunk is the unit a Ray task would take when the work outgrows
 one host.
 
-A refusal a worker raises (an error wm_ros words for the user, :mod:`wm_ros.errors`)
-reaches the caller as the same kind of error with the same message, raised here, so
-``wm-ros`` prints it as one line as it does with ``workers=0``; chunks not yet started are
-cancelled. Any other error keeps the worker's traceback.
+A refusal a worker raises (an error wm_ros words for the user,
+:func:`wm_ros.errors.exit_code`) reaches the caller as the same kind of error with the same
+message, raised here (the worker's traceback as its cause), so ``wm-ros`` prints it as one
+line as it does with ``workers=0``; chunks not yet started are cancelled. Any other error
+is raised as the pool raises it, with the worker's traceback.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 import multiprocessing
 import pickle
 
-from wm_ros.errors import worded
+from wm_ros.errors import exit_code
 
 
 class _Refused(Exception):
@@ -52,10 +53,10 @@ class _Calling:
         try:
             return self.fn(*chunk)
         except Exception as exc:
-            if not worded(exc):
+            if exit_code(exc) is None:           # a bug: its traceback comes along
                 raise
             kind = next(k for k in type(exc).__mro__ if _picklable(k))
-            raise _Refused(kind, str(exc)) from None
+            raise _Refused(kind, str(exc)) from exc      # its traceback: the cause
 
 
 def _picklable(kind: type) -> bool:
@@ -87,7 +88,7 @@ def map_chunks(fn: Callable, chunks: Sequence[tuple], workers: int) -> list:
     try:
         return list(pool.map(_Calling(fn), chunks))
     except _Refused as exc:
-        error = _rebuilt(*exc.args)
+        error, cause = _rebuilt(*exc.args), exc.__cause__
     finally:
         pool.shutdown(cancel_futures=True)       # after a failure: no chunk starts
-    raise error
+    raise error from cause
