@@ -248,8 +248,8 @@ def up(name: str, overrides: dict[str, dict] | None = None, duration: float = 0.
     nodes, commanding nodes first, so the robot's last command is zero; when any node exits
     (a dead camera driver, a crash) the whole graph is stopped the same way. Returns 0
     when every node stopped cleanly, 1 when one exited early or had to be killed. Meant as
-    a program's last act: the signal handlers stay after it returns, so a late second
-    Ctrl-C changes nothing.
+    a program's last act: SIGINT, SIGTERM and SIGHUP are ignored after it returns, so a
+    late second Ctrl-C changes nothing (not even the exit code).
     """
     signals = StopSignals()
     signals.install()               # before any node starts: no signal is missed
@@ -265,7 +265,9 @@ def up(name: str, overrides: dict[str, dict] | None = None, duration: float = 0.
             print(f'{signal.Signals(sig).name}: stopping the graph', flush=True)
         codes = bringup.stop(sig=sig)
     finally:
-        signals.uninstall(restore_handlers=False)   # `wm-ros up` exits next: late signals
+        signals.uninstall(restore_handlers=False)
+        for s in STOP_SIGNALS:          # the process exits next: a late signal changes
+            signal.signal(s, signal.SIG_IGN)    # nothing (Python's exit resets handlers)
     if dead:
         print(f'node(s) {dead} exited early with {[codes[n] for n in dead]}')
         return 1
