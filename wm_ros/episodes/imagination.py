@@ -104,7 +104,7 @@ class ImaginationEnv:
             images, ee = self.runtime.decode(self.state)
         self.t += 1
         with self.clock('state_judge'):
-            success, infos = self._judge()
+            success, infos = self.verdicts()
         return (self._observations(images, ee), np.zeros(len(self.running), bool), success,
                 infos)
 
@@ -117,8 +117,8 @@ class ImaginationEnv:
                             tuple(self.instructions[r] for r in self.running), self.t,
                             self.running.copy())
 
-    def _judge(self) -> tuple[np.ndarray, list[dict]]:
-        """Return each running row's imagined-state verdict and info."""
+    def verdicts(self) -> tuple[np.ndarray, list[dict]]:
+        """Return each running row's imagined-state verdict and info on the current state."""
         success = np.zeros(len(self.running), bool)
         infos = [{} for _ in self.running]
         if self.can_judge:

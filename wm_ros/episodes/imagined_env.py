@@ -13,19 +13,24 @@
 # limitations under the License.
 
 """
-``ImaginedEnv``: the world model behind the same gymnasium API as the tabletop.
+``ImaginedEnv``: one imagined episode behind the same gymnasium API as the tabletop.
+
+A thin adapter over :class:`~wm_ros.episodes.imagination.ImaginationEnv` with one row, so
+an imagined episode is stepped and judged by the one imagination the episode driver uses.
 
 ``reset(options={'image': uint8[S,S,3], 'ee_xy': float[2], 'instruction' or 'task': ...})``
 starts an imagined episode from a real camera frame (it is encoded into the model state).
 Without an image, ``reset(seed=...)`` takes the first frame of a real tabletop episode
-(``TabletopEnv``) so a policy can be evaluated in imagination from scratch.
+(``TabletopEnv``; ``options['task']`` may name its family) so a policy can be evaluated in
+imagination from scratch.
 
 Observations are ``{'image', 'ee_xy'}`` like the tabletop's; ``info`` carries
 ``instruction``, ``t``, ``uncertainty`` (metres, when the model has the
 :class:`~wm_ros.runtime.base.Uncertainty` capability) and, when the task is a known family
 and the model can read objects out (:class:`~wm_ros.runtime.base.ObjectReadout`),
-``success`` judged on the *imagined* objects by :class:`TaskJudge`. Reward is 1 on
-success as on the tabletop. The episode is truncated after ``max_steps``.
+``success`` judged on the *imagined* objects by
+:class:`~wm_ros.reward.task_judge.TaskJudge` (the reset info judges the first frame).
+Reward is 1 on success as on the tabletop. The episode is truncated after ``max_steps``.
 
 It never raises on what the model read: a named block is the best-matching slot (kind
 and, after the first frame, identity: slots keep their objects), and what the model could
@@ -38,8 +43,10 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 
-from wm_ros.reward.task_judge import TaskJudge
-from wm_ros.runtime.base import ObjectReadout, State, Uncertainty, WorldModelRuntime
+from wm_ros.episodes.env import Start
+from wm_ros.episodes.imagination import ImaginationEnv
+from wm_ros.policy.base import Observations
+from wm_ros.runtime.base import WorldModelRuntime
 from wm_ros.sim.scene import Block, Scene
 from wm_ros.sim.tasks import Task, UNKNOWN
 
@@ -53,6 +60,7 @@ class ImaginedEnv(gym.Env):
                  board_half: float = 0.25, render_mode: str = 'rgb_array'):
         self.runtime, self.max_steps, self.board_half = runtime, max_steps, board_half
         self.render_mode = render_mode
+        self.imagination = ImaginationEnv(runtime, board_half)
         s, v = runtime.image_size, runtime.max_speed
         self.metadata = dict(self.metadata, render_fps=runtime.control_hz)
         self.action_space = gym.spaces.Box(-v, v, (2,), np.float32)
@@ -60,37 +68,27 @@ class ImaginedEnv(gym.Env):
             'image': gym.spaces.Box(0, 255, (s, s, 3), np.uint8),
             'ee_xy': gym.spaces.Box(-board_half, board_half, (2,), np.float32),
         })
-        self.state: State | None = None
         self.task: Task | None = None
-        self.judge: TaskJudge | None = None
-        self.t = 0
-        self._image: np.ndarray | None = None
-        self._ee = np.zeros(2, np.float32)
+        self._last: Observations | None = None
+
+    @property
+    def t(self) -> int:
+        """Return the control steps taken in this episode."""
+        return self.imagination.t
+
+    @property
+    def state(self):
+        """Return the imagined :class:`~wm_ros.runtime.base.State` (None before reset)."""
+        return self.imagination.state
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start from ``options['image']`` + ``options['ee_xy']``, or a sampled real scene."""
         super().reset(seed=seed)
-        options = dict(options or {})
-        image, ee = options.pop('image', None), options.pop('ee_xy', None)
-        task, instruction = options.pop('task', None), options.pop('instruction', None)
-        if options:
-            raise ValueError(f'unknown reset option(s) {sorted(options)}; use image, ee_xy, '
-                             'task, instruction')
-        if image is None:
-            image, ee, task = self._real_start(seed, task)
-        elif ee is None:
-            raise ValueError('reset from a frame needs options["ee_xy"] too (the pusher '
-                             'position in metres, from ee_pose)')
-        if isinstance(task, dict):
-            task = Task.from_dict(task)
-        self.task = task or Task(UNKNOWN, instruction or '')
-        self.state = self.runtime.encode(np.asarray(image), np.asarray(ee, np.float32))
-        self.t = 0
-        self.judge = None
-        if self.task.family != UNKNOWN and isinstance(self.runtime, ObjectReadout):
-            self.judge = TaskJudge(self.task, self.runtime.kinds, self.board_half)
-            self.judge.start(self.runtime.objects(self.state))
-        return self._observe(), self._info()
+        start = self._start(seed, dict(options or {}))
+        self.task = start.task
+        observations, _ = self.imagination.reset([start])
+        _, infos = self.imagination.verdicts()              # the first frame, judged
+        return self._observe(observations), self._info(infos[0])
 
     def step(self, action):
         """Advance the imagination by one control period with ``action`` (m/s)."""
@@ -99,47 +97,67 @@ class ImaginedEnv(gym.Env):
         a = np.asarray(action, np.float32)
         if a.shape != (2,):
             raise ValueError(f'action must be float[2] (vx, vy in m/s), got shape {a.shape}')
-        self.state = self.runtime.step(self.state, a[None])
-        self.t += 1
-        info = self._info()
-        success = bool(info.get('success', False))
-        return self._observe(), float(success), success, self.t >= self.max_steps, info
+        observations, _, success, infos = self.imagination.step(a[None])
+        success = bool(success[0])
+        return (self._observe(observations), float(success), success,
+                self.t >= self.max_steps, self._info(infos[0]))
 
     def render(self) -> np.ndarray:
         """Return the imagined camera frame ``uint8[S, S, 3]``."""
-        return self._image
+        return None if self._last is None else self._last.image[0]
+
+    def close(self) -> None:
+        """Drop the imagined state."""
+        self.imagination.close()
 
     def imagined_scene(self) -> Scene:
         """Return the blocks the model holds now, as a typed :class:`Scene` (unique names)."""
-        pusher = tuple(float(v) for v in self._ee)
-        if self.judge is None:
+        pusher = tuple(float(v) for v in self._last.ee_xy[0])
+        judge = self.imagination.judges[0]
+        if judge is None:
             return Scene((), pusher)
         objects = self.runtime.objects(self.state)
         return Scene(tuple(Block(*n.split(' '), float(objects.pos[0, j, 0]),
                                  float(objects.pos[0, j, 1]), float(objects.yaw[0, j]))
-                           for n, j in zip(self.judge.names, self.judge.slots)), pusher)
+                           for n, j in zip(judge.names, judge.slots)), pusher)
 
-    def _real_start(self, seed, task):
+    def _start(self, seed: int | None, options: dict) -> Start:
+        """Return the episode's start from the reset ``options`` (see :meth:`reset`)."""
+        image, ee = options.pop('image', None), options.pop('ee_xy', None)
+        task, instruction = options.pop('task', None), options.pop('instruction', None)
+        if options:
+            raise ValueError(f'unknown reset option(s) {sorted(options)}; use image, ee_xy, '
+                             'task, instruction')
+        if image is None:
+            return self._real_start(seed, task)
+        if ee is None:
+            raise ValueError('reset from a frame needs options["ee_xy"] too (the pusher '
+                             'position in metres, from ee_pose)')
+        if isinstance(task, dict):
+            task = Task.from_dict(task)
+        if task is not None and not isinstance(task, Task):
+            raise ValueError(f'options["task"] with an image is a Task or its dict, got '
+                             f'{task!r}; a family name alone samples a real scene (no image)')
+        return Start.from_frame(image, ee, task or Task(UNKNOWN, instruction or ''))
+
+    def _real_start(self, seed: int | None, task) -> Start:
+        """Return the first frame of a real tabletop episode (family ``task`` if named)."""
         from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
         env = TabletopEnv(TabletopConfig(image_size=self.runtime.image_size,
                                          control_hz=self.runtime.control_hz))
+        if seed is None:
+            seed = int(self.np_random.integers(2 ** 31))
         try:
-            obs, _ = env.reset(seed=int(self.np_random.integers(2 ** 31)) if seed is None
-                               else seed, options={'task': task} if isinstance(task, str)
+            obs, _ = env.reset(seed=seed, options={'task': task} if isinstance(task, str)
                                else None)
-            return obs['image'], obs['ee_xy'], env.task
+            return Start(env.task.family, 0, seed, env.scene, env.task, obs['image'],
+                         obs['ee_xy'])
         finally:
             env.close()
 
-    def _observe(self) -> dict:
-        images, ee = self.runtime.decode(self.state)
-        self._image, self._ee = images[0], ee[0].astype(np.float32)
-        return {'image': images[0], 'ee_xy': ee[0].astype(np.float32)}
+    def _observe(self, observations: Observations) -> dict:
+        self._last = observations
+        return {'image': observations.image[0], 'ee_xy': observations.ee_xy[0]}
 
-    def _info(self) -> dict:
-        info = {'instruction': self.task.instruction, 't': self.t}
-        if isinstance(self.runtime, Uncertainty):
-            info['uncertainty'] = float(self.runtime.uncertainty(self.state)[0])
-        if self.judge is not None:
-            info.update(self.judge.judge(self.runtime.objects(self.state)))
-        return info
+    def _info(self, judged: dict) -> dict:
+        return {'instruction': self.task.instruction, 't': self.t, **judged}
