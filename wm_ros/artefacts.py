@@ -15,10 +15,10 @@
 """
 The artefacts shipped inside the package, named once (``wm_ros/models/``).
 
-Each is reproduced by a documented ``make`` target (README): ``make model``, ``make study``,
-``make reward``, ``make policies``; the label-free model by ``wm-ros train world-model
---family free_slots``. :func:`read_metadata` is the check every artefact's JSON metadata
-gets (format and version) before its weights are read.
+Each is reproduced by a ``make`` target (docs/architecture.md, "Data and artefacts"):
+``make model``, ``make study``, ``make reward``, ``make policies``; the label-free model
+by ``wm-ros train world-model --family free_slots``. :func:`read_metadata` is the check
+every artefact's JSON metadata gets (format and version) before its weights are read.
 """
 
 from __future__ import annotations

@@ -20,11 +20,11 @@ character codes, k])``: it needs no list of families, so a second robot's task f
 get seeds the same way, and it is the rule ``wm-ros evaluate`` has always used (its
 published acceptance figures at seed 10000 were drawn with it).
 
-Consumers that drew seeds from a family's *index* in ``wm_ros.sim.tasks.FAMILIES``
-(``SeedSequence([seed, FAMILIES.index(family), k])``: the closed-loop trust check and the
-zoo's real-success measurement, ``policy/zoo_eval.py``) change seeds when they move onto
-this rule: the same ``--seed`` then draws other episodes, so their figures move within
-their confidence intervals, not their meaning.
+The closed-loop trust check (:mod:`wm_ros.evaluate.closed_loop`) and the zoo's
+real-success measurement (:mod:`wm_ros.evaluate.zoo`) drew seeds from a family's *index*
+in ``wm_ros.sim.tasks.FAMILIES`` (``SeedSequence([seed, FAMILIES.index(family), k])``)
+before they moved onto this rule: the same ``--seed`` now draws other episodes than it
+did then, so their figures moved within their confidence intervals, not their meaning.
 
 ``policy_seed(seed, family, k, policy)`` seeds a policy's own random stream in that
 episode (the degraded experts' noise), the same on the tabletop and in imagination.

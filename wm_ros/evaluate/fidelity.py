@@ -299,7 +299,7 @@ def write(report: dict, episodes: list[Episode], out_dir: str | Path) -> tuple[P
 
 
 def table(report: dict) -> str:
-    """Return a Markdown table of the report (model vs copy-last) for the README."""
+    """Return a Markdown table of the report (model vs copy-last), as docs/results shows it."""
     lines = ['| horizon | PSNR (copy-last) dB | SSIM (copy-last) | ee err % | moved-block err '
              'median % (copy-last) | all-block err median % | vanished % | unc. Spearman '
              '| re-encoded true kind % | drawn kind re-read % |',

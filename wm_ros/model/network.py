@@ -15,7 +15,7 @@
 """
 The world model: object-slot state, relational dynamics ensemble, sprite decoder.
 
-Why this shape (measured on the tabletop, see README): whole-frame conv models blur and
+Why this shape (docs/results/world-model-fidelity.md): whole-frame conv models blur and
 drop the small pushed block first; here the latent *is* a set of object slots, so a block
 cannot fade away, pushing is learned as explicit block motion, latent steps are cheap (no
 pixels), and decoding is a few sprite warps instead of a transposed-conv stack.

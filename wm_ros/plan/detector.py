@@ -19,8 +19,8 @@ Two kinds, both trained on labelled tabletop frames: :class:`ReadoutDetector`, a
 model with an object read-out used as a frame reader (the default, ``DEFAULT_DETECTOR`` =
 the shipped supervised model: 99.7 % of kinds right per frame and kind, 0.1 cm on
 data/heldout), and :class:`Detector`, a small convolutional network of its own (``wm-ros
-train detector``; it finds blocks to 2-3 cm but reads shapes poorly so far, see the
-README). The planner reads blocks out of states
+train detector``; it finds blocks to 2-3 cm but reads shapes poorly so far, see
+docs/results/planning.md). The planner reads blocks out of states
 (:class:`~wm_ros.runtime.base.ObjectReadout`). A family that holds none (the latent grid)
 plans through :class:`DetectedObjects`: the camera frame is read by the detector directly,
 an imagined state by rendering it through the runtime's ``decode`` and reading that frame,

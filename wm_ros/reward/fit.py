@@ -29,7 +29,8 @@ Fitting :class:`~wm_ros.reward.network.RewardNet` in three stages, each from a d
    success/failure (``positive_fraction``; success is rare).
 
 Trained end to end instead, the same network learnt the instructions' binding and the
-geometry far more slowly than two CPU cores allow (README, issue 10).
+geometry far more slowly than two CPU cores allow (issue 10's first attempts; the shipped
+model's figures: docs/results/reward-model.md).
 """
 
 from __future__ import annotations

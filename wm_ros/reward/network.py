@@ -19,8 +19,9 @@ Success on this tabletop is a matter of where blocks are: one named block in a r
 two named blocks near or far, colour groups, a line. A plain CNN conditioned on the
 sentence embedding (FiLM) must learn that geometry and the binding of the words at once;
 on 2 CPU cores it generalised poorly to new scenes and instructions (balanced accuracy
-~0.8; README, issue 10). This network splits the job so each part learns from a direct
-signal (:mod:`wm_ros.reward.fit`):
+~0.8; issue 10's first model; the shipped model's figures: docs/results/reward-model.md).
+This network splits the job so each part learns from a direct signal
+(:mod:`wm_ros.reward.fit`):
 
 1. **vision** (text-free, S -> S/2): per-cell colour and shape logits (``C+1`` and ``S+1``
    classes, 0 = no block), supervised in training with the block positions; their

@@ -16,7 +16,7 @@
 ``ImaginedStateJudge``: success judged on the objects a world model imagines.
 
 For runtimes with the :class:`~wm_ros.runtime.base.ObjectReadout` capability (object-slot
-families), it wraps one :class:`~wm_ros.episodes.imagined_env.TaskJudge` per batch row:
+families), it wraps one :class:`~wm_ros.reward.task_judge.TaskJudge` per batch row:
 ``start(state, tasks)`` names the slots on the first state (returns what was missing or
 misread per row), ``judge(state) -> bool[B]`` applies each row's task's physics check to
 the imagined block centres. It is the second judge beside the pixel classifier: free of

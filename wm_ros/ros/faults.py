@@ -22,7 +22,7 @@ numbers), pass/fail. ``FAST`` is the subset CI runs. ``stop_signals`` sends one 
 and one SIGTERM per trial into every commanding node and into ``wm-ros up``
 (:mod:`wm_ros.ros.stop_trials`; the issue's count: ``--case stop_signals --trials 30``).
 
-Who guarantees what when the camera dies (see README "Ending stopped"): the ``policy``
+Who guarantees what when the camera dies (docs/results/stopping-faults.md): the ``policy``
 node's watchdog commands zero within ``input_timeout`` (0.15 s) of its last frame whether
 or not anything supervises it; ``wm-ros up`` then stops the graph, commanding nodes first,
 and each commanding node publishes a zero twist as it exits; the robot driver
