@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from wm_ros.cli import DEFAULT_MODEL
-from wm_ros.runtime.base import CheckedRuntime, State, StateSpec
 from wm_ros.ros.shadow import CommandLog, FramePairs, JUMP_STEPS, Rules, Shadow
+from wm_ros.runtime.base import CheckedRuntime, State, StateSpec
 
 MS = 10**6                  # ns
 STEP = 100 * MS             # one step at the 10 Hz control rate

@@ -262,13 +262,13 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
     retrain only the encoder with ``decoder_steps=0 dynamics_steps=0``).
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = _device(cfg.device)
     episodes, files = load_episodes(sources)
     data = to_tensors(episodes, cfg, device)
+    out.mkdir(parents=True, exist_ok=True)        # only once the data has read
     meta = {'config': cfg.to_dict(), 'data_hash': checkpoint.data_hash(files)}
     model = WorldModel(cfg)
     initial = None

@@ -83,7 +83,7 @@ class Observations:
 
 
 class EpisodeTask(Protocol):
-    """What a policy may read of an episode's start (``wm_ros.episodes.Start`` has it)."""
+    """What a policy may read of an episode's start (``wm_ros.episodes.env.Start`` has it)."""
 
     task: Task                  # the task spec; ``task.instruction`` is what is read
     scene: Scene | None         # the true scene, where known (the tabletop's starts)
