@@ -39,6 +39,34 @@ class ModelFileError(ValueError):
     """A model file that is missing, corrupt, of another version or of another shape."""
 
 
+class FamilyConfig:
+    """
+    What a model family's config dataclass shares: control period, dict form, loading.
+
+    A family's frozen dataclass derives from it and names its YAML file in ``CONFIG_FILE``
+    (under ``config/``) and, in ``INHERIT``, the file's top-level keys every section gets
+    unless it sets its own; its module's ``load_config`` calls :meth:`load`.
+    """
+
+    CONFIG_FILE = ''
+    INHERIT: tuple[str, ...] = ()
+
+    @property
+    def dt(self) -> float:
+        """Return the control period (s)."""
+        return 1.0 / self.control_hz
+
+    def to_dict(self) -> dict:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def load(cls, name: str = 'default', path: str | Path | None = None, **overrides):
+        """Load section ``name`` of ``config/<CONFIG_FILE>`` (or ``path``) plus overrides."""
+        path = Path(path) if path else config_io.config_dir() / cls.CONFIG_FILE
+        return config_io.load(cls, path, section=name, inherit=cls.INHERIT, **overrides)
+
+
 @dataclass(frozen=True)
 class WorldSpec:
     """
@@ -125,8 +153,11 @@ def tabletop_world(path: str | Path | None = None) -> WorldSpec:
 
 
 @dataclass(frozen=True)
-class WorldModelConfig:
+class WorldModelConfig(FamilyConfig):
     """Architecture and training settings; ``tiny`` in the YAML is the test config."""
+
+    CONFIG_FILE = 'world_model.yaml'
+    INHERIT = ('world',)
 
     # what the model sees and predicts (checked against data and at load time)
     image_size: int = 64
@@ -173,10 +204,6 @@ class WorldModelConfig:
         if not 1 <= self.max_blocks <= len(self.world.kinds):
             raise config_io.ConfigError(f'max_blocks must be in [1, {len(self.world.kinds)}]')
 
-    def to_dict(self) -> dict:
-        """Return a JSON-ready dict."""
-        return asdict(self)
-
 
 def load_config(name: str = 'default', path: str | Path | None = None, **overrides
                 ) -> WorldModelConfig:
@@ -185,5 +212,4 @@ def load_config(name: str = 'default', path: str | Path | None = None, **overrid
 
     The file's top-level ``world`` is every section's world unless the section has its own.
     """
-    path = Path(path) if path else config_io.config_dir() / 'world_model.yaml'
-    return config_io.load(WorldModelConfig, path, section=name, inherit=('world',), **overrides)
+    return WorldModelConfig.load(name, path, **overrides)

@@ -47,7 +47,7 @@ there is no uncertainty estimate (no ensemble).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 import math
 from pathlib import Path
 
@@ -57,6 +57,7 @@ from torch import nn
 
 from wm_ros import config as config_io
 from wm_ros.model import family_files
+from wm_ros.model.config import FamilyConfig
 from wm_ros.model.discover import discover
 from wm_ros.model.sprites import paste_sprites
 
@@ -69,8 +70,10 @@ POS_SCALE = 0.1
 
 
 @dataclass(frozen=True)
-class FreeSlotsConfig:
+class FreeSlotsConfig(FamilyConfig):
     """Architecture and training settings (``config/free_slots.yaml``; ``tiny`` for tests)."""
+
+    CONFIG_FILE = 'free_slots.yaml'
 
     image_size: int = 64
     board_half: float = 0.25
@@ -101,21 +104,11 @@ class FreeSlotsConfig:
             raise config_io.ConfigError(f'image_size must be even and in [16, 512], got '
                                         f'{self.image_size}')
 
-    @property
-    def dt(self) -> float:
-        """Return the control period (s)."""
-        return 1.0 / self.control_hz
-
-    def to_dict(self) -> dict:
-        """Return a JSON-ready dict."""
-        return asdict(self)
-
 
 def load_config(name: str = 'default', path: str | Path | None = None, **overrides
                 ) -> FreeSlotsConfig:
     """Load section ``name`` of ``config/free_slots.yaml`` (or ``path``) plus overrides."""
-    path = Path(path) if path else config_io.config_dir() / 'free_slots.yaml'
-    return config_io.load(FreeSlotsConfig, path, section=name, **overrides)
+    return FreeSlotsConfig.load(name, path, **overrides)
 
 
 def shape_code(sprite: np.ndarray, bins: int, metres_per_px: float) -> np.ndarray:

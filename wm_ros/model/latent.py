@@ -36,7 +36,7 @@ read-out: its objects are measured from its decoded frames by a fixed colour pro
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -44,6 +44,7 @@ from torch import nn
 
 from wm_ros import config as config_io
 from wm_ros.model import family_files
+from wm_ros.model.config import FamilyConfig
 
 FORMAT = 'wm_ros.latent_grid'
 FORMAT_VERSION = 1
@@ -51,8 +52,10 @@ STATE_KEYS = ('z', 'ee')
 
 
 @dataclass(frozen=True)
-class LatentConfig:
+class LatentConfig(FamilyConfig):
     """Architecture and training settings (``config/latent.yaml``; ``tiny`` for tests)."""
+
+    CONFIG_FILE = 'latent.yaml'
 
     image_size: int = 64
     board_half: float = 0.25
@@ -80,21 +83,11 @@ class LatentConfig:
         if self.unroll < 1 or self.steps < 0:
             raise config_io.ConfigError('unroll must be >= 1 and steps >= 0')
 
-    @property
-    def dt(self) -> float:
-        """Return the control period (s)."""
-        return 1.0 / self.control_hz
-
-    def to_dict(self) -> dict:
-        """Return a JSON-ready dict."""
-        return asdict(self)
-
 
 def load_config(name: str = 'default', path: str | Path | None = None, **overrides
                 ) -> LatentConfig:
     """Load section ``name`` of ``config/latent.yaml`` (or ``path``) plus overrides."""
-    path = Path(path) if path else config_io.config_dir() / 'latent.yaml'
-    return config_io.load(LatentConfig, path, section=name, **overrides)
+    return LatentConfig.load(name, path, **overrides)
 
 
 def _gaussian(xy: torch.Tensor, coords: torch.Tensor, sigma: float) -> torch.Tensor:
