@@ -39,17 +39,25 @@ class ModelFileError(ValueError):
     """A model file that is missing, corrupt, of another version or of another shape."""
 
 
+@dataclass(frozen=True)
 class FamilyConfig:
     """
-    What a model family's config dataclass shares: control period, dict form, loading.
+    What every model family's config shares: the geometry and rate it sees, dict form, loading.
 
-    A family's frozen dataclass derives from it and names its YAML file in ``CONFIG_FILE``
-    (under ``config/``) and, in ``INHERIT``, the file's top-level keys every section gets
-    unless it sets its own; its module's ``load_config`` calls :meth:`load`.
+    A family's frozen dataclass derives from it (these fields come first), names its YAML
+    file in ``CONFIG_FILE`` (under ``config/``) and, in ``INHERIT``, the file's top-level
+    keys every section gets unless it sets its own; its module's ``load_config`` calls
+    :meth:`load`.
     """
 
     CONFIG_FILE = ''
-    INHERIT: tuple[str, ...] = ()
+    INHERIT = ()
+
+    # what the model sees and predicts (checked against data and at load time)
+    image_size: int = 64
+    board_half: float = 0.25
+    control_hz: float = 10.0
+    max_speed: float = 0.2
 
     @property
     def dt(self) -> float:
@@ -159,11 +167,7 @@ class WorldModelConfig(FamilyConfig):
     CONFIG_FILE = 'world_model.yaml'
     INHERIT = ('world',)
 
-    # what the model sees and predicts (checked against data and at load time)
-    image_size: int = 64
-    board_half: float = 0.25
-    control_hz: float = 10.0
-    max_speed: float = 0.2
+    # FamilyConfig's first: image_size, board_half, control_hz, max_speed
     max_blocks: int = 8
     # encoder: conv heatmaps per kind at image_size / 4
     enc_channels: int = 16

@@ -75,10 +75,7 @@ class FreeSlotsConfig(FamilyConfig):
 
     CONFIG_FILE = 'free_slots.yaml'
 
-    image_size: int = 64
-    board_half: float = 0.25
-    control_hz: float = 10.0
-    max_speed: float = 0.2
+    # FamilyConfig's first: image_size, board_half, control_hz, max_speed
     pusher_radius: float = 0.018     # m: the arm's tool, from its geometry
     max_slots: int = 8
     patch: int = 13                  # sprite side in pixels (odd: centred on a pixel)

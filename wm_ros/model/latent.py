@@ -57,10 +57,7 @@ class LatentConfig(FamilyConfig):
 
     CONFIG_FILE = 'latent.yaml'
 
-    image_size: int = 64
-    board_half: float = 0.25
-    control_hz: float = 10.0
-    max_speed: float = 0.2
+    # FamilyConfig's first: image_size, board_half, control_hz, max_speed
     latent: int = 32               # channels of the latent grid
     width: int = 48                # channels of the convolutions
     dyn_blocks: int = 2            # residual blocks of the dynamics
