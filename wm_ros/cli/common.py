@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from wm_ros import artefacts
 
@@ -38,6 +39,17 @@ def number(text: str):
 def items(values: list[str]) -> list[str]:
     """Return the non-empty entries of values given space and/or comma separated."""
     return [x for item in values for x in item.split(',') if x]
+
+
+def write_report(module, report: dict, out: str) -> str:
+    """
+    Write ``report`` into ``out`` by ``module.write`` and print ``module.table`` of it.
+
+    Returns ``'wrote <path>'`` (``'wrote <path> and <path>'``) for the command's last line.
+    """
+    paths = module.write(report, out)
+    print(module.table(report))
+    return 'wrote ' + ' and '.join(str(p) for p in ([paths] if isinstance(paths, Path) else paths))
 
 
 class Parser(argparse.ArgumentParser):

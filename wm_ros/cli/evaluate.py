@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from wm_ros.cli import checks
 from wm_ros.cli.checks import real, whole
-from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD, items
+from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD, items, write_report
 
 
 def _check_evaluate(args, policies: list[str], tasks: list[str], edits) -> None:
@@ -85,13 +85,12 @@ def _closed_loop(args) -> int:
                                   args.max_steps, args.max_steps_long, args.workers,
                                   settle=args.settle, detector=args.detector,
                                   physics_replay=not args.no_physics_replay)
-    paths = closed_loop.write(report, args.out)
-    print(closed_loop.table(report))
+    wrote = write_report(closed_loop, report, args.out)
     t = report['timing']
     print(f"{t['wall_s']} s wall: {t['real_steps']} tabletop steps ({t['real_episode_s']} s in "
           f"{args.workers} worker(s)), {t['imagined_steps']} imagined steps "
           f"({t['imagine_s']} s), replay {t['replay_s']} s")
-    print(f'wrote {paths[0]} and {paths[1]}')
+    print(wrote)
     return 0
 
 
@@ -105,9 +104,8 @@ def _eval_floor(args) -> int:
     from wm_ros.evaluate import floor
     result = floor.noise_floor(args.real_from, args.model, args.jitter_mm / 1000.0, sizes,
                                args.workers)
-    path = floor.write(result, args.out)
-    print(floor.table(result))
-    print(f"tabletop twin {result['tabletop_s']:.1f} s; wrote {path}")
+    wrote = write_report(floor, result, args.out)
+    print(f"tabletop twin {result['tabletop_s']:.1f} s; {wrote}")
     return 0
 
 

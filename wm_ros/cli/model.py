@@ -39,16 +39,20 @@ def _export(args) -> int:
     return 0
 
 
-def _eval(args) -> int:
+def _runtime_and_episodes(args):
+    """Check --model, --backend and --data; load the runtime and the first --episodes (0: all)."""
     checks.model('--model', args.model, args.backend)
     checks.data('--data', args.data)
-    from wm_ros.evaluate import fidelity
     from wm_ros.model.data import load_episodes
     from wm_ros.runtime import load_runtime
     runtime = load_runtime(args.model, args.backend)
     episodes, _ = load_episodes(args.data)
-    if args.episodes:
-        episodes = episodes[:args.episodes]
+    return runtime, episodes[:args.episodes or None]
+
+
+def _eval(args) -> int:
+    runtime, episodes = _runtime_and_episodes(args)
+    from wm_ros.evaluate import fidelity
     report = fidelity.evaluate(runtime, episodes, stride=args.stride)
     paths = fidelity.write(report, episodes, args.out)
     print(fidelity.table(report))
@@ -58,15 +62,9 @@ def _eval(args) -> int:
 
 
 def _novel(args) -> int:
-    checks.model('--model', args.model, args.backend)
-    checks.data('--data', args.data)
+    runtime, episodes = _runtime_and_episodes(args)
     from wm_ros.evaluate import novel
-    from wm_ros.model.data import load_episodes
-    from wm_ros.runtime import load_runtime
-    runtime = load_runtime(args.model, args.backend)
-    episodes, _ = load_episodes(args.data)
-    report = novel.evaluate(runtime, episodes[:args.episodes or None], args.horizon,
-                            args.stride)
+    report = novel.evaluate(runtime, episodes, args.horizon, args.stride)
     print(json.dumps(report, indent=2))
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ import sys
 
 from wm_ros.cli import checks
 from wm_ros.cli.checks import real, UsageError, whole
-from wm_ros.cli.common import DEFAULT_MODEL, items
+from wm_ros.cli.common import DEFAULT_MODEL, items, write_report
 
 SUITES = ('group_by_colour', 'make_line', 'two_step')     # wm_ros.evaluate.planning.SUITES
 
@@ -81,9 +81,8 @@ def _eval_planner(args) -> int:
                                methods or planning.METHODS, args.episodes, args.seed,
                                args.max_steps, args.config, args.workers, args.detector,
                                args.judge)
-    paths = planning.write(report, args.out)
-    print(planning.table(report))
-    print(f"{report['wall_s']} s wall; wrote {paths[0]} and {paths[1]}")
+    wrote = write_report(planning, report, args.out)
+    print(f"{report['wall_s']} s wall; {wrote}")
     return 0
 
 

@@ -63,15 +63,29 @@ def _train(args) -> int:
         return _train_label_free(args)
     from wm_ros.model.config import load_config
     from wm_ros.model.train import train
-    overrides = dict(args.set)
+    overrides = _overrides(args)
     cfg = load_config(args.config, args.config_file)
     if overrides:
         from wm_ros.config import from_dict
-        cfg = from_dict(type(cfg), {**cfg.to_dict(), **{k: number(v) for k, v in
-                                                        overrides.items()}})
+        cfg = from_dict(type(cfg), {**cfg.to_dict(), **overrides})
     stats = train(args.data, args.out, cfg, resume=args.resume, init_from=args.init_from)
+    return _written(stats, 'model', args.out)
+
+
+def _overrides(args) -> dict:
+    """Return the ``--set key=value`` overrides, numbers as numbers."""
+    return {k: number(v) for k, v in args.set}
+
+
+def _config(load_config, args):
+    """Return ``load_config``'s section ``--config`` of ``--config-file``, ``--set`` applied."""
+    return load_config(args.config, args.config_file, **_overrides(args))
+
+
+def _written(stats: dict, what: str, out) -> int:
+    """Print the training statistics and where ``what`` was written; return exit status 0."""
     print(json.dumps(stats, indent=2))
-    print(f'model written to {args.out}')
+    print(f'{what} written to {out}')
     return 0
 
 
@@ -83,38 +97,27 @@ def _train_label_free(args) -> int:
     else:
         from wm_ros.model.free_slots import load_config
         from wm_ros.model.free_slots_train import train
-    overrides = {k: number(v) for k, v in args.set}
-    cfg = load_config(args.config, args.config_file, **overrides)
+    cfg = _config(load_config, args)
     topics = TopicMap.load(args.topics, image=args.image_topic, command=args.command_topic,
                            pose=args.pose_topic)
-    stats = train(args.data, args.out, cfg, topics)
-    print(json.dumps(stats, indent=2))
-    print(f'model written to {args.out}')
-    return 0
+    return _written(train(args.data, args.out, cfg, topics), 'model', args.out)
 
 
 def _train_reward(args) -> int:
     from wm_ros.reward import DEFAULT_REWARD
     from wm_ros.reward.config import load_config
     from wm_ros.reward.train import train_reward
-    overrides = {k: number(v) for k, v in args.set}
-    cfg = load_config(args.config, args.config_file, **overrides)
+    cfg = _config(load_config, args)
     out = args.out or str(DEFAULT_REWARD)
-    stats = train_reward(args.data, out, cfg, heldout=args.heldout)
-    print(json.dumps(stats, indent=2))
-    print(f'reward model written to {out}')
-    return 0
+    return _written(train_reward(args.data, out, cfg, heldout=args.heldout), 'reward model', out)
 
 
 def _train_detector(args) -> int:
     from wm_ros.plan.detector import DEFAULT_DETECTOR, load_config
     from wm_ros.plan.detector_train import train
-    overrides = {k: number(v) for k, v in args.set}
-    cfg = load_config(args.config, args.config_file, **overrides)
+    cfg = _config(load_config, args)
     out = args.out or str(DEFAULT_DETECTOR)
-    print(json.dumps(train(args.data, out, cfg, heldout=args.heldout), indent=2))
-    print(f'detector written to {out}')
-    return 0
+    return _written(train(args.data, out, cfg, heldout=args.heldout), 'detector', out)
 
 
 def _train_policy(args) -> int:
@@ -123,8 +126,7 @@ def _train_policy(args) -> int:
 
     from wm_ros.evaluate.zoo import measure, table
     from wm_ros.policy.zoo import models_dir, train_zoo, ZOO
-    overrides = {k: number(v) for k, v in args.set}
-    cfg = get_config(args.config, **overrides)
+    cfg = get_config(args.config, **_overrides(args))
     data = args.data or ['data/train1', 'data/train2']
     root = Path(args.out) if args.out else models_dir()
     outs = ({name: root / name for name in ZOO} if args.all else
