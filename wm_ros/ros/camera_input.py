@@ -20,7 +20,7 @@ imagined one (``imagined/...``, the world model) and act on the one their ``sour
 parameter names. This module holds what they share: the topic names, the image check with
 its message, :class:`PoseSync`, which pairs each image with the end-effector pose of its
 stamp (plain Python), and :class:`CameraInput`, the subscriptions and callbacks both nodes
-mix in.
+mix in, with their status on ``/diagnostics``, the watchdog's zero twist and the final one.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from geometry_msgs.msg import PoseStamped
 import numpy as np
 from sensor_msgs.msg import Image
 
-from wm_ros.ros.common import SENSOR_QOS, STATE_QOS, WARN
+from wm_ros.ros.common import declare, ERROR, SENSOR_QOS, STATE_QOS, WARN
 from wm_ros.ros.messages import stamp_ns
 
 SOURCES = ('real', 'imagined')
@@ -99,16 +99,24 @@ class PoseSync:
 
 class CameraInput:
     """
-    The camera side of a commanding node (mixed into an ``rclpy`` ``Node``).
+    The camera side of a commanding node (mixed into an ``rclpy`` ``Node``), its status and zeros.
 
-    :meth:`_camera_setup` subscribes to both streams; each checked image of the selected
-    ``source`` goes with the pose of its stamp to the node's ``_frame(source, msg)``. The
-    node provides ``p`` (its parameters, with ``source`` and ``input_timeout``), ``size``,
-    ``consumer`` ("the policy": used in messages), ``_fault(kind, message)`` and
-    ``_report(level, message)``.
+    Its ``__init__`` creates the node, declares its parameters (``p``, with ``source``,
+    ``input_timeout`` and ``rate``; changes go to the node's ``_on_params``) and starts the
+    clock of its set-up (``setup_started``). :meth:`_camera_setup` subscribes to both
+    streams; each checked image of the selected ``source`` goes with the pose of its stamp
+    to the node's ``_frame(source, msg)``. The node provides ``size``, ``consumer`` ("the
+    policy": used in messages), ``out`` (its :class:`~wm_ros.ros.common.Commander`),
+    ``diag`` and ``faults``; it may add values to its status (:meth:`_status`).
     """
 
     consumer = 'the node'
+    last_zero = -np.inf         # monotonic time of the watchdog's latest zero twist
+
+    def __init__(self, name: str, params: dict):
+        super().__init__(name)
+        self.p = declare(self, params, self._on_params)
+        self.setup_started = time.perf_counter()
 
     def _camera_setup(self):
         self.image_time = dict.fromkeys(SOURCES, -np.inf)    # monotonic receipt time
@@ -155,3 +163,34 @@ class CameraInput:
 
     def _fresh(self, source: str) -> bool:
         return time.monotonic() - self.image_time[source] <= self.p['input_timeout']
+
+    def _stale_zero(self, message: str):
+        """Watchdog: command zero velocity at most at ``rate`` while ``message`` holds."""
+        now = time.monotonic()
+        if now - self.last_zero >= 1.0 / self.p['rate']:
+            self.last_zero = now
+            self.out.send((0.0, 0.0))
+            self._report(WARN, message)
+
+    def on_shutdown(self):
+        """Command zero velocity as the node stops (SIGINT, SIGTERM, an exception)."""
+        acked = self.out.stop()             # nothing can be sent after this
+        self.get_logger().info(f'stopping: zero twist sent{"" if acked else " (not acked)"}')
+
+    def _fault(self, kind: str, message: str):
+        """Count and (throttled) log an input problem; keep it on /diagnostics a while."""
+        self.faults.report(kind, ERROR, message)
+        self._report(ERROR, message)
+
+    def _status(self) -> dict:
+        """Return the values the node adds to its status after ``source`` (none here)."""
+        return {}
+
+    def _report(self, level: bytes, message: str, **values):
+        """Publish the status: a recent fault wins over ``level`` and ``message``."""
+        level, message = self.faults.held(level, message)
+        age = time.monotonic() - self.image_time[self.p['source']]
+        self.diag.report(level, message, source=self.p['source'], **self._status(),
+                         last_action=np.round(self.out.last, 4).tolist(),
+                         input_age_s=f'{age:.3f}' if np.isfinite(age) else 'never',
+                         **self.faults.counts(), **values)

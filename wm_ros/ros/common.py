@@ -41,7 +41,9 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, qos_profile_sensor_data, QoSProfile,
                        ReliabilityPolicy)
+from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.signals import SignalHandlerOptions
+from sensor_msgs.msg import Image
 
 from wm_ros.ros.messages import twist_msg
 from wm_ros.ros.stop_signals import die_with_parent, Once, StopSignals
@@ -58,6 +60,13 @@ SPIN_PERIOD_S = 0.05        # longest a signal waits for the executor to wake up
 
 OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
                           DiagnosticStatus.STALE)
+
+
+def image_publisher(node: Node, topic: str):
+    """Return a node's ``Image`` publisher on ``topic``: ``STATE_QOS``, overridable at launch."""
+    return node.create_publisher(
+        Image, topic, STATE_QOS,
+        qos_overriding_options=QoSOverridingOptions.with_default_policies())
 
 
 @dataclass(frozen=True)

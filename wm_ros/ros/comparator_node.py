@@ -36,15 +36,14 @@ from geometry_msgs.msg import Point, PoseStamped
 from nav_msgs.msg import Path
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import Image
 from std_msgs.msg import Header, String
 from visualization_msgs.msg import Marker, MarkerArray
 
 from wm_ros.image_metrics import psnr
 from wm_ros.ros import image_codec
-from wm_ros.ros.common import (declare, Diagnostics, ERROR, FAULT_HOLD_S, LATCHED_QOS, OK,
-                               Param, run, SENSOR_QOS, STATE_QOS, WARN)
+from wm_ros.ros.common import (declare, Diagnostics, ERROR, FAULT_HOLD_S, image_publisher,
+                               LATCHED_QOS, OK, Param, run, SENSOR_QOS, STATE_QOS, WARN)
 
 BUFFER = 32              # unpaired messages kept per stream
 DIFF_GAIN = 4            # amplification of the difference image
@@ -94,9 +93,7 @@ class ComparatorNode(Node):
         super().__init__('comparator')
         self.p = declare(self, PARAMS)
         p = self.p
-        overrides = QoSOverridingOptions.with_default_policies()
-        self.pub_image = self.create_publisher(Image, 'compare/image', STATE_QOS,
-                                               qos_overriding_options=overrides)
+        self.pub_image = image_publisher(self, 'compare/image')
         self.pub_real_path = self.create_publisher(Path, 'compare/real_path', STATE_QOS)
         self.pub_pred_path = self.create_publisher(Path, 'compare/predicted_path', STATE_QOS)
         self.pub_markers = self.create_publisher(MarkerArray, 'compare/markers', STATE_QOS)

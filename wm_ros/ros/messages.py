@@ -17,7 +17,8 @@ Messages and small helpers the wm_ros nodes share, so that no node imports anoth
 
 Stamps (``stamp_ns``, ``stamp_age``), the planar pose and the command twist
 (``pose_msg``, ``twist_msg``), the top-down camera's ``CameraInfo``, the ``task/spec`` JSON,
-and the board size a world model was trained on (``board_half_of``).
+a node's world model directory (``model_dir``) and the board size a world model was
+trained on (``board_half_of``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo
 
+from wm_ros.artefacts import WORLD_MODEL
 from wm_ros.runtime.registry import model_metadata
 
 
@@ -39,6 +41,20 @@ def pose_msg(x: float, y: float, yaw: float = 0.0) -> Pose:
     pose.position.x, pose.position.y = float(x), float(y)
     pose.orientation.z, pose.orientation.w = float(np.sin(yaw / 2)), float(np.cos(yaw / 2))
     return pose
+
+
+def model_dir(model_file_path: str, node: str) -> Path:
+    """
+    Return the world model directory a ``model_file_path`` parameter names ('' = shipped).
+
+    Raises ``FileNotFoundError`` naming ``node`` when there is no such directory, so the
+    node stops at start-up with the reason.
+    """
+    path = Path(model_file_path or WORLD_MODEL)
+    if not path.exists():
+        raise FileNotFoundError(f'{node}: model_file_path {path} does not exist; pass a '
+                                "trained world model directory or '' for the shipped model")
+    return path
 
 
 def board_half_of(model_path: Path) -> float:

@@ -43,29 +43,26 @@ fresh frame, or the instruction is refused.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import threading
 import time
 
 from geometry_msgs.msg import Point
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos_overriding_options import QoSOverridingOptions
 from rclpy.task import Future
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 from visualization_msgs.msg import Marker, MarkerArray
 
-from wm_ros.artefacts import WORLD_MODEL as DEFAULT_MODEL
 from wm_ros.evaluate.planning import load_judge
 from wm_ros.plan import detector as block_detector
 from wm_ros.plan.planner import HierarchicalPlanner, load_config
 from wm_ros.ros import image_codec
 from wm_ros.ros.camera_input import CameraInput, INPUT_TOPICS, SOURCES, WATCHDOG_HZ
-from wm_ros.ros.common import (Commander, declare, Diagnostics, ERROR, FaultLog, LATCHED_QOS,
-                               OK, Param, run, STATE_QOS, Ticker, WARN)
-from wm_ros.ros.messages import board_half_of
+from wm_ros.ros.common import (Commander, Diagnostics, FaultLog, image_publisher,
+                               LATCHED_QOS, OK, Param, run, STATE_QOS, Ticker, WARN)
+from wm_ros.ros.messages import board_half_of, model_dir
 from wm_ros.ros.plan_runner import PlanRunner, Result, ZERO
 from wm_ros.runtime import load_runtime
 from wm_ros.sim.scene import COLOURS
@@ -99,10 +96,7 @@ PARAMS = {
 def load_planner(model_file_path: str, backend: str, section: str, detector: str = '',
                  judge: str = '') -> HierarchicalPlanner:
     """Return the planner on the world model at ``model_file_path``, failing fast."""
-    path = Path(model_file_path or DEFAULT_MODEL)
-    if not path.exists():
-        raise FileNotFoundError(f'planner: model_file_path {path} does not exist; pass a '
-                                "trained world model directory or '' for the shipped model")
+    path = model_dir(model_file_path, 'planner')
     runtime = load_runtime(path, backend, threads=1)
     return HierarchicalPlanner(runtime, load_config(section, board_half=board_half_of(path)),
                                detector=block_detector.load(detector) if detector else None,
@@ -131,22 +125,18 @@ class PlannerNode(CameraInput, Node):
     consumer = 'the planner'
 
     def __init__(self):
-        super().__init__('planner')
-        self.p = declare(self, PARAMS, self._on_params)
-        start = time.perf_counter()
+        super().__init__('planner', PARAMS)
         self.planner = load_planner(self.p['model_file_path'], self.p['backend'],
                                     self.p['config'], self.p['detector'], self.p['judge'])
         self.size = self.planner.runtime.image_size
         self.out = Commander(self, FRAME_ID)
         self.pub_status = self.create_publisher(String, 'plan/subgoals', LATCHED_QOS)
-        self.pub_video = self.create_publisher(
-            Image, 'plan/video', STATE_QOS,
-            qos_overriding_options=QoSOverridingOptions.with_default_policies())
+        self.pub_video = image_publisher(self, 'plan/video')
         self.pub_markers = self.create_publisher(MarkerArray, 'plan/markers', STATE_QOS)
         self.diag = Diagnostics(self)
         self.faults = FaultLog(self)
         self.topic_instruction = self.instruction = ''
-        self.last_zero, self.last_status = -np.inf, None
+        self.last_status = None
         self.video_lock = threading.Lock()
         self.latest_video = self.playing = None              # uint8[H,S,S,3]
         self.play_index = 0
@@ -163,7 +153,7 @@ class PlannerNode(CameraInput, Node):
             f'horizon {self.planner.config.solver.horizon}, '
             f'{self.planner.config.solver.samples} samples) on {self.p["source"]} images, '
             f'world model {self.planner.runtime.backend} {self.size}x{self.size}, loaded in '
-            f'{time.perf_counter() - start:.2f} s')
+            f'{time.perf_counter() - self.setup_started:.2f} s')
 
     # ---------------------------------------------------------------- instruction
     def _on_params(self, changes: dict):
@@ -277,19 +267,9 @@ class PlannerNode(CameraInput, Node):
         """Zero velocity while the input is stale or a plan is late (own thread)."""
         busy = self.runner.busy_for()
         stale = not self._fresh(self.p['source'])
-        if not stale and busy <= self.p['input_timeout']:
-            return
-        now = time.monotonic()
-        if now - self.last_zero >= 1.0 / self.p['rate']:
-            self.last_zero = now
-            self.out.send(ZERO)
-            self._report(WARN, 'input stale: zero twist' if stale else
-                         f'planning for {busy:.2f} s: zero twist')
-
-    def on_shutdown(self):
-        """Command zero velocity as the node stops (SIGINT, SIGTERM, an exception)."""
-        acked = self.out.stop()             # nothing can be sent after this
-        self.get_logger().info(f'stopping: zero twist sent{"" if acked else " (not acked)"}')
+        if stale or busy > self.p['input_timeout']:
+            self._stale_zero('input stale: zero twist' if stale else
+                             f'planning for {busy:.2f} s: zero twist')
 
     def destroy_node(self):
         """Stop the watchdog and the planner's worker with the node."""
@@ -300,18 +280,8 @@ class PlannerNode(CameraInput, Node):
     def _now(self):
         return self.get_clock().now().to_msg()
 
-    def _fault(self, kind: str, message: str):
-        self.faults.report(kind, ERROR, message)
-        self._report(ERROR, message)
-
-    def _report(self, level: bytes, message: str, **values):
-        level, message = self.faults.held(level, message)
-        age = time.monotonic() - self.image_time[self.p['source']]
-        self.diag.report(level, message, source=self.p['source'],
-                         instruction=self.instruction,
-                         last_action=np.round(self.out.last, 4).tolist(),
-                         input_age_s=f'{age:.3f}' if np.isfinite(age) else 'never',
-                         **self.faults.counts(), **values)
+    def _status(self) -> dict:
+        return {'instruction': self.instruction}
 
 
 def main(args=None) -> int:

@@ -42,7 +42,6 @@ at most every 2 s per kind) and produce no action.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 import time
 
 import numpy as np
@@ -50,13 +49,13 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-from wm_ros.artefacts import WORLD_MODEL as DEFAULT_MODEL
 from wm_ros.interfaces import Observation
 from wm_ros.policy.perception_expert import PerceptionExpert
 from wm_ros.ros import image_codec
 from wm_ros.ros.camera_input import CameraInput, SOURCES, WATCHDOG_HZ
-from wm_ros.ros.common import (Commander, declare, Diagnostics, ERROR, FaultLog, LATCHED_QOS,
-                               OK, Param, RateMeter, run, Ticker, WARN)
+from wm_ros.ros.common import (Commander, Diagnostics, FaultLog, LATCHED_QOS, OK,
+                               Param, RateMeter, run, Ticker, WARN)
+from wm_ros.ros.messages import model_dir
 from wm_ros.runtime import load_runtime
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task
@@ -84,11 +83,7 @@ PARAMS = {
 
 def load_perception(model_file_path: str, backend: str):
     """Return the world model runtime used as perception, failing fast with a clear message."""
-    path = Path(model_file_path or DEFAULT_MODEL)
-    if not path.exists():
-        raise FileNotFoundError(f'policy: model_file_path {path} does not exist; pass a '
-                                "trained world model directory or '' for the shipped model")
-    return load_runtime(path, backend)
+    return load_runtime(model_dir(model_file_path, 'policy'), backend)
 
 
 def load_learned(policy_path: str):
@@ -107,9 +102,7 @@ class PolicyNode(CameraInput, Node):
     consumer = 'the policy'
 
     def __init__(self):
-        super().__init__('policy')
-        self.p = declare(self, PARAMS, self._on_params)
-        start = time.perf_counter()
+        super().__init__('policy', PARAMS)
         self.learned = load_learned(self.p['policy_path'])
         if self.learned is None:
             self.runtime = load_perception(self.p['model_file_path'], self.p['backend'])
@@ -125,7 +118,6 @@ class PolicyNode(CameraInput, Node):
         self.diag = Diagnostics(self)
         self.rate = RateMeter()
         self.instruction, self.step = '', 0
-        self.last_zero = -np.inf
         self.faults = FaultLog(self)
         self.create_subscription(String, 'task/spec', self._on_spec, LATCHED_QOS)
         self.create_subscription(String, 'task/instruction', self._on_instruction, LATCHED_QOS)
@@ -135,7 +127,7 @@ class PolicyNode(CameraInput, Node):
         self.get_logger().info(
             f'policy up: {self.p["policy_path"] or self.p["policy"]} on {self.p["source"]} '
             f'images, {perception} {self.size}x{self.size} loaded in '
-            f'{time.perf_counter() - start:.2f} s')
+            f'{time.perf_counter() - self.setup_started:.2f} s')
 
     # ---------------------------------------------------------------- parameters
     def _on_params(self, changes: dict):
@@ -202,11 +194,6 @@ class PolicyNode(CameraInput, Node):
             bool(self.instruction)
 
     # ---------------------------------------------------------------- outputs
-    def on_shutdown(self):
-        """Command zero velocity as the node stops (SIGINT, SIGTERM, an exception)."""
-        acked = self.out.stop()             # the watchdog can send nothing after this
-        self.get_logger().info(f'stopping: zero twist sent{"" if acked else " (not acked)"}')
-
     def destroy_node(self):
         """Stop the watchdog thread with the node, however the node ends."""
         self.watchdog.stop()
@@ -214,26 +201,8 @@ class PolicyNode(CameraInput, Node):
 
     def _watchdog(self):
         """Zero velocity while the input is stale (own thread: never held up)."""
-        if self._fresh(self.p['source']):
-            return
-        now = time.monotonic()
-        if now - self.last_zero >= 1.0 / self.p['rate']:
-            self.last_zero = now
-            self.out.send((0.0, 0.0))
-            self._report(WARN, 'input stale: zero twist')
-
-    def _fault(self, kind: str, message: str):
-        """Count and (throttled) log an input problem; keep it on /diagnostics a while."""
-        self.faults.report(kind, ERROR, message)
-        self._report(ERROR, message)
-
-    def _report(self, level: bytes, message: str, **values):
-        level, message = self.faults.held(level, message)
-        age = time.monotonic() - self.image_time[self.p['source']]
-        self.diag.report(level, message, source=self.p['source'],
-                         last_action=np.round(self.out.last, 4).tolist(),
-                         input_age_s=f'{age:.3f}' if np.isfinite(age) else 'never',
-                         **self.faults.counts(), **values)
+        if not self._fresh(self.p['source']):
+            self._stale_zero('input stale: zero twist')
 
 
 def main(args=None) -> int:

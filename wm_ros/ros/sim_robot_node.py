@@ -32,18 +32,18 @@ from __future__ import annotations
 
 import time
 
-from geometry_msgs.msg import PoseArray, PoseStamped, TwistStamped
+from geometry_msgs.msg import PoseArray, TwistStamped
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos_overriding_options import QoSOverridingOptions
-from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Bool, String
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 
 from wm_ros.ros import image_codec
-from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, FaultLog, LATCHED_QOS,
-                               OK, Param, RateMeter, run, STATE_QOS, WARN)
-from wm_ros.ros.messages import camera_info, pose_msg, stamp_age, task_spec
+from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, FaultLog, OK, Param,
+                               RateMeter, run, STATE_QOS, WARN)
+from wm_ros.ros.messages import pose_msg, stamp_age
+from wm_ros.ros.robot_output import CameraOutput, TaskOutput
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 from wm_ros.sim.tasks import FAMILIES
 
@@ -73,16 +73,12 @@ class SimRobotNode(Node):
         self.env = TabletopEnv(TabletopConfig(
             image_size=p['image_size'], control_hz=p['rate'], max_speed=p['max_speed'],
             n_blocks=p['n_blocks'], task=p['task'], shadows=p['shadows']))
-        overrides = QoSOverridingOptions.with_default_policies()
-        self.pub_image = self.create_publisher(Image, 'camera/image_raw', STATE_QOS,
-                                               qos_overriding_options=overrides)
-        self.pub_info = self.create_publisher(CameraInfo, 'camera/camera_info', STATE_QOS)
-        self.pub_pose = self.create_publisher(PoseStamped, 'ee_pose', STATE_QOS)
+        self.camera = CameraOutput(self, '', self.env.config.image_size,
+                                   self.env.config.board_half, p['frame_id'])
         self.pub_joints = self.create_publisher(JointState, 'joint_states', STATE_QOS)
         self.pub_blocks = self.create_publisher(PoseArray, 'sim/block_poses', STATE_QOS)
         self.pub_success = self.create_publisher(Bool, 'task/success', STATE_QOS)
-        self.pub_instruction = self.create_publisher(String, 'task/instruction', LATCHED_QOS)
-        self.pub_spec = self.create_publisher(String, 'task/spec', LATCHED_QOS)
+        self.task_out = TaskOutput(self)
         self.create_subscription(TwistStamped, 'ee_twist_cmd', self._on_cmd, COMMAND_QOS)
         self.create_service(Trigger, '~/reset', self._on_reset)
         self.diag = Diagnostics(self)
@@ -132,10 +128,8 @@ class SimRobotNode(Node):
     def _reset_env(self):
         self.cmd, self.cmd_time = np.zeros(2), -np.inf
         self.obs, self.info = self.env.reset(seed=self.p['seed'] + self.episode)
-        self.pub_instruction.publish(String(data=self.env.task.instruction))
-        spec = task_spec(self.env.scene, self.env.task, self.env.config.board_half,
-                         self.episode)
-        self.pub_spec.publish(String(data=spec))
+        self.task_out.publish(self.env.scene, self.env.task, self.env.config.board_half,
+                              self.episode)
         self._publish()
 
     def _tick(self):
@@ -152,15 +146,8 @@ class SimRobotNode(Node):
     def _publish(self):
         stamp = self.get_clock().now().to_msg()
         frame = self.p['frame_id']
-        image = image_codec.to_msg(self.obs['image'], stamp, self.p['camera_frame_id'])
-        self.pub_image.publish(image)
-        self.pub_info.publish(camera_info(stamp, self.p['camera_frame_id'],
-                                          self.env.config.image_size,
-                                          self.env.config.board_half))
         ee = self.obs['ee_xy']
-        pose = PoseStamped(pose=pose_msg(*ee))
-        pose.header.stamp, pose.header.frame_id = stamp, frame
-        self.pub_pose.publish(pose)
+        self.camera.publish(self.obs['image'], ee, stamp, self.p['camera_frame_id'])
         joints = JointState(name=['pusher_x', 'pusher_y'], position=[float(ee[0]), float(ee[1])],
                             velocity=[float(v) for v in self.env.ee_velocity()])
         joints.header.stamp = stamp

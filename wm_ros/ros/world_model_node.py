@@ -47,9 +47,8 @@ import time
 from geometry_msgs.msg import PoseStamped, TwistStamped
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos_overriding_options import QoSOverridingOptions
-from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import Float32, Header, String
+from sensor_msgs.msg import Image
+from std_msgs.msg import Float32, Header
 from std_srvs.srv import Trigger
 
 from wm_ros.artefacts import WORLD_MODEL as DEFAULT_MODEL
@@ -57,8 +56,8 @@ from wm_ros.ros import image_codec
 from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, FAULT_HOLD_S,
                                LATCHED_QOS, OK, Param, RateMeter, run, SENSOR_QOS, STATE_QOS,
                                WARN)
-from wm_ros.ros.messages import (board_half_of, camera_info, pose_msg, stamp_age, stamp_ns,
-                                 task_spec)
+from wm_ros.ros.messages import board_half_of, stamp_age, stamp_ns
+from wm_ros.ros.robot_output import CameraOutput, TaskOutput
 from wm_ros.ros.shadow import FramePairs, Prediction, Rules, Shadow
 from wm_ros.runtime import load_runtime
 from wm_ros.sim.tasks import FAMILIES
@@ -113,16 +112,10 @@ class WorldModelNode(Node):
         self.size, self.board_half = self.runtime.image_size, board_half_of(self.model_path)
         self.provider = (getattr(self.runtime, 'providers', None)
                          or [str(getattr(self.runtime, 'device', 'cpu'))])[0]
-        overrides = QoSOverridingOptions.with_default_policies()
-        self.pub_image = self.create_publisher(Image, 'imagined/camera/image_raw', STATE_QOS,
-                                               qos_overriding_options=overrides)
-        self.pub_info = self.create_publisher(CameraInfo, 'imagined/camera/camera_info',
-                                              STATE_QOS)
-        self.pub_pose = self.create_publisher(PoseStamped, 'imagined/ee_pose', STATE_QOS)
+        self.camera = CameraOutput(self, 'imagined/', self.size, self.board_half)
         self.pub_uncertainty = self.create_publisher(Float32, 'imagined/uncertainty', STATE_QOS)
         self.pub_resync = self.create_publisher(Header, 'imagined/resync', LATCHED_QOS)
-        self.pub_instruction = self.create_publisher(String, 'task/instruction', LATCHED_QOS)
-        self.pub_spec = self.create_publisher(String, 'task/spec', LATCHED_QOS)
+        self.task_out = TaskOutput(self)
         self.create_subscription(TwistStamped, 'ee_twist_cmd', self._on_cmd, COMMAND_QOS)
         self.create_subscription(Image, 'camera/image_raw', self._on_image, SENSOR_QOS)
         self.create_subscription(PoseStamped, 'ee_pose', self._on_pose, STATE_QOS)
@@ -261,9 +254,7 @@ class WorldModelNode(Node):
                                          control_hz=self.runtime.control_hz))
         try:
             obs, _ = env.reset(seed=self.p['seed'])
-            self.pub_instruction.publish(String(data=env.task.instruction))
-            spec = task_spec(env.scene, env.task, env.config.board_half, 0)
-            self.pub_spec.publish(String(data=spec))
+            self.task_out.publish(env.scene, env.task, env.config.board_half, 0)
             self.get_logger().info(f'imagining from a sampled scene (seed {self.p["seed"]}): '
                                    f'"{env.task.instruction}"')
             return obs['image'], obs['ee_xy']
@@ -294,12 +285,7 @@ class WorldModelNode(Node):
             self._fault(ERROR, out.error)
 
     def _publish(self, image: np.ndarray, ee: np.ndarray, stamp, camera_frame: str):
-        self.pub_image.publish(image_codec.to_msg(image, stamp, camera_frame or 'camera'))
-        self.pub_info.publish(camera_info(stamp, camera_frame or 'camera', self.size,
-                                          self.board_half))
-        pose = PoseStamped(pose=pose_msg(*ee))
-        pose.header.stamp, pose.header.frame_id = stamp, 'board'
-        self.pub_pose.publish(pose)
+        self.camera.publish(image, ee, stamp, camera_frame or 'camera')
         self.pub_uncertainty.publish(Float32(data=self.shadow.uncertainty()))
 
     def _fault(self, level: bytes, message: str):
