@@ -157,6 +157,16 @@ def _missing(what: str) -> str:
     return f'<p class="note">{_e(what)}</p>'
 
 
+def _empty(title: str, what: str) -> str:
+    """Return a section ``title`` that says what it is missing."""
+    return f'<h2>{title}</h2>' + _missing(what)
+
+
+def _distinct(rows: list[dict], key: str) -> list:
+    """Return the values of ``key`` in ``rows``, each once, in the order they first come."""
+    return list(dict.fromkeys(r[key] for r in rows))
+
+
 def _header(ev: dict) -> str:
     config = ev.get('config') or {}
     rows = [[_e(k), _e(', '.join(map(str, v)) if isinstance(v, list) else v)]
@@ -210,10 +220,9 @@ def _floor(floor: dict, ev: dict) -> str:
 def _cells(ev: dict) -> str:
     cells = ev.get('cells') or []
     if not cells:
-        return '<h2>Imagined vs real success</h2>' + _missing('no cells in this evaluation')
+        return _empty('Imagined vs real success', 'no cells in this evaluation')
     from matplotlib.figure import Figure
-    policies = list(dict.fromkeys(c['policy'] for c in cells))
-    tasks = list(dict.fromkeys(c['task'] for c in cells))
+    policies, tasks = _distinct(cells, 'policy'), _distinct(cells, 'task')
     colours = {p: f'C{i % 10}' for i, p in enumerate(policies)}
     markers = {t: 'osD^vP*Xph'[i % 10] for i, t in enumerate(tasks)}
     fig = Figure(figsize=(6.4, 5.6))
@@ -284,10 +293,9 @@ def _bars(cells: list[dict], policies: list[str], tasks: list[str]) -> str:
 def _ood(ev: dict) -> str:
     rows = ev.get('ood') or []
     if not rows:
-        return '<h2>Out-of-distribution edits</h2>' + _missing('no OOD edits in this evaluation')
+        return _empty('Out-of-distribution edits', 'no OOD edits in this evaluation')
     from matplotlib.figure import Figure
-    policies = list(dict.fromkeys(r['policy'] for r in rows))
-    edits = list(dict.fromkeys(r['edit'] for r in rows))
+    policies, edits = _distinct(rows, 'policy'), _distinct(rows, 'edit')
     grid = np.full((2, len(policies), len(edits)), np.nan)
     agree = {}
     for r in rows:
@@ -329,7 +337,7 @@ def _ood(ev: dict) -> str:
 def _judges(ev: dict) -> str:
     judges = {k: v for k, v in (ev.get('judges') or {}).items() if v}
     if not judges:
-        return '<h2>Reward model as judge</h2>' + _missing('no judge statistics')
+        return _empty('Reward model as judge', 'no judge statistics')
     from matplotlib.figure import Figure
     refs = {'real': 'tabletop oracle', 'imagined': 'imagined-state judge'}
     fig = Figure(figsize=(3.4 * len(judges), 3.2))
@@ -357,7 +365,7 @@ def _judges(ev: dict) -> str:
 def _strips(ev: dict, base: Path) -> str:
     strips = ev.get('strips') or []
     if not strips:
-        return '<h2>Rollout strips</h2>' + _missing('no rollout strips in this evaluation')
+        return _empty('Rollout strips', 'no rollout strips in this evaluation')
     parts = ['<h2>Rollout strips: real (top) | imagined (bottom)</h2>']
     for s in strips:
         ok = {True: 'success', False: 'failure'}
