@@ -12,7 +12,7 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""Helpers for multi-process ROS tests: a probe node in the test process."""
+"""Helpers for multi-process ROS tests: a probe node in the test process, nodes under test."""
 
 from pathlib import Path
 import signal
@@ -29,12 +29,63 @@ from sensor_msgs.msg import Image
 
 from wm_ros.ros import image_codec
 from wm_ros.ros.bringup import local_ros_env, node_command
-from wm_ros.ros.common import STATE_QOS
+from wm_ros.ros.common import COMMAND_QOS, STATE_QOS
 from wm_ros.ros.probe import Probe
 
-__all__ = ['CommanderUnderTest', 'Probe', 'TWIST_QOS']
+__all__ = ['CommanderUnderTest', 'driving_probe', 'drive', 'fatal_exit', 'Probe', 'stop_cleanly',
+           'TWIST_QOS', 'wait_published']
 
 TWIST_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def driving_probe(name: str, topics: tuple) -> Probe:
+    """
+    Return a probe recording ``topics`` (``(type, topic, qos)`` each) that drives the robot.
+
+    Its ``twist`` publishes on ``ee_twist_cmd`` as a controller does (see :func:`drive`).
+    """
+    probe = Probe(name)
+    for kind, topic, qos in topics:
+        probe.subscribe(kind, topic, qos)
+    probe.twist = probe.node.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
+    return probe
+
+
+def drive(probe: Probe, vx: float, vy: float, seconds: float, stamp_offset: float = 0.0):
+    """Publish the twist ``(vx, vy)`` at 20 Hz for ``seconds``, stamped ``stamp_offset`` s old."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        msg = TwistStamped()
+        now = probe.node.get_clock().now().nanoseconds - int(stamp_offset * 1e9)
+        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now, 10**9)
+        msg.header.frame_id = 'board'
+        msg.twist.linear.x, msg.twist.linear.y = float(vx), float(vy)
+        probe.twist.publish(msg)
+        probe.spin(0.05)
+
+
+def wait_published(probe: Probe, bringup, node: str, seconds: float, published):
+    """Spin until ``published()`` (or ``node`` of ``bringup`` dies); fail with its log if not."""
+    probe.spin(seconds, lambda: published() or not bringup.alive()[node])   # fail fast on a crash
+    assert published(), f'{node} published nothing; log:\n{bringup.log(node)}'
+
+
+def stop_cleanly(probe: Probe, bringup, node: str):
+    """Close ``probe``, stop ``bringup`` and check that ``node`` exited with 0 (else its log)."""
+    probe.close()
+    codes = bringup.stop()
+    assert codes[node] == 0, bringup.log(node)
+
+
+def fatal_exit(log_dir: Path, spec, params: dict, timeout: float) -> str:
+    """Run the node ``spec`` with ``params`` it must refuse: it exits 1; its first FATAL line."""
+    log = log_dir / f'{spec.name}.log'
+    proc = subprocess.run(node_command(spec, None, params), env=local_ros_env(),
+                          stdout=log.open('w'), stderr=subprocess.STDOUT, timeout=timeout)
+    assert proc.returncode == 1, log.read_text()
+    fatal = [line for line in log.read_text().splitlines() if '[FATAL]' in line]
+    assert fatal, log.read_text()
+    return fatal[0]
 
 
 class CommanderUnderTest:

@@ -89,6 +89,20 @@ def events(r):
     return [x.event for x in r.results]
 
 
+def started(runner):
+    """Instruct ``runner`` and wait until it acted on a first frame (value 1)."""
+    runner.instruct('push the red cube to the center')
+    runner.frame(image(1), (0.0, 0.0))
+    assert wait_until(lambda: len(runner.results) == 2)
+
+
+def holding(runner, value):
+    """Send frame ``value`` with the planner told to wait in ``act``; return once it acts."""
+    runner.planner.hold, runner.planner.acting = threading.Event(), threading.Event()
+    runner.frame(image(value), (0.0, 0.0))
+    assert runner.planner.acting.wait(5)
+
+
 def test_instruction_starts_on_the_newest_frame_then_acts_once_per_frame(runner):
     future = runner.instruct('push the red cube to the center')
     time.sleep(0.2)
@@ -109,12 +123,8 @@ def test_instruction_starts_on_the_newest_frame_then_acts_once_per_frame(runner)
 
 
 def test_frames_that_come_during_a_slow_plan_are_skipped_but_the_newest(runner):
-    runner.instruct('push the red cube to the center')
-    runner.frame(image(1), (0.0, 0.0))
-    assert wait_until(lambda: len(runner.results) == 2)
-    runner.planner.hold, runner.planner.acting = threading.Event(), threading.Event()
-    runner.frame(image(3), (0.0, 0.0))
-    assert runner.planner.acting.wait(5)
+    started(runner)
+    holding(runner, 3)
     time.sleep(0.3)
     assert 0.25 < runner.busy_for() < 5.0            # what the watchdog reads
     runner.frame(image(4), (0.0, 0.0))
@@ -129,12 +139,8 @@ def test_frames_that_come_during_a_slow_plan_are_skipped_but_the_newest(runner):
 
 
 def test_a_new_instruction_drops_the_action_being_computed(runner):
-    runner.instruct('push the red cube to the center')
-    runner.frame(image(1), (0.0, 0.0))
-    assert wait_until(lambda: len(runner.results) == 2)
-    runner.planner.hold, runner.planner.acting = threading.Event(), threading.Event()
-    runner.frame(image(2), (0.0, 0.0))
-    assert runner.planner.acting.wait(5)
+    started(runner)
+    holding(runner, 2)
     runner.instruct('push the red cube to the top left corner')
     runner.planner.hold.set()
     assert wait_until(lambda: len(runner.results) == 4)
@@ -164,9 +170,7 @@ def test_refused_instruction_reports_why_and_gives_only_zero_actions(runner):
 
 
 def test_unreadable_frame_gives_an_error_and_no_action_then_planning_goes_on(runner):
-    runner.instruct('push the red cube to the center')
-    runner.frame(image(1), (0.0, 0.0))
-    assert wait_until(lambda: len(runner.results) == 2)
+    started(runner)
     runner.frame(image(255), (0.0, 0.0))
     assert wait_until(lambda: len(runner.results) == 3)
     error = runner.results[2]
@@ -184,9 +188,7 @@ def test_a_watchdog_thread_sees_a_late_plan_while_the_planner_holds_the_gil(runn
             sum(range(1000))                     # holds the GIL, like the solver's loops
         return np.array([0.1, 0.0], np.float32)
 
-    runner.instruct('push the red cube to the center')
-    runner.frame(image(1), (0.0, 0.0))
-    assert wait_until(lambda: len(runner.results) == 2)
+    started(runner)
     runner.planner.act = busy_python_act
     seen = []
     ticker = Ticker(0.01, lambda: seen.append(runner.busy_for()))

@@ -17,7 +17,6 @@
 import dataclasses
 import json
 from pathlib import Path
-import subprocess
 import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
@@ -31,12 +30,11 @@ from std_msgs.msg import String
 from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.policy.expert import ExpertController
 from wm_ros.ros import image_codec
-from wm_ros.ros.bringup import local_ros_env, node_command
 from wm_ros.ros.common import LATCHED_QOS
 from wm_ros.ros.graph import POLICY
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 
-from ..rosutil import CommanderUnderTest
+from ..rosutil import CommanderUnderTest, fatal_exit
 
 pytestmark = pytest.mark.ros
 
@@ -232,10 +230,5 @@ def test_wrong_size_and_encoding_are_reported_and_survived(tiny):
 
 
 def test_missing_model_exits_1_naming_the_path(tmp_path):
-    log = tmp_path / 'policy.log'
-    proc = subprocess.run(node_command(POLICY, None, {'model_file_path': '/nonexistent'}),
-                          env=local_ros_env(), stdout=log.open('w'), stderr=subprocess.STDOUT,
-                          timeout=60)
-    assert proc.returncode == 1, log.read_text()
-    fatal = [line for line in log.read_text().splitlines() if '[FATAL]' in line]
-    assert fatal and '/nonexistent' in fatal[0], log.read_text()
+    fatal = fatal_exit(tmp_path, POLICY, {'model_file_path': '/nonexistent'}, 60)
+    assert '/nonexistent' in fatal, fatal

@@ -14,7 +14,6 @@
 
 """The ``policy`` node running a learned zoo policy (``policy_path``) over DDS."""
 
-import subprocess
 import time
 
 import numpy as np
@@ -23,10 +22,10 @@ from std_msgs.msg import String
 
 from wm_ros.interfaces import Observation
 from wm_ros.policy.zoo import load_policy
-from wm_ros.ros.bringup import local_ros_env, node_command
 from wm_ros.ros.common import LATCHED_QOS
 from wm_ros.ros.graph import POLICY
 
+from ..rosutil import fatal_exit
 from .test_policy_node import cos, PolicyUnderTest
 
 pytestmark = pytest.mark.ros
@@ -64,10 +63,5 @@ def test_learned_policy_drives_toward_the_task_from_camera_images(tmp_path):
 
 
 def test_bad_policy_path_exits_1_listing_the_zoo(tmp_path):
-    log = tmp_path / 'policy.log'
-    proc = subprocess.run(node_command(POLICY, None, {'policy_path': 'bc_nonexistent'}),
-                          env=local_ros_env(), stdout=log.open('w'), stderr=subprocess.STDOUT,
-                          timeout=120)
-    assert proc.returncode == 1, log.read_text()
-    fatal = [line for line in log.read_text().splitlines() if '[FATAL]' in line]
-    assert fatal and 'bc_nonexistent' in fatal[0] and 'bc_full' in fatal[0], log.read_text()
+    fatal = fatal_exit(tmp_path, POLICY, {'policy_path': 'bc_nonexistent'}, 120)
+    assert 'bc_nonexistent' in fatal and 'bc_full' in fatal, fatal

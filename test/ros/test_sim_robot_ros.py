@@ -17,7 +17,7 @@
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from geometry_msgs.msg import PoseStamped
 import numpy as np
 import pytest
 from sensor_msgs.msg import CameraInfo, Image, JointState
@@ -26,9 +26,9 @@ from std_srvs.srv import Trigger
 
 from wm_ros.ros import image_codec
 from wm_ros.ros.bringup import Bringup
-from wm_ros.ros.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, STATE_QOS
+from wm_ros.ros.common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
 
-from ..rosutil import Probe
+from ..rosutil import drive, driving_probe, stop_cleanly, wait_published
 
 pytestmark = pytest.mark.ros
 
@@ -38,38 +38,20 @@ def robot(tmp_path_factory):
     logs = tmp_path_factory.mktemp('logs')
     bringup = Bringup('robot', {'sim_robot': {'task': 'separate', 'seed': 5,
                                               'command_timeout': 0.3}}, log_dir=logs).start()
-    probe = Probe()
-    probe.subscribe(PoseStamped, 'ee_pose', STATE_QOS)
-    probe.subscribe(Image, 'camera/image_raw', SENSOR_QOS)
-    probe.subscribe(CameraInfo, 'camera/camera_info', STATE_QOS)
-    probe.subscribe(JointState, 'joint_states', STATE_QOS)
-    probe.subscribe(String, 'task/instruction', LATCHED_QOS)
-    probe.subscribe(Bool, 'task/success', STATE_QOS)
-    probe.subscribe(DiagnosticArray, '/diagnostics', STATE_QOS)
-    probe.twist = probe.node.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
-    ready = probe.spin(20, lambda: probe.msgs['ee_pose'] and probe.msgs['camera/image_raw'])
-    assert ready, f'sim_robot published nothing; log:\n{bringup.log("sim_robot")}'
+    probe = driving_probe('test_probe', (
+        (PoseStamped, 'ee_pose', STATE_QOS), (Image, 'camera/image_raw', SENSOR_QOS),
+        (CameraInfo, 'camera/camera_info', STATE_QOS), (JointState, 'joint_states', STATE_QOS),
+        (String, 'task/instruction', LATCHED_QOS), (Bool, 'task/success', STATE_QOS),
+        (DiagnosticArray, '/diagnostics', STATE_QOS)))
+    wait_published(probe, bringup, 'sim_robot', 20,
+                   lambda: probe.msgs['ee_pose'] and probe.msgs['camera/image_raw'])
     yield probe, bringup
-    probe.close()
-    codes = bringup.stop()
-    assert codes['sim_robot'] == 0, bringup.log('sim_robot')
+    stop_cleanly(probe, bringup, 'sim_robot')
 
 
 def ee(probe):
     p = probe.last('ee_pose').pose.position
     return np.array([p.x, p.y])
-
-
-def send(probe, vx, vy, seconds, stamp_offset=0.0):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        msg = TwistStamped()
-        now = probe.node.get_clock().now().nanoseconds - int(stamp_offset * 1e9)
-        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now, 10**9)
-        msg.header.frame_id = 'board'
-        msg.twist.linear.x, msg.twist.linear.y = float(vx), float(vy)
-        probe.twist.publish(msg)
-        probe.spin(0.05)
 
 
 def centre_direction(probe):
@@ -96,7 +78,7 @@ def test_twist_moves_pusher_and_image_then_silence_stops_it(robot):
     probe.spin(0.5)
     start, frame0 = ee(probe), image_codec.from_msg(probe.last('camera/image_raw'))
     direction = centre_direction(probe)
-    send(probe, 0.1 * direction[0], 0.0, 1.0)
+    drive(probe, 0.1 * direction[0], 0.0, 1.0)
     moved = ee(probe) - start
     assert moved[0] * direction[0] > 0.05, moved          # ~0.1 m/s for ~1 s, the right way
     assert abs(moved[1]) < 0.03
@@ -112,10 +94,10 @@ def test_stale_and_nan_commands_are_rejected_and_reported(robot):
     probe, bringup = robot
     probe.spin(0.5)
     start = ee(probe)
-    send(probe, 0.1, 0.1, 0.6, stamp_offset=2.0)          # stamped 2 s in the past
+    drive(probe, 0.1, 0.1, 0.6, stamp_offset=2.0)         # stamped 2 s in the past
     assert np.linalg.norm(ee(probe) - start) < 0.002
     probe.msgs['/diagnostics'].clear()
-    send(probe, float('nan'), 0.0, 0.3)
+    drive(probe, float('nan'), 0.0, 0.3)
     probe.spin(0.3)
     errors = [s for _, m in probe.msgs['/diagnostics'] for s in m.status
               if s.name == 'sim_robot' and s.level == DiagnosticStatus.ERROR]
@@ -136,7 +118,7 @@ def test_extreme_commands_are_clipped_in_float64_and_said_plainly(robot, value):
     start = ee(probe)
     probe.msgs['/diagnostics'].clear()
     direction = centre_direction(probe)
-    send(probe, value * direction[0], value * direction[1], 0.6)
+    drive(probe, value * direction[0], value * direction[1], 0.6)
     moved = np.linalg.norm(ee(probe) - start)
     messages = [s.message for _, m in probe.msgs['/diagnostics'] for s in m.status
                 if s.name == 'sim_robot']

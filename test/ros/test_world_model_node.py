@@ -21,7 +21,7 @@ import sys
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from geometry_msgs.msg import PoseStamped, TwistStamped
+from geometry_msgs.msg import PoseStamped
 from nav_msgs.msg import Path as PathMsg
 import numpy as np
 import pytest
@@ -34,10 +34,10 @@ from std_srvs.srv import Trigger
 from wm_ros.cli import DEFAULT_MODEL
 from wm_ros.ros import image_codec
 from wm_ros.ros.bringup import Bringup, local_ros_env
-from wm_ros.ros.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, STATE_QOS
+from wm_ros.ros.common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
 from wm_ros.ros.messages import stamp_ns
 
-from ..rosutil import Probe
+from ..rosutil import drive, driving_probe, stop_cleanly, wait_published
 
 pytestmark = pytest.mark.ros
 
@@ -81,17 +81,6 @@ def step_errors(msgs: dict) -> np.ndarray:
     return np.array(errors)
 
 
-def send(probe, vx, vy, seconds):
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        msg = TwistStamped()
-        msg.header.stamp = probe.node.get_clock().now().to_msg()
-        msg.header.frame_id = 'board'
-        msg.twist.linear.x, msg.twist.linear.y = float(vx), float(vy)
-        probe.twist.publish(msg)
-        probe.spin(0.05)
-
-
 def statuses(probe, name: str, level: bytes) -> list:
     return [s for _, m in probe.msgs['/diagnostics'] for s in m.status
             if s.name == name and s.level == level]
@@ -106,25 +95,18 @@ class TestImagine:
         bringup = start('imagine', ('world_model',), {'world_model': {
             'model_file_path': str(GOLDEN), 'seed': 0, 'start_timeout': 0.5,
             'command_timeout': 0.3}}, logs)
-        probe = Probe('test_imagine')
-        probe.subscribe(Image, 'imagined/camera/image_raw', SENSOR_QOS)
-        probe.subscribe(PoseStamped, 'imagined/ee_pose', STATE_QOS)
-        probe.subscribe(Float32, 'imagined/uncertainty', STATE_QOS)
-        probe.subscribe(Header, 'imagined/resync', LATCHED_QOS)
-        probe.subscribe(String, 'task/instruction', LATCHED_QOS)
-        probe.subscribe(String, 'task/spec', LATCHED_QOS)
-        probe.subscribe(DiagnosticArray, '/diagnostics', STATE_QOS)
-        probe.twist = probe.node.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
+        probe = driving_probe('test_imagine', (
+            (Image, 'imagined/camera/image_raw', SENSOR_QOS),
+            (PoseStamped, 'imagined/ee_pose', STATE_QOS),
+            (Float32, 'imagined/uncertainty', STATE_QOS),
+            (Header, 'imagined/resync', LATCHED_QOS), (String, 'task/instruction', LATCHED_QOS),
+            (String, 'task/spec', LATCHED_QOS), (DiagnosticArray, '/diagnostics', STATE_QOS)))
         probe.camera = probe.node.create_publisher(Image, 'camera/image_raw', STATE_QOS)
         probe.pose = probe.node.create_publisher(PoseStamped, 'ee_pose', STATE_QOS)
-        probe.spin(30, lambda: len(probe.msgs['imagined/ee_pose']) > 5
-                   or not bringup.alive()['world_model'])            # fail fast on a crash
-        ready = len(probe.msgs['imagined/ee_pose']) > 5
-        assert ready, f'world_model published nothing; log:\n{bringup.log("world_model")}'
+        wait_published(probe, bringup, 'world_model', 30,
+                       lambda: len(probe.msgs['imagined/ee_pose']) > 5)
         yield probe, bringup
-        probe.close()
-        codes = bringup.stop()
-        assert codes['world_model'] == 0, bringup.log('world_model')
+        stop_cleanly(probe, bringup, 'world_model')
 
     def test_publishes_task_and_frames_at_rate(self, imagine):
         probe, bringup = imagine
@@ -147,7 +129,7 @@ class TestImagine:
         probe, _ = imagine
         start_xy = xy(probe.last('imagined/ee_pose'))
         direction = 1.0 if start_xy[0] < 0.1 else -1.0         # +x unless near the edge
-        send(probe, 0.1 * direction, 0.0, 1.0)
+        drive(probe, 0.1 * direction, 0.0, 1.0)
         moved = xy(probe.last('imagined/ee_pose')) - start_xy
         print(f'imagined pusher moved {moved.round(4).tolist()} m in 1 s at 0.1 m/s')
         assert moved[0] * direction > 0.05, moved
@@ -229,15 +211,11 @@ class TestImagine:
                     reason=f'shipped model export {SHIPPED_ONNX} not there yet (`make model`)')
 def test_shadow_follows_robot_and_comparator_scores_it(tmp_path):
     """The test drives the robot in a circle; the shadow predicts each frame from the last."""
-    probe = Probe('test_shadow')
-    probe.subscribe(PoseStamped, 'ee_pose', STATE_QOS)
-    probe.subscribe(PoseStamped, 'imagined/ee_pose', STATE_QOS)
-    probe.subscribe(Image, 'imagined/camera/image_raw', SENSOR_QOS)
-    probe.subscribe(Header, 'imagined/resync', LATCHED_QOS)
-    probe.subscribe(PathMsg, 'compare/real_path', STATE_QOS)
-    probe.subscribe(PathMsg, 'compare/predicted_path', STATE_QOS)
-    probe.subscribe(String, 'compare/metrics', STATE_QOS)
-    probe.twist = probe.node.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
+    probe = driving_probe('test_shadow', (
+        (PoseStamped, 'ee_pose', STATE_QOS), (PoseStamped, 'imagined/ee_pose', STATE_QOS),
+        (Image, 'imagined/camera/image_raw', SENSOR_QOS), (Header, 'imagined/resync', LATCHED_QOS),
+        (PathMsg, 'compare/real_path', STATE_QOS), (PathMsg, 'compare/predicted_path', STATE_QOS),
+        (String, 'compare/metrics', STATE_QOS)))
     bringup = start('shadow', ('sim_robot', 'world_model', 'comparator'), {'sim_robot': {
         'seed': 0, 'task': 'block_to_region', 'n_blocks': 4}}, tmp_path)
     try:
@@ -259,7 +237,7 @@ def test_shadow_follows_robot_and_comparator_scores_it(tmp_path):
             t = time.monotonic() - t0
             angle = 2 * np.pi * (t - 1.5) / 4.0
             v = (-0.15, 0.0) if t < 1.5 else (0.15 * np.sin(angle), 0.15 * np.cos(angle))
-            send(probe, *v, 0.1)
+            drive(probe, *v, 0.1)
         logs = '\n'.join(f'--- {n}\n{bringup.log(n)}' for n in bringup.procs)
         assert scored(), f'no comparator metrics; logs:\n{logs}'
         assert all(bringup.alive().values()), bringup.alive()
