@@ -25,8 +25,8 @@ from wm_ros.policy.zoo import load_policy
 from wm_ros.ros.common import LATCHED_QOS
 from wm_ros.ros.graph import POLICY
 
-from ..rosutil import fatal_exit
 from .test_policy_node import cos, PolicyUnderTest
+from ..rosutil import fatal_exit
 
 pytestmark = pytest.mark.ros
 
