@@ -13,7 +13,7 @@
 # limitations under the License.
 
 
-"""``wm-ros up --param``: values reach the node typed as it declares them."""
+"""``wm-ros up --param``: values reach the node typed as it declares them; faults' help."""
 
 from wm_ros.cli.ros import overrides
 from wm_ros.ros.bringup import node_command
@@ -29,3 +29,13 @@ def test_param_values_take_the_type_the_node_declares():
     cmd = node_command(SIM_ROBOT, None, typed['sim_robot'])
     # `-p rate:=20` reached rclpy as an INTEGER and the node died on its DOUBLE parameter
     assert 'rate:=20.0' in cmd and 'seed:=3' in cmd and 'shadows:=true' in cmd
+
+
+def test_faults_help_names_every_fault_case_and_the_fast_subset():
+    from wm_ros.cli import parser
+    from wm_ros.ros import faults
+    sub = next(a for a in parser()._actions if a.dest == 'command').choices['faults']
+    text = ' '.join(sub.format_help().partition('options:')[2].split())
+    case_help = text[text.index('--case'):text.index('--fast')]
+    assert [c for c in faults.CASES if c not in case_help] == []
+    assert all(c in text[text.index('--fast'):] for c in faults.FAST)

@@ -135,9 +135,11 @@ def add_parser(sub) -> None:
     f = sub.add_parser('faults', help='inject faults into the real graph, print a table')
     f.add_argument('--case', action='append', default=[],
                    help='dead_camera_up, dead_camera_nodes, graph_stop, bad_commands, '
-                   'corrupt_model (repeatable; default all)')
-    f.add_argument('--fast', action='store_true', help='only the fast subset CI runs')
-    f.add_argument('--trials', type=whole(1), default=1)
+                   'corrupt_model, stop_signals (a SIGINT and a SIGTERM per trial into each '
+                   'commanding node and wm-ros up) (repeatable; default all)')
+    f.add_argument('--fast', action='store_true', help='only the fast subset CI runs: '
+                   'graph_stop, bad_commands, corrupt_model')
+    f.add_argument('--trials', type=whole(1), default=1, help='runs of each case')
     f.add_argument('--out', default='out/faults')
     f.set_defaults(func=_faults)
 
