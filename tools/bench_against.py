@@ -59,16 +59,18 @@ def main(argv=None) -> int:
     p.add_argument('--rounds', type=int, default=2)
     p.add_argument('--policies', default='bc_full,expert')
     p.add_argument('--episodes', default='4')
+    p.add_argument('--only', choices=tuple(FIGURES), help='run one of the two benchmarks')
     a = p.parse_args(argv)
+    figures = {a.only: FIGURES[a.only]} if a.only else FIGURES
     args = {'evaluate': ['--policies', a.policies, '--episodes', a.episodes], 'world-model': []}
     with tempfile.TemporaryDirectory() as tmp:
         old = Path(tmp) / 'rev'
         subprocess.run(['git', '-C', str(ROOT), 'worktree', 'add', '--detach', str(old), a.rev],
                        check=True, capture_output=True)
         try:
-            runs = {(w, t): [] for w in FIGURES for t in ('this', a.rev)}
+            runs = {(w, t): [] for w in figures for t in ('this', a.rev)}
             for r in range(a.rounds):
-                for what in FIGURES:
+                for what in figures:
                     for name, tree in (('this', ROOT), (a.rev, old))[::1 if r % 2 == 0 else -1]:
                         runs[(what, name)].append(bench(tree, what, args[what]))
                         print(f'round {r + 1} {what} {name} done', flush=True)
@@ -76,7 +78,7 @@ def main(argv=None) -> int:
             subprocess.run(['git', '-C', str(ROOT), 'worktree', 'remove', '--force', str(old)],
                            check=False, capture_output=True)
     print(f'\n{"figure":32s} {"this tree":>12s} {a.rev[:10]:>12s} {"this/rev":>9s}  rounds')
-    for what, keys in FIGURES.items():
+    for what, keys in figures.items():
         for key in keys:
             mine = [r[key] for r in runs[(what, 'this')]]
             theirs = [r[key] for r in runs[(what, a.rev)]]
