@@ -37,6 +37,17 @@ def test_every_graph_has_a_parameter_file_for_each_node(graph):
         assert cmd[cmd.index('-m') + 1] == spec.module
 
 
+def test_string_parameters_reach_the_node_as_strings():
+    spec = get_graph('sim')[1][0]
+    cmd = node_command(spec, None, {'frame_id': '10', 'task': 'separate', 'flag': 'true',
+                                    'odd': '[a', 'empty': ''})
+    args = [cmd[i + 1] for i, a in enumerate(cmd) if a == '-p']
+    for name, value in (('frame_id', '10'), ('flag', 'true'), ('odd', '[a'), ('empty', '')):
+        text = next(a for a in args if a.startswith(f'{name}:=')).split(':=', 1)[1]
+        assert yaml.safe_load(text) == value, text      # ROS reads -p values as YAML
+    assert 'task:=separate' in args        # plain words stay readable
+
+
 @pytest.mark.parametrize('graph', ['shadow', 'imagine', 'sim_to_real', 'plan'])
 def test_every_bridge_graph_has_a_launch_file(graph):
     text = (ROOT / 'launch' / f'{graph}.launch.py').read_text()

@@ -39,6 +39,7 @@ the main one (the kernel ties the signal to the starting thread, so it is not as
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 from pathlib import Path
 import signal
@@ -46,6 +47,8 @@ import subprocess
 import sys
 import threading
 import time
+
+import yaml
 
 from wm_ros.config import config_dir
 from wm_ros.ros.domains import hold_free_domain
@@ -79,9 +82,19 @@ def local_ros_env(domain_id: int | None = None, base: dict | None = None) -> dic
 
 
 def _value(v) -> str:
+    """Return ``v`` as ``-p name:=VALUE`` text that ROS reads back as the same type."""
     if isinstance(v, bool):
         return 'true' if v else 'false'
+    if isinstance(v, str) and not _reads_as_string(v):
+        return json.dumps(v)        # '10', 'true', '[a', '' stay strings (ROS reads YAML)
     return str(v)
+
+
+def _reads_as_string(text: str) -> bool:
+    try:
+        return yaml.safe_load(text) == text
+    except yaml.YAMLError:
+        return False
 
 
 def node_command(spec: NodeSpec, params_file: Path | None, overrides: dict | None = None,

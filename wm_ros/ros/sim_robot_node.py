@@ -57,7 +57,7 @@ PARAMS = {
                        read_only=True),
     'command_timeout': Param(0.5, 'stop the pusher when no fresh command for this long, s',
                              0.01, 10.0),
-    'shadows': Param(False, 'render shadows (about 8x slower)', read_only=True),
+    'shadows': Param(False, 'render shadows (step+render about 4.8x slower)', read_only=True),
     'frame_id': Param('board', 'frame of ee_pose, block poses and commands', read_only=True),
     'camera_frame_id': Param('camera', 'frame of the camera images', read_only=True),
 }
