@@ -81,7 +81,7 @@ raise SystemExit(run(SlowNode))
 """
 
 
-def _slow_node(tmp_path, where: str, seconds: float, signals: tuple):
+def _slow_node(tmp_path, where: str, seconds: float, signals: tuple, align: bool = True):
     """Run SLOW_NODE, signal it 0.5 s into a slow callback; return (probe msgs, times, log)."""
     domain = hold_free_domain()
     probe = Probe('slow_probe', domain_id=domain)
@@ -93,10 +93,13 @@ def _slow_node(tmp_path, where: str, seconds: float, signals: tuple):
                                     env=local_ros_env(domain), stdout=out,
                                     stderr=subprocess.STDOUT)
         try:
-            assert probe.spin(120, lambda: probe.msgs['ee_twist_cmd']), log.read_text()
-            # line up with the start of a callback, then signal half a second into it
-            start = log.read_text().count('callback')
-            assert probe.spin(30, lambda: log.read_text().count('callback') > start)
+            if align:   # line up with the start of a callback, signal half a second into it
+                assert probe.spin(120, lambda: probe.msgs['ee_twist_cmd']), log.read_text()
+                start = log.read_text().count('callback')
+                assert probe.spin(30, lambda: log.read_text().count('callback') > start)
+            else:       # inside the first callback, once the probe has found the node
+                assert probe.spin(120, lambda: 'callback' in log.read_text()), log.read_text()
+                probe.spin(3.0)
             probe.spin(0.5)
             sent = time.monotonic()
             for i, sig in enumerate(signals):
@@ -135,6 +138,20 @@ def test_a_signal_during_a_slow_callback_stops_the_node_with_a_zero(tmp_path, wh
     assert exited - sent < seconds - 0.5 + 1.0 + 2.0, (exited - sent, log)
     assert log.count('zero acked') == 1, log
     assert 'Traceback' not in log and 'Exception ignored' not in log, log
+
+
+def test_a_node_stuck_after_a_stop_signal_says_where_and_ends_at_the_deadline(tmp_path):
+    """A callback that does not return: zero at once, stacks in the log, exit 1 at 4 s."""
+    from wm_ros.ros.common import STOP_DEADLINE_S
+    twists, sent, exited, code, log = _slow_node(tmp_path, 'callback', 60.0, (signal.SIGINT,),
+                                                   align=False)   # in its first callback
+    assert code == 1, log
+    first_zero = next(t for t, m in twists if m.twist.linear.x == 0.0)
+    assert first_zero - sent < 1.0, (first_zero - sent, log)
+    last = twists[-1][1]
+    assert (last.twist.linear.x, last.twist.linear.y) == (0.0, 0.0), log
+    assert STOP_DEADLINE_S - 0.5 < exited - sent < STOP_DEADLINE_S + 3.0, (exited - sent, log)
+    assert 'Timeout' in log and 'in tick' in log, log     # every thread's stack, the stuck one
 
 
 def test_signals_at_random_moments_stop_every_commanding_node_and_wm_ros_up(tmp_path):

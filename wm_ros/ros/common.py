@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import faulthandler
 import math
 import os
 import sys
@@ -57,6 +58,8 @@ LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
 
 FAULT_HOLD_S = 2.0          # s a reported input fault stays on /diagnostics
 SPIN_PERIOD_S = 0.05        # longest a signal waits for the executor to wake up
+STOP_DEADLINE_S = 4.0       # a node still alive this long after a stop signal dumps its
+                            # threads' stacks and exits (wm-ros up escalates at 5 s)
 
 OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
                           DiagnosticStatus.STALE)
@@ -317,7 +320,7 @@ def _run(node_factory: Callable[[], Node], args, exit_process: bool) -> int:
         stop = Once(lambda: _shutdown(node))
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        signals.watch(lambda: (stop(), executor.wake()))
+        signals.watch(lambda: (_deadline(exit_process), stop(), executor.wake()))
         while rclpy.ok() and not signals.event.is_set():
             executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     except ExternalShutdownException:
@@ -336,6 +339,19 @@ def _run(node_factory: Callable[[], Node], args, exit_process: bool) -> int:
             rclpy.try_shutdown()
         signals.uninstall(restore_handlers=not exit_process)
     return 0
+
+
+def _deadline(exit_process: bool):
+    """
+    Bound the time from a stop signal to the end of a node process: ``STOP_DEADLINE_S``.
+
+    A callback stuck in a call that never returns, or a teardown that hangs, would keep the
+    process alive (its zero twist is already out). faulthandler's own C thread, which needs
+    no GIL, then writes every thread's stack to stderr (the node's log says where it hung)
+    and ends the process with code 1. Only where the process ends anyway (``exit_process``).
+    """
+    if exit_process:
+        faulthandler.dump_traceback_later(STOP_DEADLINE_S, exit=True)
 
 
 def _shutdown(node: Node):
