@@ -143,8 +143,8 @@ def test_a_signal_during_a_slow_callback_stops_the_node_with_a_zero(tmp_path, wh
 def test_a_node_stuck_after_a_stop_signal_says_where_and_ends_at_the_deadline(tmp_path):
     """A callback that does not return: zero at once, stacks in the log, exit 1 at 4 s."""
     from wm_ros.ros.common import STOP_DEADLINE_S
-    twists, sent, exited, code, log = _slow_node(tmp_path, 'callback', 60.0, (signal.SIGINT,),
-                                                   align=False)   # in its first callback
+    twists, sent, exited, code, log = _slow_node(
+        tmp_path, 'callback', 60.0, (signal.SIGINT,), align=False)   # in its first callback
     assert code == 1, log
     first_zero = next(t for t, m in twists if m.twist.linear.x == 0.0)
     assert first_zero - sent < 1.0, (first_zero - sent, log)

@@ -48,12 +48,11 @@ import sys
 import threading
 import time
 
-import yaml
-
 from wm_ros.config import config_dir
 from wm_ros.ros.domains import hold_free_domain
 from wm_ros.ros.graph import get_graph, NodeSpec
 from wm_ros.ros.stop_signals import PARENT_ENV, STOP_SIGNALS, StopSignals
+import yaml
 
 TERM_S = 5.0            # after SIGTERM, a node gets this long before SIGKILL
 

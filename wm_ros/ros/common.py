@@ -58,8 +58,7 @@ LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
 
 FAULT_HOLD_S = 2.0          # s a reported input fault stays on /diagnostics
 SPIN_PERIOD_S = 0.05        # longest a signal waits for the executor to wake up
-STOP_DEADLINE_S = 4.0       # a node still alive this long after a stop signal dumps its
-                            # threads' stacks and exits (wm-ros up escalates at 5 s)
+STOP_DEADLINE_S = 4.0       # s after a stop signal: stacks dumped, exit (up escalates at 5)
 
 OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR,
                           DiagnosticStatus.STALE)
