@@ -170,7 +170,8 @@ def test_signals_at_random_moments_stop_every_commanding_node_and_wm_ros_up(tmp_
 
 
 STUBBORN = """
-import signal, sys, time
+import faulthandler, signal, sys, time
+faulthandler.register(signal.SIGUSR1, all_threads=True)     # as every wm_ros node
 for name in sys.argv[1:]:
     signal.signal(getattr(signal, name), signal.SIG_IGN)
 print('ready', flush=True)
@@ -200,4 +201,7 @@ def test_a_node_that_ignores_signals_is_escalated_to_sigterm_then_sigkill(
     assert took < 1.0 * len(ignores) + 10.0, took
     err = capfd.readouterr().err
     assert "['stubborn'] still running 1 s after SIGINT: sending SIGTERM" in err, err
-    assert ('sending SIGKILL' in err) == (code == -signal.SIGKILL), err
+    killed = code == -signal.SIGKILL
+    assert ('their stacks to their output (SIGUSR1), then SIGKILL' in err) == killed, err
+    # where it hung: its stack, written by faulthandler before the kill
+    assert ('in <module>' in proc.stdout.read() + err) == killed, err

@@ -51,10 +51,11 @@ import time
 from wm_ros.config import config_dir
 from wm_ros.ros.domains import hold_free_domain
 from wm_ros.ros.graph import get_graph, NodeSpec
-from wm_ros.ros.stop_signals import PARENT_ENV, STOP_SIGNALS, StopSignals
+from wm_ros.ros.stop_signals import PARENT_ENV, STACKS_SIGNAL, STOP_SIGNALS, StopSignals
 import yaml
 
 TERM_S = 5.0            # after SIGTERM, a node gets this long before SIGKILL
+STACKS_S = 1.0          # after SIGUSR1 (stacks to its log), before SIGKILL
 
 
 _DOMAIN: list[int] = []         # the free domain this process holds, once taken
@@ -195,20 +196,29 @@ def _wait(procs: dict[str, subprocess.Popen], seconds: float) -> list[str]:
 
 
 def _stop_group(procs: dict[str, subprocess.Popen], sig: int, timeout: float) -> dict:
-    """Send ``sig`` to ``procs``; escalate to SIGTERM, then SIGKILL; return exit codes."""
+    """
+    Send ``sig`` to ``procs``; escalate to SIGTERM, then SIGKILL; return exit codes.
+
+    Before SIGKILL a node gets ``STACKS_SIGNAL``: every thread's stack goes to its output,
+    which says where it hung.
+    """
     steps = [(sig, timeout)]
     if sig != signal.SIGTERM:
         steps.append((signal.SIGTERM, TERM_S))
-    steps.append((signal.SIGKILL, None))
+    steps += [(STACKS_SIGNAL, STACKS_S), (signal.SIGKILL, None)]
     left = list(procs)
     for i, (step, seconds) in enumerate(steps):
-        if i:
+        if i and steps[i - 1][0] != STACKS_SIGNAL:
+            then = ('writing their stacks to their output (SIGUSR1), then SIGKILL'
+                    if step == STACKS_SIGNAL else f'sending {signal.Signals(step).name}')
             print(f'node(s) {left} still running {steps[i - 1][1]:g} s after '
-                  f'{signal.Signals(steps[i - 1][0]).name}: sending {signal.Signals(step).name}',
-                  file=sys.stderr, flush=True)
+                  f'{signal.Signals(steps[i - 1][0]).name}: {then}', file=sys.stderr, flush=True)
         for name in left:
             with contextlib.suppress(ProcessLookupError):
                 procs[name].send_signal(step)
+        if step == STACKS_SIGNAL:
+            time.sleep(seconds)
+            continue
         left = _wait({n: procs[n] for n in left}, seconds if seconds is not None else 30.0)
         if not left:
             break

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import contextlib
+import faulthandler
 import os
 import signal
 import socket
 import threading
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STACKS_SIGNAL = signal.SIGUSR1          # write every thread's stack to stderr, go on running
 PARENT_ENV = 'WM_ROS_PARENT_PID'        # set by the bring-up runner for the nodes it starts
 PR_SET_PDEATHSIG = 1
 
@@ -67,6 +69,11 @@ class StopSignals:
     main thread is inside a slow callback, a model step) that wakes a thread of ours at
     once: it runs ``on_signal`` (the node's ``on_shutdown``: a commanding node's final zero
     twist) and wakes the executor. Later signals change nothing; the stop runs once.
+
+    ``STACKS_SIGNAL`` (SIGUSR1) makes the process write every thread's stack to stderr and
+    go on: faulthandler's C handler, which needs no GIL, so it answers even when a thread
+    holds the GIL in a call that never returns (then no Python handler or thread of ours
+    can run). ``wm-ros up`` sends it to a node that outlived SIGTERM before killing it.
     """
 
     def __init__(self):
@@ -83,6 +90,7 @@ class StopSignals:
             return False
         for sig in STOP_SIGNALS:
             self._previous[sig] = signal.signal(sig, self._handler)
+        faulthandler.register(STACKS_SIGNAL, all_threads=True)
         self._wakeup_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
         return True
 
