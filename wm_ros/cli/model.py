@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 from wm_ros.cli import checks
-from wm_ros.cli.checks import whole
+from wm_ros.cli.checks import UsageError, whole
 from wm_ros.cli.common import DEFAULT_MODEL
 
 
@@ -43,20 +43,39 @@ def _runtime_and_episodes(args):
     """Check --model, --backend and --data; load the runtime and the first --episodes (0: all)."""
     checks.model('--model', args.model, args.backend)
     checks.data('--data', args.data)
-    from wm_ros.model.data import load_episodes
+    topics = getattr(args, 'topics', None)
+    checks.exists('--topics', topics, 'topic file')
     from wm_ros.runtime import load_runtime
     runtime = load_runtime(args.model, args.backend)
-    episodes, _ = load_episodes(args.data)
+    if topics:
+        episodes = _label_free(args.data, topics, runtime)
+    else:
+        from wm_ros.model.data import load_episodes
+        episodes, _ = load_episodes(args.data)
     return runtime, episodes[:args.episodes or None]
+
+
+def _label_free(data: list[str], topics: str, runtime) -> list:
+    """Return the episodes of label-free bags read as training reads them (``--topics``)."""
+    from wm_ros.evaluate.discovered import unlabelled
+    from wm_ros.model.bag_source import read_bag, TopicMap
+    topic_map = TopicMap.load(topics)
+    bags = [Path(d) for d in data if (Path(d) / 'metadata.yaml').is_file()]
+    if len(bags) != len(data):
+        raise UsageError(f'--data: with --topics every path is a rosbag2 directory; '
+                         f'{next(d for d in data if Path(d) not in bags)} is not')
+    return [unlabelled(r) for bag in bags for r in read_bag(
+        bag, topic_map, runtime.image_size, runtime.control_hz)]
 
 
 def _eval(args) -> int:
     runtime, episodes = _runtime_and_episodes(args)
-    from wm_ros.evaluate import fidelity
+    from wm_ros.evaluate import fidelity, fidelity_checks
     report = fidelity.evaluate(runtime, episodes, stride=args.stride)
     paths = fidelity.write(report, episodes, args.out)
     print(fidelity.table(report))
-    print(json.dumps(report['acceptance'], indent=2))
+    print('\n'.join(fidelity_checks.notes(report)))
+    print(json.dumps(fidelity_checks.verdicts(report), indent=2))
     print(f'wrote {paths[0]} and {paths[1]}')
     return 0
 
@@ -89,6 +108,9 @@ def add_eval_parsers(vsub) -> None:
     v.add_argument('--episodes', type=whole(0), default=0, help='use only the first N (0: all)')
     v.add_argument('--stride', type=whole(1), default=8)
     v.add_argument('--out', default='out/fidelity')
+    v.add_argument('--topics', default=None, help='label-free bags: YAML {image, command, pose} '
+                   'naming the topics; each bag is read as training reads it (split into '
+                   "episodes at gaps, resampled to the model's rate)")
     v.set_defaults(func=_eval)
 
     nv = vsub.add_parser('novel', help='blocks of an unseen colour (and per shape) tracked '
