@@ -50,7 +50,8 @@ def test_known_names_are_the_kinds_and_the_shipped_zoo():
     assert registry.check(str(artefacts.POLICIES / 'bc_50')) == 'directory'
 
 
-@pytest.mark.parametrize('name', registry.known())
+@pytest.mark.parametrize('name', [n for n in registry.known()   # PushT's: test/episodes/test_pusht
+                                  if registry.robot_of(n) in ('', 'tabletop')])
 def test_every_known_name_builds_a_policy_that_acts_on_a_tabletop_batch(name, runtime, starts):
     policy = registry.make(name, registry.PolicyContext.of(runtime))
     assert isinstance(policy, Policy)

@@ -30,8 +30,14 @@ drive the tabletop from what the camera shows, and each episode is labelled
 (long pushes, knocks between blocks, jitter in front of a block), the way DAgger collects
 on the learner's own distribution.
 
+``robot='pusht'`` collects PushT (:mod:`wm_ros.sim.pusht`) instead, with its own scripted
+behaviours (:mod:`wm_ros.policy.pusht_expert`: ``expert``, ``noisy``, ``explore``; mix
+:data:`PUSHT_MIX`) or learned policies; its one task is ``pusht`` and its episodes are up
+to 300 steps. The shards are the same format (the T is the one entry of ``block_states``).
+
 Every episode runs through the episode driver (:func:`~wm_ros.episodes.driver.
-run_episodes`) on :class:`~wm_ros.episodes.tabletop.Tabletops`; :class:`Recording` keeps
+run_episodes`) on :class:`~wm_ros.episodes.tabletop.Tabletops` (or
+:class:`~wm_ros.episodes.pusht.PushTs`); :class:`Recording` keeps
 every frame, pusher position, action, verdict and block state, and ends an episode once
 it has been solved on more than ``settle_steps`` steps (the pushes just past success a
 model should see), at the tabletop's step limit or at ``max_steps``.
@@ -47,19 +53,24 @@ from tqdm import tqdm
 
 from wm_ros.episodes.driver import run_episodes
 from wm_ros.episodes.env import Limits, Start
+from wm_ros.episodes.pusht import PushTs
 from wm_ros.episodes.tabletop import Tabletops
 from wm_ros.policy.base import Observations, Policy
+from wm_ros.policy.pusht_expert import KINDS as PUSHT_BEHAVIOURS, PushTScripted
 from wm_ros.policy.scripted import BEHAVIOURS, Scripted
 from wm_ros.sim.dataset import Episode, write_shard
+from wm_ros.sim.pusht import PushTConfig
+from wm_ros.sim.robots import check_robot
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
-from wm_ros.sim.tasks import FAMILIES
+from wm_ros.sim.tasks import FAMILIES, PUSHT
 
 MIX = {'expert': 0.3, 'noisy': 0.25, 'explore': 0.2, 'perceived': 0.25}
+PUSHT_MIX = {'expert': 0.4, 'noisy': 0.3, 'explore': 0.3}
 
 
 class Recording:
     """
-    :class:`~wm_ros.episodes.tabletop.Tabletops` that record every step of every row.
+    :class:`~wm_ros.episodes.tabletop.Tabletops` (or ``PushTs``) recording every step.
 
     A row ends (``done``) once its task has held on more than ``settle_steps`` steps, or
     after ``max_steps`` actions (None: the tabletop's own limit, which the driver applies).
@@ -74,6 +85,8 @@ class Recording:
 
     def start(self, seed: int, family: str | None, k: int = 0) -> Start:
         """Return the start ``seed`` samples (``family``; None: the config's or a random one)."""
+        if isinstance(self.tabletops, PushTs):
+            return self.tabletops.start(seed, k)
         if not self.tabletops.envs:
             self.tabletops.envs.append(TabletopEnv(self.tabletops.config))
         env = self.tabletops.envs[0]
@@ -124,8 +137,8 @@ class Recording:
             row['block_states'].append(self.tabletops.envs[r].block_states())
 
 
-def record_episode(tabletops: Tabletops, seed: int, behaviour: str, family: str | None = None,
-                   max_steps: int | None = None, settle_steps: int = 5,
+def record_episode(tabletops: Tabletops | PushTs, seed: int, behaviour: str,
+                   family: str | None = None, max_steps: int | None = None, settle_steps: int = 5,
                    policy: Policy | None = None) -> Episode:
     """
     Run one episode with ``behaviour`` from ``seed`` and return it with every frame.
@@ -134,24 +147,41 @@ def record_episode(tabletops: Tabletops, seed: int, behaviour: str, family: str 
     of a scripted behaviour, and ``behaviour`` is the label the episode gets. Non-finite
     actions are recorded as zeros, as the robot bridge would command them.
     """
-    if policy is None and behaviour not in BEHAVIOURS:
-        raise ValueError(f'unknown behaviour {behaviour!r}; choose one of {list(BEHAVIOURS)}')
+    config = tabletops.config
+    if policy is None:
+        policy = _scripted(tabletops, behaviour)
     recording = Recording(tabletops, settle_steps, max_steps)
     start = recording.start(seed, family)
-    config = tabletops.config
-    run_episodes(recording, policy if policy is not None else Scripted(behaviour, config),
-                 [start], Limits(config.max_steps, config.max_steps_long),
-                 stop_on_success=False)
+    limits = tabletops.limits if isinstance(tabletops, PushTs) else \
+        Limits(config.max_steps, config.max_steps_long)
+    run_episodes(recording, policy, [start], limits, stop_on_success=False)
     return recording.episode(0, start, behaviour)
+
+
+def _scripted(envs, behaviour: str) -> Policy:
+    """Return scripted ``behaviour`` for the robot of ``envs`` (refused if it has none)."""
+    c = envs.config
+    if isinstance(envs, PushTs):
+        if behaviour not in PUSHT_BEHAVIOURS:
+            raise ValueError(f'unknown PushT behaviour {behaviour!r}; choose one of '
+                             f'{list(PUSHT_BEHAVIOURS)}')
+        return PushTScripted(behaviour, c.board_half, c.max_speed, c.control_hz)
+    if behaviour not in BEHAVIOURS:
+        raise ValueError(f'unknown behaviour {behaviour!r}; choose one of {list(BEHAVIOURS)}')
+    return Scripted(behaviour, c)
 
 
 def collect(out: str | Path, episodes: int, seed: int = 0,
             mix: dict[str, float] | None = None, families: tuple[str, ...] = FAMILIES,
-            config: TabletopConfig | None = None, shard_size: int = 50,
+            config: TabletopConfig | PushTConfig | None = None, shard_size: int = 50,
             max_steps: int | None = None, progress: bool = True,
-            policies: Callable[[str], Policy] | None = None) -> list[Path]:
+            policies: Callable[[str], Policy] | None = None,
+            robot: str = 'tabletop') -> list[Path]:
     """
     Collect ``episodes`` episodes into shards under ``out``; returns the shard paths.
+
+    ``robot``: ``tabletop`` (``config`` a ``TabletopConfig``, ``families`` its task
+    families) or ``pusht`` (a ``PushTConfig``; its one family, whatever ``families`` is).
 
     With ``policies`` (``policies(name)`` returns a batched policy, e.g.
     :class:`PolicyMaker`), ``mix`` names policies instead of scripted behaviours and each
@@ -159,12 +189,14 @@ def collect(out: str | Path, episodes: int, seed: int = 0,
     seeded with the episode's seed); every name is built once first, so an unknown one
     fails before any episode runs.
     """
-    built = _check(mix, families, policies)
-    mix = mix or MIX
+    pusht = check_robot(robot) == 'pusht'
+    families = (PUSHT,) if pusht else families
+    built = _check(mix, families, policies, robot)
+    mix = mix or (PUSHT_MIX if pusht else MIX)
     names = list(mix)
     weights = np.array([mix[n] for n in names], float)
     rng = np.random.default_rng(seed)
-    tabletops = Tabletops(config)
+    tabletops = PushTs(config) if pusht else Tabletops(config)
     out = Path(out)
     paths, buffer = [], []
     try:
@@ -183,19 +215,24 @@ def collect(out: str | Path, episodes: int, seed: int = 0,
     return paths
 
 
-def _check(mix, families, policies) -> dict:
+def _check(mix, families, policies, robot: str = 'tabletop') -> dict:
     """Refuse a bad mix or family; return the policies by name (empty: scripted)."""
     built = {}
     if policies is not None:
         if not mix:
             raise ValueError('closed-loop collection needs the policies to roll, e.g. '
                              'mix={"bc_full": 1, "noisy": 1}')
+        from wm_ros.policy import registry
+        other = [n for n in mix if registry.robot_of(n) not in ('', robot)]
+        if other:
+            raise ValueError(f'policies {other} are made for another robot than {robot}')
         built = {name: policies(name) for name in mix}
-    unknown = sorted(set(mix or MIX) - set(BEHAVIOURS))
+    known = PUSHT_BEHAVIOURS if robot == 'pusht' else BEHAVIOURS
+    unknown = sorted(set(mix or (PUSHT_MIX if robot == 'pusht' else MIX)) - set(known))
     if unknown and policies is None:
-        raise ValueError(f'unknown behaviour(s) {unknown} in mix; choose from {list(BEHAVIOURS)}')
+        raise ValueError(f'unknown behaviour(s) {unknown} in mix; choose from {list(known)}')
     for family in families:
-        if family not in FAMILIES:
+        if family not in FAMILIES and not (robot == 'pusht' and family == PUSHT):
             raise ValueError(f'unknown task {family!r}; choose one of {list(FAMILIES)}')
     return built
 
@@ -205,19 +242,24 @@ class PolicyMaker:
     ``maker(name)`` returns registry policy ``name`` for collection (``wm-ros collect``).
 
     Perceiving kinds read blocks through ``model`` (loaded once, on first use, one thread:
-    one collect process per core).
+    one collect process per core). ``max_speed`` and ``control_hz`` (None: the registry's
+    defaults) are the robot's, for the kinds that are not perceiving.
     """
 
     def __init__(self, model: str | Path, backend: str = 'onnxruntime',
-                 board_half: float = 0.25):
+                 board_half: float = 0.25, max_speed: float | None = None,
+                 control_hz: float | None = None):
         self.model, self.backend, self.board_half = str(model), backend, board_half
+        self.limits = {k: v for k, v in (('max_speed', max_speed), ('control_hz', control_hz))
+                       if v is not None}
         self._runtime = None
 
     def __call__(self, name: str) -> Policy:
         """Return policy ``name`` (refused at once, listing the known names, if unknown)."""
         from wm_ros.policy import registry
         if not registry.perceives(name):
-            return registry.make(name, registry.PolicyContext(board_half=self.board_half))
+            return registry.make(name, registry.PolicyContext(board_half=self.board_half,
+                                                              **self.limits))
         if self._runtime is None:
             from wm_ros.runtime import load_runtime
             self._runtime = load_runtime(self.model, self.backend, threads=1)

@@ -55,7 +55,8 @@ class Observations:
     ``image`` uint8[R, H, W, 3], ``ee_xy`` float32[R, 2] (m), ``instructions`` (R, what
     the policy reads), ``t`` (control steps taken), ``rows`` int64[R] (each row's episode:
     its index in the list given to ``reset``) and, on a simulator only, ``block_xy`` (R
-    arrays float32[N, 2]: the physics state, for scripted experts; None in imagination).
+    arrays float32[N, 2]: the physics state, for scripted experts; None in imagination)
+    and, where the simulator gives it (PushT), ``block_yaw`` (R arrays float32[N], rad).
     """
 
     image: np.ndarray
@@ -64,6 +65,7 @@ class Observations:
     t: int
     rows: np.ndarray
     block_xy: tuple[np.ndarray, ...] | None = None
+    block_yaw: tuple[np.ndarray, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -75,7 +77,9 @@ class Observations:
                             tuple(self.instructions[i] for i in index), self.t,
                             self.rows[index],
                             None if self.block_xy is None
-                            else tuple(self.block_xy[i] for i in index))
+                            else tuple(self.block_xy[i] for i in index),
+                            None if self.block_yaw is None
+                            else tuple(self.block_yaw[i] for i in index))
 
     def one(self, i: int) -> Observation:
         """Return row ``i`` as the single-row :class:`~wm_ros.interfaces.Observation`."""

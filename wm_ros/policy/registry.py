@@ -28,7 +28,12 @@ model to perceive through, the board and speed limit) comes in a :class:`PolicyC
   variants (:mod:`wm_ros.policy.degraded`), one instance per episode seeded with its
   ``policy_seed``; they read blocks through the world model's object read-out;
 * ``state_expert``: the scripted expert on the simulator's physics state (the ceiling a
-  pixel policy imitating it could reach); on the tabletop only.
+  pixel policy imitating it could reach); on the tabletop only;
+* ``pusht_expert``, ``pusht_noisy``, ``pusht_explore``: the scripted PushT behaviours
+  (:mod:`wm_ros.policy.pusht_expert`) on PushT's true state; on PushT only.
+
+A kind made for one robot says so (``robot``; :func:`robot_of`), so callers can refuse it
+on the other robot before any episode runs.
 
 Adding a kind is one :func:`register` line and a builder ``f(name, context) -> Policy``.
 """
@@ -56,6 +61,7 @@ class Kind:
     target: str             # 'package.module:function' (name, PolicyContext) -> Policy
     description: str
     perceives: bool = False  # reads blocks with a world model's ObjectReadout
+    robot: str = ''          # the one robot it runs on ('': any)
 
 
 @dataclass(frozen=True)
@@ -76,21 +82,29 @@ class PolicyContext:
 _KINDS: dict[str, Kind] = {}
 
 
-def register(name: str, target: str, description: str, perceives: bool = False) -> None:
+def register(name: str, target: str, description: str, perceives: bool = False,
+             robot: str = '') -> None:
     """Register kind ``name`` built by ``target`` (``'package.module:function'``)."""
-    _KINDS[name] = Kind(name, target, description, perceives)
+    _KINDS[name] = Kind(name, target, description, perceives, robot)
 
 
 register('expert', 'wm_ros.policy.registry:perceiving', 'perception expert: the scripted '
-         'controller on blocks the world model reads off each frame', perceives=True)
+         'controller on blocks the world model reads off each frame', perceives=True,
+         robot='tabletop')
 register('noisy', 'wm_ros.policy.registry:perceiving', 'perception expert + Gaussian action '
-         'noise and random bursts', perceives=True)
+         'noise and random bursts', perceives=True, robot='tabletop')
 register('slow', 'wm_ros.policy.registry:perceiving', 'perception expert at half speed',
-         perceives=True)
+         perceives=True, robot='tabletop')
 register('laggy', 'wm_ros.policy.registry:perceiving', 'perception expert acting on the frame '
-         'of 3 steps ago', perceives=True)
+         'of 3 steps ago', perceives=True, robot='tabletop')
 register('state_expert', 'wm_ros.policy.registry:state_expert', 'the scripted expert on the '
-         "simulator's physics state (tabletop only)")
+         "simulator's physics state (tabletop only)", robot='tabletop')
+register('pusht_expert', 'wm_ros.policy.registry:pusht_scripted', 'the scripted PushT expert '
+         "on the T's true pose (PushT only)", robot='pusht')
+register('pusht_noisy', 'wm_ros.policy.registry:pusht_scripted', 'the PushT expert + Gaussian '
+         'action noise and random bursts (PushT only)', robot='pusht')
+register('pusht_explore', 'wm_ros.policy.registry:pusht_scripted', 'random motion drawn '
+         'toward the T half the time, for contact-rich data (PushT only)', robot='pusht')
 
 
 def registered() -> dict[str, Kind]:
@@ -129,6 +143,12 @@ def perceives(name: str) -> bool:
     """Return whether policy ``name`` reads blocks through a world model."""
     kind = check(name)
     return kind in _KINDS and _KINDS[kind].perceives
+
+
+def robot_of(name: str) -> str:
+    """Return the one robot policy ``name`` is made for ('' when it may run on any)."""
+    kind = check(name)
+    return _KINDS[kind].robot if kind in _KINDS else ''
 
 
 def make(name: str, context: PolicyContext | None = None):
@@ -179,3 +199,10 @@ def state_expert(name: str, context: PolicyContext):
     """Build the scripted expert that reads the simulator's block positions."""
     from wm_ros.policy.expert import BatchStateExpert
     return BatchStateExpert(context.board_half, context.max_speed, context.control_hz)
+
+
+def pusht_scripted(name: str, context: PolicyContext):
+    """Build a scripted PushT behaviour (``pusht_expert``, ``pusht_noisy``, ``pusht_explore``)."""
+    from wm_ros.policy.pusht_expert import PushTScripted
+    return PushTScripted(name.removeprefix('pusht_'), context.board_half, context.max_speed,
+                         context.control_hz)

@@ -13,7 +13,13 @@
 # limitations under the License.
 
 """
-``sim_robot``: the MuJoCo tabletop published exactly as a real robot driver would be.
+``sim_robot``: a reference robot published exactly as a real robot driver would be.
+
+``robot`` (read-only) picks it: ``tabletop`` (the MuJoCo tabletop, default) or ``pusht``
+(gym-pusht, :mod:`wm_ros.sim.pusht`: the T is the one pose of ``sim/block_poses``, with
+its yaw; success is the T covering 95 % of its goal; ``task``, ``n_blocks`` and
+``shadows`` do not apply; ``rate`` must divide its 100 Hz physics). Both publish the same
+topics.
 
 Publishes ``camera/image_raw`` (rgb8) and ``camera/camera_info``, ``ee_pose``
 (PoseStamped, frame ``board``), ``joint_states`` (pusher_x, pusher_y), ``task/instruction``
@@ -44,10 +50,13 @@ from wm_ros.ros.common import (COMMAND_QOS, declare, Diagnostics, ERROR, FaultLo
                                RateMeter, run, STATE_QOS, WARN)
 from wm_ros.ros.messages import pose_msg, stamp_age
 from wm_ros.ros.robot_output import CameraOutput, TaskOutput
+from wm_ros.sim.robots import make_env, ROBOTS
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 from wm_ros.sim.tasks import FAMILIES
 
 PARAMS = {
+    'robot': Param('tabletop', 'reference robot: tabletop (MuJoCo) or pusht (gym-pusht)',
+                   choices=tuple(ROBOTS), read_only=True),
     'rate': Param(10.0, 'control and camera rate, Hz', 1.0, 100.0, read_only=True),
     'image_size': Param(64, 'square camera image size, pixels', 16, 512, read_only=True),
     'task': Param('block_to_region', 'task family, or random', choices=FAMILIES + ('random',)),
@@ -64,15 +73,18 @@ PARAMS = {
 
 
 class SimRobotNode(Node):
-    """Thin ROS wrapper around :class:`TabletopEnv`."""
+    """Thin ROS wrapper around :class:`TabletopEnv` or :class:`~wm_ros.sim.pusht.PushTEnv`."""
 
     def __init__(self):
         super().__init__('sim_robot')
         self.p = declare(self, PARAMS)
         p = self.p
-        self.env = TabletopEnv(TabletopConfig(
-            image_size=p['image_size'], control_hz=p['rate'], max_speed=p['max_speed'],
-            n_blocks=p['n_blocks'], task=p['task'], shadows=p['shadows']))
+        if p['robot'] == 'tabletop':
+            self.env = TabletopEnv(TabletopConfig(
+                image_size=p['image_size'], control_hz=p['rate'], max_speed=p['max_speed'],
+                n_blocks=p['n_blocks'], task=p['task'], shadows=p['shadows']))
+        else:
+            self.env = make_env(p['robot'], p['image_size'], p['rate'], p['max_speed'])
         self.camera = CameraOutput(self, '', self.env.config.image_size,
                                    self.env.config.board_half, p['frame_id'])
         self.pub_joints = self.create_publisher(JointState, 'joint_states', STATE_QOS)
@@ -90,7 +102,8 @@ class SimRobotNode(Node):
         self._reset_env()
         self.create_timer(1.0 / p['rate'], self._tick)
         self.get_logger().info(
-            f'sim_robot up: {p["image_size"]}x{p["image_size"]} camera at {p["rate"]} Hz, '
+            f'sim_robot up: {p["robot"]}, {p["image_size"]}x{p["image_size"]} camera at '
+            f'{p["rate"]} Hz, '
             f'codec {image_codec.backend()}, task "{self.env.task.instruction}"')
 
     # ---------------------------------------------------------------- callbacks
@@ -140,8 +153,10 @@ class SimRobotNode(Node):
         rate = self.rate.tick()
         level, message = self.faults.held(
             OK, 'commanded' if fresh else 'no fresh command: pusher stopped')
+        coverage = {'coverage': f'{self.info["coverage"]:.3f}'} if 'coverage' in self.info \
+            else {}
         self.diag.report(level, message, rate_hz=f'{rate:.1f}', step=self.env.t,
-                         success=self.info['success'], **self.faults.counts())
+                         success=self.info['success'], **coverage, **self.faults.counts())
 
     def _publish(self):
         stamp = self.get_clock().now().to_msg()

@@ -25,6 +25,10 @@ Families (``FAMILIES``):
 * ``separate``         "separate the red cube and the blue moon"
 * ``group_by_colour``  "group the blocks by colour"            (long horizon)
 * ``make_line``        "arrange the blocks in a line"          (long horizon)
+
+PushT (:mod:`wm_ros.sim.pusht`, the second reference robot) has one task, family
+``pusht`` (:data:`PUSHT_TASK`), outside ``FAMILIES``: it is judged by the T's coverage of
+its goal, which the PushT environment computes, not from block centres here.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from wm_ros.sim.scene import Block, BLOCK_RADIUS, COLOURS, Scene, SHAPES
 FAMILIES = ('block_to_region', 'block_to_block', 'separate', 'group_by_colour', 'make_line')
 LONG_HORIZON = ('group_by_colour', 'make_line')
 UNKNOWN = 'unknown'   # family of episodes imported from a robot bag without a task spec
+PUSHT = 'pusht'       # PushT's one task (wm_ros.sim.pusht): the T onto its goal
 
 # Region name -> centre as a fraction of the board half-width.
 REGIONS: dict[str, tuple[float, float]] = {
@@ -102,7 +107,7 @@ class Task:
     canonical: str = ''
 
     def __post_init__(self):
-        if self.family != UNKNOWN:
+        if self.family not in (UNKNOWN, PUSHT):
             check_family(self.family)
         if self.region and self.region not in REGIONS:
             raise TaskError(f'unknown region {self.region!r}; choose one of {list(REGIONS)}')
@@ -126,6 +131,9 @@ class Task:
         if self.family == UNKNOWN:
             raise TaskError(f'cannot judge success of a task of unknown family '
                             f'({self.instruction!r}); use a reward model instead')
+        if self.family == PUSHT:
+            raise TaskError("PushT's success is the T's coverage of its goal, which needs "
+                            'its yaw: ask PushTEnv.success() (wm_ros.sim.pusht)')
         xy = np.asarray(xy, np.float64)
         idx = [scene.index(n) for n in self.blocks]
         if self.family == 'block_to_region':
@@ -166,6 +174,9 @@ class Task:
         """Inverse of :meth:`to_dict`."""
         return cls(data['family'], data['instruction'], tuple(data['blocks']), data['region'],
                    data.get('canonical', ''))
+
+
+PUSHT_TASK = Task(PUSHT, 'push the T onto the green T')
 
 
 def grouped_by_colour(scene: Scene, xy: np.ndarray) -> bool:
