@@ -189,7 +189,7 @@ class WorldModelConfig(FamilyConfig):
     contact_fraction: float = 0.7
     seed: int = 0
     device: str = 'cpu'         # training device: cpu, cuda[:N], auto (CUDA if present)
-    threads: int = 0            # torch CPU threads (0: torch default)
+    threads: int = 0            # torch CPU threads (0: the free cores, model/threads.py)
     # dynamics: push blocks out of the pusher and of each other after each learned step
     contact_projection: bool = False
     # decoder: weight of the encoder's read loss on the drawn frame (second half of the stage)

@@ -91,7 +91,7 @@ class FreeSlotsConfig(FamilyConfig):
     lr: float = 2e-3
     max_episodes: int = 0            # 0: every episode
     seed: int = 0
-    threads: int = 0
+    threads: int = 0                 # torch CPU threads (0: the free cores, model/threads.py)
 
     def __post_init__(self):
         if self.patch % 2 == 0:

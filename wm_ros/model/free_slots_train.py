@@ -39,6 +39,7 @@ from wm_ros.model import free_slots
 from wm_ros.model.bag_source import TopicMap
 from wm_ros.model.discover import discover
 from wm_ros.model.latent_train import load_label_free, optimise
+from wm_ros.model.threads import set_training_threads
 
 MAX_JUMP = 0.03       # m: a slot's object moves at most this far between two frames
 CONTACT = 0.7         # share of training windows with a moving slot
@@ -157,8 +158,7 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: free_slots.FreeSl
     """Track, fit, and write ``model.safetensors`` + ``model.json`` to ``out_dir``."""
     from wm_ros.model.checkpoint import data_hash
     torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_training_threads(cfg.threads)
     t0 = time.time()
     episodes, files = load_label_free(sources, cfg, topics)
     if cfg.max_episodes:

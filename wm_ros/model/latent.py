@@ -70,7 +70,7 @@ class LatentConfig(FamilyConfig):
     motion_weight: float = 20.0    # extra weight of pixels off the episode's median frame
     latent_weight: float = 0.1     # predicted latent vs the encoding of the real next frame
     seed: int = 0
-    threads: int = 0
+    threads: int = 0                 # torch CPU threads (0: the free cores, model/threads.py)
     device: str = 'cpu'
 
     def __post_init__(self):

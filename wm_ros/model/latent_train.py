@@ -43,6 +43,7 @@ from tqdm import tqdm
 
 from wm_ros.model import latent
 from wm_ros.model.bag_source import read_bag, Recording, TopicMap
+from wm_ros.model.threads import set_training_threads
 from wm_ros.sim.dataset import iter_episodes
 
 CHANGED = 0.06        # |pixel - background| (0..1, max over RGB) that counts as an object
@@ -177,8 +178,7 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: latent.LatentConf
     """Train on ``sources`` and write ``model.safetensors`` + ``model.json`` to ``out_dir``."""
     from wm_ros.model.checkpoint import data_hash
     torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_training_threads(cfg.threads)
     if cfg.device != 'cpu':
         raise ValueError('the latent family trains on the CPU here (device=cpu)')
     t0 = time.time()

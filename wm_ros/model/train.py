@@ -48,6 +48,7 @@ from wm_ros.model import checkpoint
 from wm_ros.model.config import WorldModelConfig
 from wm_ros.model.data import load_episodes, previous, sample_windows, Tensors, to_tensors
 from wm_ros.model.network import WorldModel
+from wm_ros.model.threads import set_training_threads
 
 STAGES = ('encoder', 'decoder', 'dynamics')
 
@@ -263,8 +264,7 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: WorldModelConfig,
     """
     out = Path(out_dir)
     torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_training_threads(cfg.threads)
     device = _device(cfg.device)
     episodes, files = load_episodes(sources)
     data = to_tensors(episodes, cfg, device)

@@ -36,6 +36,7 @@ import re
 import numpy as np
 import torch
 
+from wm_ros.model.threads import set_training_threads
 from wm_ros.policy.bc_data import Frames
 from wm_ros.policy.learned import PolicyConfig, PolicyNet
 
@@ -106,14 +107,13 @@ def fit(net: PolicyNet, demos: Frames, lang: np.ndarray, cfg: PolicyConfig,
 @contextmanager
 def torch_threads(n: int):
     """
-    Run the block with ``n`` torch CPU threads (0: leave as is).
+    Run the block with ``n`` torch CPU threads (0: the free cores, :mod:`wm_ros.model.threads`).
 
     On a busy machine one thread is several times faster than two that fight for cores
     (embedding an instruction: 26 ms vs 230 ms on a loaded 2-core host).
     """
     before = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
+    set_training_threads(n)
     try:
         yield
     finally:

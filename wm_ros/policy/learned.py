@@ -86,7 +86,7 @@ class PolicyConfig:
     lr: float = 2e-3
     weight_decay: float = 1e-4
     seed: int = 0
-    threads: int = 1                # torch CPU threads while training (0: torch default)
+    threads: int = 1                # torch CPU threads while training (0: the free cores)
     device: str = 'cpu'
 
     def __post_init__(self):

@@ -76,7 +76,7 @@ class RewardConfig:
     own_fraction: float = 0.5       # of each batch: rows of the episode's own task
     augment: bool = True            # board symmetries, photometric jitter, pixel noise
     seed: int = 0
-    threads: int = 1                # torch CPU threads (0: torch default)
+    threads: int = 1                # torch CPU threads (0: the free cores)
     device: str = 'cpu'             # cpu, cuda[:N] or auto
 
     def __post_init__(self):

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from wm_ros import artefacts
+from wm_ros.model.threads import set_training_threads
 from wm_ros.reward.classifier import SuccessClassifier
 from wm_ros.reward.config import RewardConfig
 from wm_ros.reward.evaluate import binary_metrics, evaluate, evaluation_frames
@@ -184,8 +185,7 @@ def train_reward(data_dirs, out: str | Path, config: RewardConfig | None = None,
     """Train on ``data_dirs``, measure on ``heldout`` dirs, save into ``out``; return stats."""
     cfg = config or RewardConfig()
     start = time.perf_counter()
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
+    set_training_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     device = _device(cfg.device)
     runtime = _runtime(cfg)
