@@ -48,7 +48,7 @@ def test_string_parameters_reach_the_node_as_strings():
     assert 'task:=separate' in args        # plain words stay readable
 
 
-@pytest.mark.parametrize('graph', ['shadow', 'imagine', 'sim_to_real', 'plan'])
+@pytest.mark.parametrize('graph', ['shadow', 'imagine', 'sim_to_real', 'plan', 'pusht'])
 def test_every_bridge_graph_has_a_launch_file(graph):
     text = (ROOT / 'launch' / f'{graph}.launch.py').read_text()
     assert f"generate('{graph}')" in text

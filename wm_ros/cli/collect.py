@@ -51,7 +51,7 @@ def _check(args) -> None:
             from wm_ros.policy.pusht_expert import KINDS as BEHAVIOURS
         else:
             from wm_ros.policy.scripted import BEHAVIOURS
-        checks.one_of('--mix', args.mix, BEHAVIOURS, f'{args.robot} behaviour')
+        checks.one_of('--mix', args.mix, BEHAVIOURS, 'PushT behaviour' if pusht else 'behaviour')
     tasks = [t for t in args.tasks.split(',') if t]
     if pusht:
         checks.one_of('--tasks', tasks, ('pusht',), 'PushT task family')

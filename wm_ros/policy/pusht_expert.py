@@ -116,6 +116,14 @@ class PushTController:
         self.router = _Router(self.geo)
         self.reset()
 
+    @classmethod
+    def for_board(cls, board_half: float = 0.25, max_speed: float = 0.2,
+                  control_hz: float = 10.0) -> 'PushTController':
+        """Return the expert for PushT's goal on a workspace ``2 * board_half`` m across."""
+        from wm_ros.sim.pusht import goal_state, PushTConfig
+        return cls(goal_state(PushTConfig(board_half=board_half)), board_half, max_speed,
+                   control_hz)
+
     def reset(self) -> None:
         """Forget the contact being worked on."""
         self.current, self.pushing, self.steps_on = -1, False, 0
@@ -273,12 +281,12 @@ class _Router:
 class PushTBehaviour:
     """One episode's scripted PushT behaviour ``kind`` (module docstring)."""
 
-    def __init__(self, kind: str, goal: np.ndarray, rng: np.random.Generator,
-                 board_half: float = 0.25, max_speed: float = 0.2, control_hz: float = 10.0):
+    def __init__(self, kind: str, rng: np.random.Generator, board_half: float = 0.25,
+                 max_speed: float = 0.2, control_hz: float = 10.0):
         if kind not in KINDS:
             raise ValueError(f'unknown PushT behaviour {kind!r}; choose one of {list(KINDS)}')
         self.kind, self.rng, self.vmax = kind, rng, max_speed
-        self.expert = PushTController(goal, board_half, max_speed, control_hz)
+        self.expert = PushTController.for_board(board_half, max_speed, control_hz)
         self.burst, self.burst_left = np.zeros(2), 0
         self.velocity, self.drawn = np.zeros(2), False
 
@@ -318,9 +326,7 @@ class PushTScripted:
 
     def reset(self, episodes: Sequence) -> None:
         """Start one behaviour per episode, seeded with its ``policy_seed``."""
-        from wm_ros.sim.pusht import goal_state, PushTConfig
-        goal = goal_state(PushTConfig(board_half=self.limits[0]))
-        self.rows = [PushTBehaviour(self.kind, goal, np.random.default_rng(e.policy_seed),
+        self.rows = [PushTBehaviour(self.kind, np.random.default_rng(e.policy_seed),
                                     *self.limits) for e in episodes]
 
     def act(self, observations) -> np.ndarray:

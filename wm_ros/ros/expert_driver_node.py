@@ -19,8 +19,10 @@ The expert needs the simulation's ground truth, which ``sim_robot`` publishes on
 ``task/spec`` (scene + task, transient local) and ``sim/block_poses``; it reads the pusher
 on ``ee_pose`` and publishes ``ee_twist_cmd`` at ``rate`` with fresh stamps. When its
 inputs are older than ``input_timeout`` it publishes zero velocity and says so on
-``/diagnostics``. It is the stand-in driver of the reference robot; learned policies
-that see only the camera run in the ``policy`` node.
+``/diagnostics``. On PushT (task family ``pusht``) it runs the scripted PushT expert
+(:mod:`wm_ros.policy.pusht_expert`) on the T's pose, the one pose of ``sim/block_poses``.
+It is the stand-in driver of the reference robots; learned policies that see only the
+camera run in the ``policy`` node.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from wm_ros.policy.expert import ExpertController
 from wm_ros.ros.common import (Commander, declare, Diagnostics, LATCHED_QOS, OK, Param, run,
                                STATE_QOS, WARN)
 from wm_ros.sim.scene import Scene
-from wm_ros.sim.tasks import Task
+from wm_ros.sim.tasks import PUSHT, Task
 
 PARAMS = {
     'rate': Param(10.0, 'command rate, Hz', 1.0, 100.0, read_only=True),
@@ -65,9 +67,14 @@ class ExpertDriverNode(Node):
 
     def _on_spec(self, msg: String):
         spec = json.loads(msg.data)
-        self.controller = ExpertController(
-            Scene.from_dict(spec['scene']), Task.from_dict(spec['task']),
-            spec.get('board_half', 0.25), self.p['max_speed'], self.p['rate'])
+        if spec['task']['family'] == PUSHT:
+            from wm_ros.policy.pusht_expert import PushTController
+            self.controller = PushTController.for_board(spec.get('board_half', 0.25),
+                                                        self.p['max_speed'], self.p['rate'])
+        else:
+            self.controller = ExpertController(
+                Scene.from_dict(spec['scene']), Task.from_dict(spec['task']),
+                spec.get('board_half', 0.25), self.p['max_speed'], self.p['rate'])
         self.get_logger().info(f'new task: "{spec["task"]["instruction"]}"')
 
     def _on_pose(self, msg: PoseStamped):
@@ -76,6 +83,8 @@ class ExpertDriverNode(Node):
 
     def _on_blocks(self, msg: PoseArray):
         self.blocks = np.array([[p.position.x, p.position.y] for p in msg.poses])
+        self.yaws = np.array([2 * np.arctan2(p.orientation.z, p.orientation.w)
+                              for p in msg.poses])
         self.blocks_time = time.monotonic()
 
     def _tick(self):
@@ -85,6 +94,9 @@ class ExpertDriverNode(Node):
         if self.controller is None or stale:
             self.diag.report(WARN, 'waiting for task/spec' if self.controller is None else
                              'inputs stale: commanding zero velocity')
+        elif not isinstance(self.controller, ExpertController):      # PushT: the T's pose
+            v = self.controller.act(self.ee, [*self.blocks[0], self.yaws[0]])
+            self.diag.report(OK, 'driving')
         elif len(self.blocks) != len(self.controller.scene.blocks):
             self.diag.report(WARN, 'block poses do not match the task scene: zero velocity')
         else:

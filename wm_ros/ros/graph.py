@@ -66,6 +66,9 @@ GRAPHS: dict[str, tuple[str, tuple[NodeSpec, ...]]] = {
     # the planner drives the robot toward an instruction, planning in the world model
     # (config/plan.yaml holds the planner's own settings, hence another file name)
     'plan': ('plan_graph.yaml', (SIM_ROBOT, WORLD_MODEL, PLANNER)),
+    # the second reference robot, PushT (sim_robot robot:=pusht), driven by its scripted
+    # expert: `wm-ros up pusht` beside `wm-ros record` records PushT bags
+    'pusht': ('pusht_graph.yaml', (SIM_ROBOT, EXPERT_DRIVER)),
 }
 
 

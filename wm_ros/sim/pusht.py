@@ -26,8 +26,9 @@ position* per 0.1 s step that a PD controller (kp 100, kv 20) pulls the pusher t
 * action: an end-effector velocity ``float[2]`` in m/s, clipped per axis to
   ``max_speed``, becomes the PD target ``pusher + v / control_hz`` (clipped so the
   pusher stays inside the walls). The PD controller lags: the pusher does **not**
-  move by command x dt (it covers about a quarter of it in the first step from rest);
-  the recorded ``ee_xy`` is the truth, the command is only what was asked for;
+  move by command x dt (from rest it covers 30 % of it in the first step and 41 % per
+  step under a steady command, measured in free space); the recorded ``ee_xy`` is the
+  truth, the command is only what was asked for;
 * observation ``{'image': uint8[S, S, 3], 'ee_xy': float32[2]}``: the whole workspace
   drawn by gym-pusht (goal in green, T grey, pusher blue) and area-averaged to ``S`` px;
 * the T's pose is its *area centroid* and yaw (what a camera sees of it), not pymunk's
