@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-launch_pytest tests of every launch file: sim, shadow, imagine, sim_to_real and plan.
+launch_pytest tests of every launch file: sim, shadow, imagine, sim_to_real, plan and pusht.
 
 They run wherever ``launch_pytest`` imports: on a ROS 2 host, or here with the launch
 system of ``../shared/ros-launch-kit`` (``make venv`` installs it into ``.venv``).
@@ -209,5 +209,25 @@ def test_plan_launch_plans_the_instruction_argument():
         assert probe.spin(WAIT_S, until=planned), f'no plan of "{PLAN_INSTRUCTION}" in {WAIT_S} s'
         status = planned()[-1]
         assert not status['refused'] and status['subgoals'] == [PLAN_INSTRUCTION], status
+    finally:
+        probe.close()
+
+
+@launch_pytest.fixture
+def pusht_launch():
+    return _launch('pusht')
+
+
+@pytest.mark.launch(fixture=pusht_launch)
+def test_pusht_launch_pushes_the_t():
+    from geometry_msgs.msg import PoseArray
+    probe = Probe('launch_probe_pusht')
+    probe.subscribe(PoseArray, 'sim/block_poses', STATE_QOS)
+
+    def pushed():
+        t = [m.poses[0].position for _, m in probe.msgs['sim/block_poses']]
+        return len(t) > 1 and abs(t[-1].x - t[0].x) + abs(t[-1].y - t[0].y) > 0.01
+    try:
+        assert probe.spin(2 * WAIT_S, until=pushed), f'the T did not move in {2 * WAIT_S:.0f} s'
     finally:
         probe.close()
