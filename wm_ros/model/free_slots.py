@@ -18,7 +18,9 @@ The free-slot family: object slots learned without labels, appearance as a cut-o
 Format ``wm_ros.free_slots``. What the robot records (images, commands, pose) is enough:
 
 * **encoder** (no weights, :mod:`wm_ros.model.discover`): background subtraction and
-  connected parts find the objects of the first frame; each slot keeps its object's
+  connected parts find the objects of the first frame (the background is the static
+  scene learned from the training frames and stored in the config, ``background``: borders
+  and painted markings are not objects); each slot keeps its object's
   *sprite* (the premultiplied RGBA pixels cut out of the frame) as its appearance code,
   its centroid, and a *shape code* (its extent from the centroid at ``shape_bins``
   angles). There is no vocabulary of kinds: an object of a colour or shape never seen in
@@ -30,8 +32,14 @@ Format ``wm_ros.free_slots``. What the robot records (images, commands, pose) is
   (:mod:`wm_ros.model.free_slots_train`). After each step slots that moved into each
   other are pushed apart along the line between their centres (``separate`` passes, no
   weights): a block pushed into another pushes it on, as on the tabletop.
-* **decoder** (no weights): the board colour plus every sprite pasted at its slot, and
-  the pusher's sprite at the pusher: the first frame is redrawn exactly.
+* **decoder** (no weights): the learned static scene (the board colour where there is
+  none) plus every sprite pasted at its slot, and the pusher's sprite at the pusher: the
+  first frame is redrawn exactly. The sprite side (``patch``) is learned from the training
+  frames too: the largest object's extent (:func:`wm_ros.model.discover.patch_for`).
+
+Model files written before issue 27 have no ``discovery`` in their config: they keep the
+rule they were trained with (the frame's median colour as background, a part over 2.2x
+the typical block's area split in two), so a shipped model behaves as it did.
 
 Why this design, by measurement (tabletop, seed never used): discovery alone finds the
 right number of objects in 93 % of frames with centroids 0.5 mm off (median); a learned
@@ -47,7 +55,7 @@ there is no uncertainty estimate (no ensemble).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 import math
 from pathlib import Path
 
@@ -58,7 +66,7 @@ from torch import nn
 from wm_ros import config as config_io
 from wm_ros.model import family_files
 from wm_ros.model.config import FamilyConfig
-from wm_ros.model.discover import discover
+from wm_ros.model.discover import Background, discover, Discovery
 from wm_ros.model.sprites import paste_sprites
 
 FORMAT = 'wm_ros.free_slots'
@@ -67,6 +75,7 @@ STATE_KEYS = ('sprite', 'shape', 'present', 'pos', 'prev_pos', 'offset', 'ee', '
               'board', 'pusher', 'pusher_offset')
 DYNAMIC_KEYS = ('pos', 'prev_pos', 'ee', 'prev_ee')      # what a step changes
 POS_SCALE = 0.1
+DEFAULT_PATCH = 13      # sprite side of a model built without training frames (tabletop's)
 
 
 @dataclass(frozen=True)
@@ -78,9 +87,11 @@ class FreeSlotsConfig(FamilyConfig):
     # FamilyConfig's first: image_size, board_half, control_hz, max_speed
     pusher_radius: float = 0.018     # m: the arm's tool, from its geometry
     max_slots: int = 8
-    patch: int = 13                  # sprite side in pixels (odd: centred on a pixel)
+    patch: int = 0                   # sprite side in px, odd (0: from the training frames)
     shape_bins: int = 8
-    threshold: float = 0.12          # discovery: |pixel - board| that is an object
+    threshold: float = 0.12          # discovery: |pixel - background| that is an object
+    background: str = ''             # static scene learned in training (discover.Background)
+    discovery: int = 2               # 1: the rule of model files before issue 27
     hidden: int = 64
     pair_hidden: int = 32
     separate: int = 2                # non-penetration passes after each step (0: none)
@@ -94,12 +105,24 @@ class FreeSlotsConfig(FamilyConfig):
     threads: int = 0                 # torch CPU threads (0: the free cores, model/threads.py)
 
     def __post_init__(self):
-        if self.patch % 2 == 0:
-            raise config_io.ConfigError(f'patch must be odd (a sprite is centred on a pixel), '
-                                        f'got {self.patch}')
+        if self.patch < 0 or (self.patch and self.patch % 2 == 0):
+            raise config_io.ConfigError(f'patch must be odd (a sprite is centred on a pixel) '
+                                        f'or 0 (from the training frames), got {self.patch}')
+        if self.discovery not in (1, 2):
+            raise config_io.ConfigError(f'discovery must be 1 (before issue 27) or 2, got '
+                                        f'{self.discovery}')
         if self.image_size % 2 or not 16 <= self.image_size <= 512:
             raise config_io.ConfigError(f'image_size must be even and in [16, 512], got '
                                         f'{self.image_size}')
+
+    @property
+    def sprite_px(self) -> int:
+        """Return the sprite side in px: ``patch``, or the default before training."""
+        return self.patch or DEFAULT_PATCH
+
+    def scene(self) -> Background | None:
+        """Return the learned static background, or None where none was learned."""
+        return Background.decode(self.background) if self.background else None
 
 
 def load_config(name: str = 'default', path: str | Path | None = None, **overrides
@@ -133,11 +156,18 @@ def shape_code(sprite: np.ndarray, bins: int, metres_per_px: float) -> np.ndarra
     return out * metres_per_px
 
 
+def find(cfg: FreeSlotsConfig, image: np.ndarray, ee: np.ndarray, patch: int = 0
+         ) -> Discovery:
+    """Return the objects :func:`discover` finds in ``image`` by ``cfg``'s rule."""
+    return discover(image, ee, cfg.max_slots, cfg.board_half, cfg.pusher_radius,
+                    patch or cfg.sprite_px, cfg.threshold, background=cfg.scene(),
+                    rule=cfg.discovery)
+
+
 def encode_frames(cfg: FreeSlotsConfig, images: np.ndarray, ee: np.ndarray
                   ) -> dict[str, np.ndarray]:
     """Return the state arrays (``STATE_KEYS``) of frames uint8[B, S, S, 3], ee [B, 2]."""
-    found = [discover(img, e, cfg.max_slots, cfg.board_half, cfg.pusher_radius, cfg.patch,
-                      cfg.threshold) for img, e in zip(images, ee)]
+    found = [find(cfg, img, e) for img, e in zip(images, ee)]
     sprite = np.stack([f.sprite for f in found])
     pos = np.stack([f.pos for f in found])
     present = np.stack([f.present for f in found])
@@ -153,7 +183,7 @@ def encode_frames(cfg: FreeSlotsConfig, images: np.ndarray, ee: np.ndarray
 
 def state_spec(cfg: FreeSlotsConfig) -> dict:
     """Return ``{key: {'shape': [...] without batch, 'dtype': ...}}`` of this family's State."""
-    m, p = cfg.max_slots, cfg.patch
+    m, p = cfg.max_slots, cfg.sprite_px
     shapes = {'sprite': [m, 4, p, p], 'shape': [m, cfg.shape_bins], 'present': [m],
               'pos': [m, 2], 'prev_pos': [m, 2], 'offset': [m, 2], 'ee': [2], 'prev_ee': [2],
               'board': [3], 'pusher': [4, p, p], 'pusher_offset': [2]}
@@ -189,9 +219,13 @@ class FreeSlotsModel(nn.Module):
         self.ee_head = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2))
         nn.init.zeros_(self.ee_head[-1].weight)
         nn.init.zeros_(self.ee_head[-1].bias)
-        w = cfg.patch + 2
+        w = cfg.sprite_px + 2
         self.register_buffer('offsets', torch.arange(w, dtype=torch.float32), persistent=False)
         self.register_buffer('offsets_i', torch.arange(w), persistent=False)
+        scene = cfg.scene()                      # the learned static scene, drawn under all
+        self.register_buffer('static', None if scene is None else torch.from_numpy(
+            np.concatenate([scene.rgb, scene.static[..., None]], -1).astype(np.float32))
+            .permute(2, 0, 1).contiguous(), persistent=False)
 
     def step(self, shape, present, pos, prev_pos, ee, action):
         """Return ``(pos, prev_pos, ee, prev_ee)`` one control period later."""
@@ -267,11 +301,15 @@ class FreeSlotsModel(nn.Module):
         tex = torch.cat([sprite, pusher.unsqueeze(1)], 1).reshape(-1, *sprite.shape[2:])
         xy = torch.cat([pos + offset, (ee + pusher_offset).unsqueeze(1)], 1).reshape(-1, 2)
         weight = torch.cat([present, torch.ones_like(present[:, :1])], 1).reshape(-1)
-        extent = cfg.patch * 2 * cfg.board_half / cfg.image_size
+        extent = cfg.sprite_px * 2 * cfg.board_half / cfg.image_size
         canvas = paste_sprites(tex, xy, torch.zeros_like(weight), weight, b, cfg.image_size,
                                cfg.board_half, extent, self.offsets, self.offsets_i)
         alpha = torch.clamp(canvas[:, 3:], 0.0, 1.0)
-        return board.view(b, 3, 1, 1) * (1.0 - alpha) + canvas[:, :3]
+        under = board.view(b, 3, 1, 1)
+        if self.static is not None:              # the static scene where it is known
+            known = self.static[3:].unsqueeze(0)
+            under = self.static[:3].unsqueeze(0) * known + under * (1.0 - known)
+        return under * (1.0 - alpha) + canvas[:, :3]
 
     def decode_uint8(self, sprite, present, pos, offset, ee, board, pusher, pusher_offset):
         """Return ``(images uint8[B, S, S, 3], ee)``."""
@@ -287,8 +325,16 @@ GRAPHS = {'step': (STEP_INPUTS, tuple(f'next_{k}' for k in DYNAMIC_KEYS)),
           'decoder': (DECODER_INPUTS, ('images', 'ee_out'))}
 
 
-FILES = family_files.Family(FORMAT, FORMAT_VERSION, 'free_slots', FreeSlotsConfig,
-                            FreeSlotsModel)
+class _Files(family_files.Family):
+    """The family's model directories; files before issue 27 keep discovery rule 1."""
+
+    def config_of(self, meta: dict) -> FreeSlotsConfig:
+        """Return the stored config; one without ``discovery`` is discovery rule 1."""
+        cfg = super().config_of(meta)
+        return cfg if 'discovery' in meta.get('config', {}) else replace(cfg, discovery=1)
+
+
+FILES = _Files(FORMAT, FORMAT_VERSION, 'free_slots', FreeSlotsConfig, FreeSlotsModel)
 
 
 def metadata(cfg: FreeSlotsConfig, data_hash: str = '', train: dict | None = None) -> dict:

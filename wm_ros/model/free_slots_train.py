@@ -15,6 +15,10 @@
 """
 ``wm-ros train world-model --family free_slots``: slot dynamics from unlabelled recordings.
 
+0. **the scene** (:func:`learn_scene`): the static background (what does not change
+   across the recording's frames: the board, borders, painted markings) and the sprite
+   side (the largest object's extent) are learned from the frames and stored in the
+   model's config, so nothing about the robot's scene is a flag to tune;
 1. **track**: the slots of each episode's first frame (:func:`wm_ros.model.discover`)
    are followed through every later frame: the objects discovered there are matched to
    the slots by the Hungarian algorithm on distance and colour (at most 3 cm per step); a
@@ -28,6 +32,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 import time
 
@@ -37,7 +42,7 @@ import torch
 
 from wm_ros.model import free_slots
 from wm_ros.model.bag_source import TopicMap
-from wm_ros.model.discover import discover
+from wm_ros.model.discover import Background, patch_for
 from wm_ros.model.latent_train import load_label_free, optimise
 from wm_ros.model.threads import set_training_threads
 
@@ -62,8 +67,7 @@ def track(images: np.ndarray, ee: np.ndarray, cfg: free_slots.FreeSlotsConfig) -
     slots = np.flatnonzero(present)
     for t in range(1, len(images)):
         pos[t] = pos[t - 1]
-        found = discover(images[t], ee[t], cfg.max_slots, cfg.board_half, cfg.pusher_radius,
-                         cfg.patch, cfg.threshold)
+        found = free_slots.find(cfg, images[t], ee[t])
         cand = np.flatnonzero(found.present > 0)
         if not len(cand) or not len(slots):
             continue
@@ -76,6 +80,32 @@ def track(images: np.ndarray, ee: np.ndarray, cfg: free_slots.FreeSlotsConfig) -
                 pos[t, slots[r]] = found.pos[cand[c]]
                 seen[t, slots[r]] = True
     return {**{k: v[0] for k, v in state.items()}, 'track': pos, 'seen': seen}
+
+
+def learn_scene(episodes, cfg: free_slots.FreeSlotsConfig, frames: int = 400
+                ) -> free_slots.FreeSlotsConfig:
+    """
+    Return ``cfg`` with the scene learned from ``episodes``' frames (step 0 above).
+
+    ``background`` from :meth:`Background.learn` over looks spread across the episodes;
+    ``patch`` (where the config leaves it 0) from the extents of the objects discovery
+    finds in ``frames`` of them against that background (:func:`patch_for`).
+    """
+    counts = np.array([len(ep.images) for ep in episodes])
+    if not counts.sum():
+        raise ValueError('no frames to learn the scene from')
+    learned = Background.learn([ep.images for ep in episodes], cfg.threshold)
+    cfg = replace(cfg, background=learned.encode(), discovery=2)
+    if cfg.patch:
+        return cfg
+    ends = np.cumsum(counts)
+    picks = np.unique(np.linspace(0, ends[-1] - 1, min(int(ends[-1]), frames)).astype(int))
+    which = np.searchsorted(ends, picks, side='right')
+    at = picks - (ends - counts)[which]
+    found = [free_slots.find(cfg, episodes[e].images[t], episodes[e].ee_xy[t], patch=1)
+             for e, t in zip(which, at)]
+    reach = np.concatenate([d.reach[d.present > 0] for d in found])
+    return replace(cfg, patch=patch_for(reach, cfg.image_size))
 
 
 def _track_episode(args):
@@ -163,6 +193,7 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: free_slots.FreeSl
     episodes, files = load_label_free(sources, cfg, topics)
     if cfg.max_episodes:
         episodes = episodes[:cfg.max_episodes]
+    cfg = learn_scene(episodes, cfg)
     data = Tracks(episodes, cfg, workers)
     t_track = time.time() - t0
     model = free_slots.FreeSlotsModel(cfg).train()
@@ -173,6 +204,7 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: free_slots.FreeSl
     stats = {'seconds': round(time.time() - t0, 1), 'track_seconds': round(t_track, 1),
              'episodes': len(episodes), 'windows': len(data.starts),
              'moving_windows': int(data.moving.sum()), 'tracked_share': data.seen_rate,
+             'patch': cfg.patch,
              'first_loss_cm': float(np.mean(losses[:window])) if losses else None,
              'final_loss_cm': float(np.mean(losses[-window:])) if losses else None,
              'topics': topics.as_dict() if topics else None}
