@@ -34,11 +34,11 @@ from wm_ros.episodes.env import BatchEnv, Start
 from wm_ros.episodes.imagination import ImaginationEnv
 from wm_ros.episodes.imagined_env import ImaginedEnv
 from wm_ros.interfaces import Env
-from wm_ros.model import checkpoint, free_slots, latent
+from wm_ros.model import checkpoint, free_slots, jepa, latent
 from wm_ros.model.config import tabletop_world
 from wm_ros.runtime import copy_last, load_runtime
-from wm_ros.runtime.base import (ObjectReadout, RuntimeInputError, State, Uncertainty,
-                                 WorldModelRuntime)
+from wm_ros.runtime.base import (Embedding, ObjectReadout, RuntimeInputError, State,
+                                 Uncertainty, WorldModelRuntime)
 from wm_ros.runtime.registry import model_format, registered
 from wm_ros.sim.scene import world_spec
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
@@ -71,12 +71,20 @@ def _free_slots(data: Path, out: Path) -> Path:
     return out
 
 
+def _jepa(data: Path, out: Path) -> Path:
+    from wm_ros.model.jepa_train import train
+    train([data], out, jepa.load_config('tiny', steps=10), progress=False)
+    jepa.export(out, out / 'onnx')
+    return out
+
+
 # format -> how to build a small model directory of it from tabletop shards (seconds)
 BUILDERS = {
     checkpoint.FORMAT: _object_slots,
     checkpoint.LEGACY_FORMAT[0]: lambda data, out: GOLDEN,
     latent.FORMAT: _latent_grid,
     free_slots.FORMAT: _free_slots,
+    jepa.FORMAT: _jepa,
     copy_last.FORMAT: lambda data, out: copy_last.save(out),
 }
 CASES = ([('tiny', fmt, backend) for fmt, backend in sorted(registered())]
@@ -237,6 +245,12 @@ def test_capabilities_are_what_the_model_file_declares(runtime, frames):
         assert all(name in runtime.kinds for name in objects.names(0))
     if isinstance(runtime, Uncertainty):
         np.testing.assert_array_equal(runtime.uncertainty(state), 0.0)   # nothing stepped
+    if isinstance(runtime, Embedding):
+        z = runtime.embedding(state)
+        assert z.dtype == np.float32 and z.shape == (3, runtime.embedding_dim)
+        np.testing.assert_allclose(runtime.embed(*frames), z, atol=1e-5)
+        stepped = runtime.embedding(runtime.step(state, np.full((3, 2, 2), 0.2, np.float32)))
+        assert stepped.shape == z.shape and np.isfinite(stepped).all()
 
 
 @pytest.fixture(scope='module',

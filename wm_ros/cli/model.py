@@ -33,6 +33,8 @@ def _export(args) -> int:
         from wm_ros.model.latent import export
     elif fmt == 'wm_ros.free_slots':
         from wm_ros.model.free_slots import export
+    elif fmt == 'wm_ros.jepa':
+        from wm_ros.model.jepa import export
     else:
         from wm_ros.model.export import export
     print(f'ONNX graphs written to {export(args.model, args.out or f"{args.model}/onnx")}')

@@ -71,6 +71,9 @@ def _plan(args) -> int:
 
 
 def _eval_planner(args) -> int:
+    if args.robot != 'tabletop' or args.goal_image:
+        return _eval_goal_image(args)
+    args.max_steps = args.max_steps or 400
     from wm_ros.evaluate import planning
     suites = items(args.suites)
     methods = items(args.methods)
@@ -83,6 +86,41 @@ def _eval_planner(args) -> int:
                                args.judge)
     wrote = write_report(planning, report, args.out)
     print(f"{report['wall_s']} s wall; {wrote}")
+    return 0
+
+
+def _eval_goal_image(args) -> int:
+    """``eval planner --robot pusht --goal-image``: PushT episodes toward its goal image."""
+    checks.one_of('--robot', [args.robot], ('tabletop', 'pusht'), 'robot')
+    if args.robot != 'pusht' or not args.goal_image:
+        raise UsageError('goal-image planning runs on PushT: give --robot pusht --goal-image '
+                         '(the tabletop plans instructions)')
+    if args.suites or args.methods or args.judge or args.detector:
+        raise UsageError('--robot pusht --goal-image plans with the goal-image planner only; '
+                         'drop --suites, --methods, --judge and --detector')
+    if args.model == DEFAULT_MODEL:
+        raise UsageError("--model: the default is the tabletop's world model; give a model "
+                         'trained on PushT (wm-ros train world-model --family jepa --data '
+                         '<PushT shards>)')
+    checks.model('--model', args.model, args.backend)
+    checks.config_section('--config', 'goal_plan.yaml', args.config)
+    from wm_ros.model.config import ModelFileError
+    from wm_ros.plan.goal import GoalError, mode_of
+    from wm_ros.runtime import load_runtime
+    try:
+        mode_of(load_runtime(args.model, args.backend))
+    except (GoalError, ModelFileError) as exc:
+        raise UsageError(f'--model: {exc}') from None
+    from wm_ros.evaluate import goal_planning
+    report = goal_planning.evaluate(args.model, args.backend, args.episodes, args.seed,
+                                    args.max_steps or 300, args.config, args.workers,
+                                    views=args.views)
+    wrote = write_report(goal_planning, report, args.out)
+    lo, hi = report['wilson_pct']
+    print(f"PushT: {report['successes']} of {report['n']} episodes solved "
+          f"({report['success_pct']:.0f} %, 95 % Wilson interval {lo:.0f}-{hi:.0f} %); "
+          f"{report['s_per_action']:.3f} s per planned action, {report['s_per_plan']:.3f} s "
+          f"per plan; {report['wall_s']} s wall; {wrote}")
     return 0
 
 
@@ -148,4 +186,13 @@ def add_eval_parsers(vsub) -> None:
     vp.add_argument('--episodes', type=whole(1), default=25)
     vp.add_argument('--seed', type=whole(0), default=2000, help='derives every tabletop seed')
     vp.add_argument('--workers', type=whole(0), default=2, help='tabletop processes (0: here)')
-    vp.set_defaults(func=_eval_planner)
+    vp.add_argument('--robot', default='tabletop', help='tabletop (instructions) or pusht '
+                    '(with --goal-image: PushT from its own starts to its goal image, '
+                    "PushT's success; --config is then a section of config/goal_plan.yaml, "
+                    "--max-steps 300 is PushT's limit)")
+    vp.add_argument('--goal-image', action='store_true', help='plan toward a goal image (the '
+                    "robot's goal state rendered) with the goal-image planner; needs a model "
+                    'with an embedding (jepa) or an object read-out')
+    vp.add_argument('--views', type=whole(1), default=8, help='--goal-image: goal images, the '
+                    'pusher at this many places around the goal')
+    vp.set_defaults(func=_eval_planner, max_steps=None)   # 400 on the tabletop, 300 on PushT

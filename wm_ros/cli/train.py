@@ -59,7 +59,7 @@ def _train(args) -> int:
         return _train_reward(args)
     if args.what == 'detector':
         return _train_detector(args)
-    if args.family in ('latent', 'free_slots'):
+    if args.family in ('latent', 'free_slots', 'jepa'):
         return _train_label_free(args)
     from wm_ros.model.config import load_config
     from wm_ros.model.train import train
@@ -94,6 +94,9 @@ def _train_label_free(args) -> int:
     if args.family == 'latent':
         from wm_ros.model.latent import load_config
         from wm_ros.model.latent_train import train
+    elif args.family == 'jepa':
+        from wm_ros.model.jepa import load_config
+        from wm_ros.model.jepa_train import train
     else:
         from wm_ros.model.free_slots import load_config
         from wm_ros.model.free_slots_train import train
@@ -152,10 +155,12 @@ def add_parser(sub) -> None:
     t.add_argument('--out', default=None, help='output directory (policy: default '
                    'wm_ros/models/policies/<recipe>; with --all the parent directory)')
     t.add_argument('--config', default='default', help='section of config/world_model.yaml '
-                   '(free_slots/latent: config/<family>.yaml; policy: default or tiny)')
-    t.add_argument('--family', default='slots', choices=['slots', 'free_slots', 'latent'],
+                   '(free_slots/latent/jepa: config/<family>.yaml; policy: default or tiny)')
+    t.add_argument('--family', default='slots',
+                   choices=['slots', 'free_slots', 'latent', 'jepa'],
                    help='world-model family: slots (supervised with block states), '
-                   'free_slots or latent (label-free: images, commands, pose)')
+                   'free_slots, latent or jepa (label-free: images, commands, pose; jepa '
+                   'predicts in its embedding, for goal-image planning)')
     t.add_argument('--topics', default=None, help='label-free: YAML {image, command, pose} naming '
                    'the bag topics')
     t.add_argument('--image-topic', default=None, help='label-free: camera topic of the bags '

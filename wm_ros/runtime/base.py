@@ -24,8 +24,9 @@ state): its keys, shapes and dtypes come from the model's metadata (``model.json
 ``state``), never from a family's code, so the planner, evaluator, RL and nodes can batch,
 slice, store and pass it on without knowing what is inside. What only some families can
 do is a small capability protocol checked with ``isinstance``: :class:`ObjectReadout`
-(which objects a state holds: kind, position, yaw, presence) and :class:`Uncertainty`
-(the model's own error estimate, metres).
+(which objects a state holds: kind, position, yaw, presence), :class:`Uncertainty`
+(the model's own error estimate, metres) and :class:`Embedding` (a vector a planner may
+compare states by: the distance of an imagined state to a goal image's).
 
 Inputs are checked here, once, for every backend: wrong image size/dtype, non-finite
 values, actions beyond float32's range and states that do not fit the spec raise a
@@ -200,6 +201,26 @@ class Uncertainty(Protocol):
 
     def uncertainty(self, state: State) -> np.ndarray:
         """Return float32[B]: how unsure the last step was (metres)."""
+
+
+@runtime_checkable
+class Embedding(Protocol):
+    """
+    Capability: a learned embedding of states, for costs in latent space (goal images).
+
+    ``embedding(state)`` is the float32[B, D] vector a state holds (imagined states too),
+    ``embed(images, ee)`` the embedding of real frames (``embedding(encode(images, ee))``).
+    Distances between embeddings are what the family was trained to make meaningful
+    (the JEPA family: its predictor's error is measured in them).
+    """
+
+    embedding_dim: int
+
+    def embedding(self, state: State) -> np.ndarray:
+        """Return float32[B, D]: the embedding of ``state``."""
+
+    def embed(self, images: np.ndarray, ee: np.ndarray) -> np.ndarray:
+        """Return float32[B, D]: the embeddings of ``images`` uint8[B,S,S,3], ``ee`` [B,2]."""
 
 
 class CheckedRuntime:

@@ -54,6 +54,8 @@ register('wm_ros.latent_grid', 'onnxruntime',
 register('wm_ros.free_slots', 'torch', 'wm_ros.runtime.free_slots_backend:TorchFreeSlotsRuntime')
 register('wm_ros.free_slots', 'onnxruntime',
          'wm_ros.runtime.free_slots_backend:OrtFreeSlotsRuntime')
+register('wm_ros.jepa', 'torch', 'wm_ros.runtime.jepa_backend:TorchJepaRuntime')
+register('wm_ros.jepa', 'onnxruntime', 'wm_ros.runtime.jepa_backend:OrtJepaRuntime')
 register('wm_ros.world_model', 'torch', 'wm_ros.runtime.torch_backend:TorchRuntime')
 register('wm_ros.world_model', 'onnxruntime', 'wm_ros.runtime.ort_backend:OrtRuntime')
 

@@ -1,0 +1,201 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+``wm-ros eval planner --robot pusht --goal-image``: goal-image planning on PushT itself.
+
+Each episode starts from gym-pusht's own start for its seed (seeds from the seed rule,
+:func:`~wm_ros.episodes.seeds.episode_seed`, family ``pusht``; ``wm-ros collect`` draws
+its seeds from another generator, and the report lists every seed used) and runs in
+closed loop on PushT (:class:`~wm_ros.episodes.pusht.PushTs` through the one episode
+driver) with the
+:class:`~wm_ros.plan.goal_planner.GoalPolicy`: receding-horizon CEM in the world model
+toward the goal image. Success is PushT's own: the T covers more than 95 % of its goal,
+at any step within ``max_steps`` (the episode ends there, as gym-pusht's does).
+
+The goal image is PushT's goal state rendered: the T placed on its goal
+(:func:`~wm_ros.sim.pusht.goal_state`), drawn by PushT's own renderer, with the pusher
+at ``views`` places on a ring around it (:func:`goal_images`); the cost is the distance to
+the nearest of them, so the pusher may end anywhere, as PushT's success does not look at it.
+
+Reported: success with its 95 % Wilson interval, the time per planned action (planning
+seconds over control actions; DINO-WM reports about 53 s per plan on a GPU) and per plan,
+the final and best coverage.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+import json
+from pathlib import Path
+import time
+
+import numpy as np
+
+from wm_ros.episodes.driver import run_episodes
+from wm_ros.episodes.env import Start
+from wm_ros.episodes.pusht import PushTs
+from wm_ros.episodes.seeds import episode_seed
+from wm_ros.sim.pusht import goal_state, PushTConfig, PushTEnv
+from wm_ros.sim.tasks import PUSHT, PUSHT_TASK
+
+RING_M = 0.11          # pusher ring around the goal T's centroid in the goal images (m)
+PUBLISHED = (('DINO-WM', 90, '53 s per plan'), ('PLDM', 78, ''), ('LeWM', 96, ''))
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Return the Wilson score interval (fractions) of ``k`` successes in ``n`` trials."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def goal_images(config: PushTConfig, views: int = 8, ring: float = RING_M
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """
+    Return PushT's goal rendered: ``(images uint8[G,S,S,3], ee float32[G,2])``.
+
+    The T on its goal pose, the pusher at ``views`` places on a circle of ``ring`` m
+    around the T's centroid (clear of the T), each checked to show PushT's success.
+    """
+    goal = goal_state(config)
+    env = PushTEnv(config)
+    images, ees = [], []
+    try:
+        for a in np.linspace(0.0, 2 * np.pi, views, endpoint=False):
+            ee = goal[:2] + ring * np.array([np.cos(a), np.sin(a)])
+            obs, info = env.reset(options={'state': [*ee, *goal]})
+            if not info['success']:
+                raise RuntimeError(f'the goal state rendered with the pusher at {ee} does not '
+                                   f'show success (coverage {info["coverage"]:.3f})')
+            images.append(obs['image'])
+            ees.append(obs['ee_xy'])
+    finally:
+        env.close()
+    return np.stack(images), np.stack(ees).astype(np.float32)
+
+
+class PushTGoalRunner:
+    """One process's world model, goal images and PushT; runs chunks of episodes."""
+
+    def __init__(self, model: str, backend: str, section: str, max_steps: int, views: int):
+        from wm_ros.plan.goal_planner import load_config
+        from wm_ros.runtime import load_runtime
+        self.runtime = load_runtime(model, backend, threads=1)
+        rt = self.runtime
+        self.config = load_config(section)
+        self.pusht = PushTConfig(image_size=rt.image_size, control_hz=rt.control_hz,
+                                 max_speed=rt.max_speed, max_steps=max_steps)
+        self.goal = goal_images(self.pusht, views)
+
+    def run(self, starts: list) -> list[dict]:
+        """Run ``starts`` in lockstep on PushT with the goal policy; one record each."""
+        from wm_ros.plan.goal_planner import GoalPolicy
+        envs = PushTs(self.pusht)
+        policy = GoalPolicy(self.runtime, self.config, lambda episode: self.goal)
+        records = [{} for _ in starts]
+
+        def on_episode(row: int, result) -> None:
+            planner = policy.rows[row]
+            records[row] = {
+                'k': starts[row].k, 'seed': starts[row].seed, 'success': bool(result.success),
+                'steps': int(result.steps), 'coverage': float(result.info['coverage']),
+                'plans': len(planner.plan_seconds), 'actions': planner.actions,
+                'plan_s': float(np.sum(planner.plan_seconds)), 'seconds': result.seconds}
+        best = np.zeros(len(starts))
+
+        def on_step(t, observations, actions, success, infos) -> None:
+            for row, info in zip(observations.rows, infos):
+                best[row] = max(best[row], info['coverage'])
+        try:
+            run_episodes(envs, policy, starts, envs.limits, on_step=on_step,
+                         on_episode=on_episode)
+        finally:
+            envs.close()
+        for row, record in enumerate(records):
+            record['best_coverage'] = float(best[row])
+        return records
+
+
+@lru_cache(maxsize=1)
+def _runner(*args) -> PushTGoalRunner:
+    return PushTGoalRunner(*args)
+
+
+def _run(runner_args: tuple, starts: list) -> list[dict]:
+    return _runner(*runner_args).run(starts)
+
+
+def evaluate(model: str, backend: str = 'torch', episodes: int = 50, seed: int = 4000,
+             max_steps: int = 300, section: str = 'default', workers: int = 1,
+             chunk: int = 5, views: int = 8) -> dict:
+    """Run ``episodes`` PushT episodes with the goal-image planner; return the report dict."""
+    from wm_ros.episodes.pool import map_chunks
+    t0 = time.perf_counter()
+    starts = [Start(PUSHT, k, episode_seed(seed, PUSHT, k), None, PUSHT_TASK)
+              for k in range(episodes)]
+    args = (str(model), backend, section, max_steps, views)
+    chunks = [(args, starts[i:i + chunk]) for i in range(0, episodes, chunk)]
+    records = [r for part in map_chunks(_run, chunks, workers) for r in part]
+    return summarise(records, {'model': str(model), 'backend': backend, 'episodes': episodes,
+                               'seed': seed, 'max_steps': max_steps, 'planner': section,
+                               'workers': workers, 'goal_views': views},
+                     time.perf_counter() - t0)
+
+
+def summarise(records: list[dict], config: dict, wall_s: float) -> dict:
+    """Return the report: success, Wilson interval, time per planned action, coverage."""
+    n, k = len(records), sum(r['success'] for r in records)
+    lo, hi = wilson(k, n)
+    actions = sum(r['actions'] for r in records)
+    plans = sum(r['plans'] for r in records)
+    plan_s = sum(r['plan_s'] for r in records)
+    return {'config': config, 'n': n, 'successes': int(k),
+            'success_pct': 100.0 * k / max(n, 1), 'wilson_pct': [100 * lo, 100 * hi],
+            's_per_action': plan_s / max(actions, 1), 's_per_plan': plan_s / max(plans, 1),
+            'steps_mean': float(np.mean([r['steps'] for r in records])) if n else 0.0,
+            'coverage_mean': float(np.mean([r['coverage'] for r in records])) if n else 0.0,
+            'best_coverage_mean': float(np.mean([r['best_coverage'] for r in records]))
+            if n else 0.0, 'wall_s': round(wall_s, 1), 'episodes': records}
+
+
+def table(report: dict) -> str:
+    """Return the Markdown table: this planner beside the published PushT figures."""
+    r = report
+    lines = ['| planner | n | success % (95 % Wilson) | s per planned action | s per plan | '
+             'final / best coverage |', '|---|---|---|---|---|---|',
+             f"| goal-image CEM, this model | {r['n']} | {r['success_pct']:.0f} "
+             f"({r['wilson_pct'][0]:.0f}-{r['wilson_pct'][1]:.0f}) | "
+             f"{r['s_per_action']:.3f} | {r['s_per_plan']:.3f} | "
+             f"{r['coverage_mean']:.2f} / {r['best_coverage_mean']:.2f} |"]
+    for name, pct, speed in PUBLISHED:
+        lines.append(f'| {name} (published, own protocol) | | {pct} | | {speed} | |')
+    return '\n'.join(lines)
+
+
+def write(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``pusht_planner.json`` and ``pusht_planner.md`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    c = report['config']
+    head = (f"# Goal-image planning on PushT\n\nModel `{c['model']}` ({c['backend']}), "
+            f"planner config `{c['planner']}`, {c['episodes']} episodes from seed "
+            f"{c['seed']}, step limit {c['max_steps']}; {report['wall_s']} s wall.\n\n")
+    (out / 'pusht_planner.json').write_text(json.dumps(report, indent=1))
+    (out / 'pusht_planner.md').write_text(head + table(report) + '\n')
+    return out / 'pusht_planner.json', out / 'pusht_planner.md'

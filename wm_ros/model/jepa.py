@@ -1,0 +1,214 @@
+# Copyright 2026 wm_ros developers
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+
+"""
+The JEPA family: a joint-embedding predictive world model learned from pixels alone.
+
+As PLDM and LeWM train from scratch: no pretrained encoder, no object labels, no pixel
+loss on the world model. Format ``wm_ros.jepa`` (``model.json``); state ``{'z':
+float32[D], 'ee': float32[2]}``.
+
+* **encoder**: four stride-2 convolutions and a linear layer, image -> embedding ``z``
+  (``D = embed``); the pixels alone (the pusher is drawn in them too).
+* **predictor**: a residual MLP ``z + f(z, ee, action)``: the next embedding from the
+  embedding, the pusher position and the command. The pusher moves by ``dt * action``
+  plus a learned correction of at most ``dt * max_speed`` per step (what the robot's
+  controller makes of the command, learned from the recorded poses: PushT's PD
+  controller covers about 40 % of it).
+* **training** (:mod:`wm_ros.model.jepa_train`): the predictor is unrolled open loop
+  over ``unroll`` recorded commands and each predicted embedding is pulled toward the
+  encoder's embedding of the real frame (both sides learn, as in LeWM); VICReg's variance
+  hinge (every dimension's std over the batch at least 1) and covariance penalty keep the
+  embeddings from collapsing to a constant.
+* **decoder**: transposed convolutions from ``z`` (and the pusher's Gaussian) back to
+  the image, trained on *detached* embeddings only: it is for viewing (``decode``), and
+  nothing it learns reaches the encoder or the predictor.
+
+A planner reads the embedding through the runtime's
+:class:`~wm_ros.runtime.base.Embedding` capability (:mod:`wm_ros.plan.goal`: the
+distance of an imagined embedding to a goal image's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from wm_ros import config as config_io
+from wm_ros.model import family_files
+from wm_ros.model.config import FamilyConfig
+from wm_ros.model.latent import _coords, _gaussian
+
+FORMAT = 'wm_ros.jepa'
+FORMAT_VERSION = 1
+STATE_KEYS = ('z', 'ee')
+CAPABILITIES = ('embedding',)
+
+
+@dataclass(frozen=True)
+class JepaConfig(FamilyConfig):
+    """Architecture and training settings (``config/jepa.yaml``; ``tiny`` for tests)."""
+
+    CONFIG_FILE = 'jepa.yaml'
+
+    # FamilyConfig's first: image_size, board_half, control_hz, max_speed
+    embed: int = 64                # D: the embedding a planner compares
+    width: int = 32                # channels of the first convolution (x2, x4 deeper)
+    hidden: int = 384              # width of the predictor's MLP
+    pred_layers: int = 3           # hidden layers of the predictor
+    pusher_sigma: float = 0.02     # m: the pusher's Gaussian the decoder draws
+    # training (wm_ros.model.jepa_train)
+    batch_size: int = 64
+    unroll: int = 4                # open-loop predictor steps per window
+    steps: int = 3000
+    lr: float = 1e-3
+    var_weight: float = 1.0        # VICReg variance hinge
+    cov_weight: float = 0.04       # VICReg covariance (off-diagonal squares / D)
+    ee_weight: float = 100.0       # L1 (m) of the unrolled pusher
+    decoder_weight: float = 1.0    # pixel loss of the viewing decoder (detached z)
+    motion_weight: float = 20.0    # extra pixel weight off the background (decoder only)
+    seed: int = 0
+    threads: int = 0               # torch CPU threads (0: the free cores, model/threads.py)
+    device: str = 'cpu'
+
+    def __post_init__(self):
+        if self.image_size % 16 or not 32 <= self.image_size <= 512:
+            raise config_io.ConfigError(f'image_size must be a multiple of 16 in [32, 512], '
+                                        f'got {self.image_size}')
+        if self.unroll < 1 or self.steps < 0 or self.embed < 2 or self.width < 4:
+            raise config_io.ConfigError('unroll must be >= 1, steps >= 0, embed >= 2 and '
+                                        'width >= 4')
+
+
+def load_config(name: str = 'default', path: str | Path | None = None, **overrides
+                ) -> JepaConfig:
+    """Load section ``name`` of ``config/jepa.yaml`` (or ``path``) plus overrides."""
+    return JepaConfig.load(name, path, **overrides)
+
+
+def _mlp(sizes: list[int]) -> nn.Sequential:
+    """Return linear layers of ``sizes`` with GELU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), nn.GELU()]
+    return nn.Sequential(*layers[:-1])
+
+
+class JepaWorldModel(nn.Module):
+    """Encoder, predictor and viewing decoder of the JEPA family (module docstring)."""
+
+    def __init__(self, cfg: JepaConfig):
+        super().__init__()
+        self.cfg = cfg
+        w, d, s = cfg.width, cfg.embed, cfg.image_size
+        self.cells = s // 16
+        flat = 4 * w * self.cells ** 2
+        self.register_buffer('pixels', _coords(s, cfg.board_half), persistent=False)
+        self.enc = nn.Sequential(nn.Conv2d(3, w, 4, 2, 1), nn.GELU(),
+                                 nn.Conv2d(w, 2 * w, 4, 2, 1), nn.GELU(),
+                                 nn.Conv2d(2 * w, 4 * w, 4, 2, 1), nn.GELU(),
+                                 nn.Conv2d(4 * w, 4 * w, 4, 2, 1), nn.GELU(),
+                                 nn.Flatten(), nn.Linear(flat, d))
+        self.pred = _mlp([d + 4] + [cfg.hidden] * cfg.pred_layers + [d])
+        self.ee_head = _mlp([d + 4, 64, 2])
+        for head in (self.pred[-1], self.ee_head[-1]):    # start as copy-last / dt * action
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+        self.dec_in = nn.Sequential(nn.Linear(d, flat), nn.GELU())
+        self.up = nn.Sequential(nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1), nn.GELU(),
+                                nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.GELU(),
+                                nn.ConvTranspose2d(w, w, 4, 2, 1), nn.GELU(),
+                                nn.ConvTranspose2d(w, w // 2, 4, 2, 1), nn.GELU())
+        self.dec_out = nn.Conv2d(w // 2 + 1, 3, 3, padding=1)
+
+    def _clip(self, ee: torch.Tensor) -> torch.Tensor:
+        h = self.cfg.board_half
+        return torch.clamp(ee, -h, h)
+
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """Return the embeddings float32[B, D] of uint8 images [B, S, S, 3]."""
+        x = images.permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
+        return self.enc(x)
+
+    def encode(self, images: torch.Tensor, ee: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Return the state ``(z, ee)`` of uint8 images [B, S, S, 3] and pushers [B, 2]."""
+        return self.embed(images), self._clip(ee.to(torch.float32))
+
+    def step(self, z: torch.Tensor, ee: torch.Tensor, action: torch.Tensor
+             ) -> tuple[torch.Tensor, ...]:
+        """Return the state one control period after ``action`` [B, 2] (m/s)."""
+        cfg = self.cfg
+        x = torch.cat([z, ee / cfg.board_half, action / cfg.max_speed], 1)
+        move = cfg.dt * (action + cfg.max_speed * torch.tanh(self.ee_head(x)))
+        return z + self.pred(x), self._clip(ee + move)
+
+    def decode(self, z: torch.Tensor, ee: torch.Tensor) -> torch.Tensor:
+        """Return the image float32[B, 3, S, S] in [0, 1] the viewing decoder draws."""
+        c = self.cells
+        h = self.dec_in(z).reshape(-1, 4 * self.cfg.width, c, c)   # batch axis stays dynamic
+        h = torch.cat([self.up(h), _gaussian(ee, self.pixels, self.cfg.pusher_sigma)], 1)
+        return torch.sigmoid(self.dec_out(h))
+
+    def decode_uint8(self, z: torch.Tensor, ee: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Return ``(images uint8[B, S, S, 3], ee)`` (what runtimes and graphs return)."""
+        image = self.decode(z, ee).permute(0, 2, 3, 1)
+        return torch.round(image * 255.0).to(torch.uint8), ee
+
+
+def state_spec(cfg: JepaConfig) -> dict:
+    """Return ``{key: {'shape': [...] without batch, 'dtype': ...}}`` of this family's State."""
+    return {'z': {'shape': [cfg.embed], 'dtype': 'float32'},
+            'ee': {'shape': [2], 'dtype': 'float32'}}
+
+
+FILES = family_files.Family(FORMAT, FORMAT_VERSION, 'jepa', JepaConfig, JepaWorldModel)
+
+
+def metadata(cfg: JepaConfig, data_hash: str = '', train: dict | None = None) -> dict:
+    """Return the metadata written beside the weights (and the ONNX graphs)."""
+    return family_files.metadata(
+        FORMAT, FORMAT_VERSION, cfg, state_spec(cfg),
+        {'images': 'uint8 RGB, /127.5 - 1 inside the graph',
+         'positions': 'metres in the board frame (+x right, +y up)'}, CAPABILITIES,
+        data_hash, train, embedding={'key': 'z', 'dim': cfg.embed})
+
+
+def save(model: JepaWorldModel, out_dir: str | Path, data_hash: str = '',
+         train: dict | None = None) -> Path:
+    """Write weights and metadata into ``out_dir``; returns the directory."""
+    return family_files.save(model, out_dir, metadata(model.cfg, data_hash, train))
+
+
+GRAPHS = {'encoder': (('images', 'ee_xy'), STATE_KEYS),
+          'step': (STATE_KEYS + ('action',), tuple(f'next_{k}' for k in STATE_KEYS)),
+          'decoder': (STATE_KEYS, ('images', 'ee_out'))}
+
+
+def export(model_dir: str | Path, out_dir: str | Path) -> Path:
+    """Export to ``out_dir``: encoder / step / decoder ``.onnx`` and ``model.json``."""
+    model = FILES.load(model_dir)
+    s = model.cfg.image_size
+    images, ee = torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, 2)
+    with torch.no_grad():
+        z, ee_z = model.encode(images, ee)
+    graph = family_files.Graph
+    return family_files.export_graphs(
+        {'encoder': graph(model, 'encode'), 'step': graph(model, 'step'),
+         'decoder': graph(model, 'decode_uint8')},
+        {'encoder': (images, ee), 'step': (z, ee_z, torch.zeros(2, 2)), 'decoder': (z, ee_z)},
+        GRAPHS, FILES.read_metadata(model_dir), out_dir)
