@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 
 from wm_ros.episodes.collect import collect
+from wm_ros.ros.messages import task_spec
+from wm_ros.sim import bag
 from wm_ros.sim.bag import export_mcap, import_mcap
 from wm_ros.sim.dataset import iter_episodes, read_shard, write_shard
 
@@ -92,3 +94,15 @@ def test_mcap_errors(shards, tmp_path):
         import_mcap(tmp_path / 'missing')
     with pytest.raises(ValueError, match='has no /front/image'):
         import_mcap(tmp_path / 'bag', image_topic='/front/image')
+
+
+def test_a_bag_with_sim_robots_own_task_spec_imports(shards):
+    """``sim_robot`` publishes scene, task and episode only; import fills in the rest."""
+    out, _ = shards
+    episode = read_shard(out / 'shard-00000')[0]
+    text = task_spec(episode.scene, episode.task, 0.3, episode=2)   # what the node sends
+    scene, task, behaviour, seed, dt = bag._spec('bag', text, 0.1)
+    assert (scene, task) == (episode.scene, episode.task)
+    assert (behaviour, seed, dt) == ('recorded', 0, 0.1)
+    with pytest.raises(ValueError, match='message is damaged'):
+        bag._spec('bag', text.replace('"scene"', '"scenery"'), 0.1)

@@ -253,9 +253,9 @@ def import_mcap(path: str | Path, image_topic: str = TOPICS['image'][0]) -> Epis
         if k < len(frames) - 1:
             cmd = latest('cmd', ns, None)
             actions.append([cmd.twist.linear.x, cmd.twist.linear.y] if cmd else [0.0, 0.0])
-    spec = _spec(path, by_topic['spec'][0][1].data) if by_topic['spec'] else None
     instruction = by_topic['instruction'][0][1].data if by_topic['instruction'] else ''
     dt = (frames[-1][0] - frames[0][0]) / (len(frames) - 1) / 1e9
+    spec = _spec(path, by_topic['spec'][0][1].data, dt) if by_topic['spec'] else None
     n_blocks = max((len(s) for s in states), default=0)
     block_states = np.array([s if len(s) == n_blocks else [[np.nan] * 3] * n_blocks
                              for s in states], np.float32).reshape(len(frames), n_blocks, 3)
@@ -265,12 +265,19 @@ def import_mcap(path: str | Path, image_topic: str = TOPICS['image'][0]) -> Epis
                                                     'recorded', 0, dt)))
 
 
-def _spec(path: str | Path, text: str) -> tuple:
-    """Return ``(scene, task, behaviour, seed, dt)`` from a ``/task/spec`` message's JSON."""
+def _spec(path: str | Path, text: str, dt: float) -> tuple:
+    """
+    Return ``(scene, task, behaviour, seed, dt)`` from a ``/task/spec`` message's JSON.
+
+    ``wm-ros bag export`` writes all five; ``sim_robot`` publishes only the scene and task
+    (and its episode number): the bag recorded from it is then a ``recorded`` episode of seed
+    0 at the ``dt`` its camera frames show.
+    """
     try:
         spec = json.loads(text)
         return (Scene.from_dict(spec['scene']), Task.from_dict(spec['task']),
-                str(spec['behaviour']), int(spec['seed']), float(spec['dt']))
+                str(spec.get('behaviour', 'recorded')), int(spec.get('seed', 0)),
+                float(spec.get('dt', dt)))
     except (ValueError, KeyError, TypeError) as exc:
         raise BagReadError(f'bag {path}: its {TOPICS["spec"][0]} message is damaged '
                            f'({type(exc).__name__}: {exc}); record the bag again') from None
