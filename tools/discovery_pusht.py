@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     ap.add_argument('--episodes', type=int, default=40, help='measured PushT episodes')
     ap.add_argument('--learn-episodes', type=int, default=20, help='PushT episodes to learn from')
     ap.add_argument('--steps', type=int, default=150, help='PushT steps per episode')
-    ap.add_argument('--tabletop-episodes', type=int, default=16)
+    ap.add_argument('--tabletop-episodes', type=int, default=36)
     ap.add_argument('--tabletop-steps', type=int, default=120)
     ap.add_argument('--seed', type=int, default=2701, help='seeds SEED..SEED+3 are collected')
     args = ap.parse_args(argv)

@@ -62,6 +62,7 @@ STATIC_SHARE = 0.6      # a pixel is static where this share of the episodes agr
 MIN_LOOKS = 4           # fewer episodes cannot tell a still object from a marking
 MAX_LOOKS = 64          # episodes a background is learned from (spread over the recording)
 PER_LOOK = 30           # frames read per episode
+SPLIT_OVER = 1.4        # a part over this x the largest object's area is two objects
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,7 @@ class Discovery:
     pusher: np.ndarray      # float32[4, P, P] the pusher's sprite
     pusher_anchor: np.ndarray  # float32[2] its centre minus the pusher position (m)
     reach: np.ndarray       # int32[M] px from the anchor to its farthest pixel, rounded up
+    area: np.ndarray        # int32[M] its pixels
 
 
 def _pixels(xy: np.ndarray, size: int, half: float) -> np.ndarray:
@@ -209,15 +211,17 @@ def _pusher_disc(x, bg, diff, fg, pc, reach, rule: int) -> np.ndarray:
 def discover(image: np.ndarray, ee: np.ndarray, max_objects: int, board_half: float,
              pusher_radius: float, patch: int, threshold: float = 0.12, min_area: int = 4,
              typical_area: float = 42.0, split_area: float = 2.2, split_colour: float = 0.6,
-             background: Background | None = None, rule: int = 2) -> Discovery:
+             background: Background | None = None, rule: int = 2,
+             object_area: float = 0.0) -> Discovery:
     """
     Return the objects of ``image`` uint8[S, S, 3] with the pusher at ``ee`` (m).
 
     ``background``: the static scene learned from the recording (None: the frame's median
-    colour everywhere). ``rule`` 2 is the module docstring's; rule 1, that of models
-    trained before issue 27, also splits a part over ``split_area`` x ``typical_area``
-    pixels, tells two colours by the spread of a part's solid pixels and reads the
-    pusher's colour at its centre pixel.
+    colour everywhere); ``object_area``: the largest object's area learned from it (px;
+    0: no part is split by its area). ``rule`` 2 is the module docstring's; rule 1, that
+    of models trained before issue 27, splits a part over ``split_area`` x
+    ``typical_area`` pixels, tells two colours by the spread of a part's solid pixels and
+    reads the pusher's colour at its centre pixel.
     """
     if rule not in (1, 2) or (rule == 1 and background is not None):
         raise ValueError(f'discovery rule must be 2, or 1 without a background; got {rule}')
@@ -229,38 +233,41 @@ def discover(image: np.ndarray, ee: np.ndarray, max_objects: int, board_half: fl
     pc = _pixels(np.asarray(ee, np.float64), s, board_half)
     fg = diff > threshold
     near = _pusher_disc(x, bg, diff, fg, pc, pusher_radius / (2 * board_half) * s + 1.2, rule)
-    parts = _parts(fg, near, x, diff, min_area,
-                   split_area * typical_area if rule == 1 else 0.0, split_colour)
+    limit = split_area * typical_area if rule == 1 else SPLIT_OVER * object_area
+    parts = _parts(fg, near, x, diff, min_area, limit, split_colour, rule)
     parts.sort(key=lambda p: -len(p[0]))
     m = max_objects
-    present = np.zeros(m, np.float32)
-    pos = np.zeros((m, 2), np.float32)
-    anchor = np.zeros((m, 2), np.float32)
-    reach = np.zeros(m, np.int32)
+    present, reach, area = np.zeros(m, np.float32), np.zeros(m, np.int32), np.zeros(m, np.int32)
+    pos, anchor = np.zeros((m, 2), np.float32), np.zeros((m, 2), np.float32)
     sprite = np.zeros((m, 4, patch, patch), np.float32)
     for k, (ys, xs) in enumerate(parts[:m]):
-        w = diff[ys, xs]
-        solid = x[ys, xs][np.argmax(w)]
-        # alpha un-mixed from the background under each pixel; the frame-median rule
-        # weighs the centroid by contrast (the same where the background is uniform)
-        a = np.clip(w / np.maximum(np.abs(solid - bg[ys, xs] if bg.ndim == 3 else solid - bg)
-                                   .max(-1), 1e-3), 0.0, 1.0)
-        weight = w if background is None else a
-        centroid = np.array([(weight * xs).sum() / weight.sum(),
-                             (weight * ys).sum() / weight.sum()])
-        col, row = np.round(centroid).astype(int)
-        alpha = np.zeros((s, s), np.float32)
-        alpha[ys, xs] = a
-        rgb = np.where(alpha[..., None] > 0, bg + (x - bg) / np.maximum(
-            alpha[..., None], 1e-3), 0.0)
-        present[k] = 1.0
+        centroid, (col, row), sprite[k] = _object(x, bg, diff, ys, xs, patch,
+                                                  background is None)
+        present[k], area[k] = 1.0, len(ys)
         pos[k] = _metres(centroid, s, board_half)
         anchor[k] = _metres(np.array([col, row], float), s, board_half)
         reach[k] = int(np.ceil(np.sqrt(((xs - col) ** 2 + (ys - row) ** 2).max())))
-        sprite[k] = _cut(np.clip(rgb, 0, 1), alpha, col, row, patch)
     pusher, pusher_anchor = _pusher_sprite(x, diff, near, board, pc, patch, board_half, ee)
     return Discovery(board.astype(np.float32), present, pos, anchor, sprite, pusher,
-                     pusher_anchor.astype(np.float32), reach)
+                     pusher_anchor.astype(np.float32), reach, area)
+
+
+def _object(x, bg, diff, ys, xs, patch: int, uniform: bool):
+    """Return an object's centroid (col, row), its anchor pixel and its sprite."""
+    w = diff[ys, xs]
+    solid = x[ys, xs][np.argmax(w)]
+    # alpha un-mixed from the background under each pixel; the frame-median rule weighs
+    # the centroid by contrast (the same where the background is uniform)
+    a = np.clip(w / np.maximum(np.abs(solid - bg[ys, xs] if bg.ndim == 3 else solid - bg)
+                               .max(-1), 1e-3), 0.0, 1.0)
+    weight = w if uniform else a
+    centroid = np.array([(weight * xs).sum() / weight.sum(), (weight * ys).sum() / weight.sum()])
+    col, row = np.round(centroid).astype(int)
+    s = x.shape[0]
+    alpha = np.zeros((s, s), np.float32)
+    alpha[ys, xs] = a
+    rgb = np.where(alpha[..., None] > 0, bg + (x - bg) / np.maximum(alpha[..., None], 1e-3), 0.0)
+    return centroid, (col, row), _cut(np.clip(rgb, 0, 1), alpha, col, row, patch)
 
 
 def _pusher_sprite(x, diff, near, board, pc, patch, board_half, ee):
@@ -273,7 +280,7 @@ def _pusher_sprite(x, diff, near, board, pc, patch, board_half, ee):
     return pusher, _metres(np.array([col, row], float), x.shape[0], board_half) - ee
 
 
-def _parts(fg, near, x, diff, min_area, max_area, split_colour) -> list:
+def _parts(fg, near, x, diff, min_area, max_area, split_colour, rule) -> list:
     """Return ``(rows, cols)`` of each object's pixels (see the module docstring)."""
     labels, n = ndimage.label(fg & ~near, structure=np.ones((3, 3)))
     out = []
@@ -282,12 +289,12 @@ def _parts(fg, near, x, diff, min_area, max_area, split_colour) -> list:
         if len(ys) < min_area:
             continue
         solid = diff[ys, xs] > 0.3
-        if max_area > 0:                  # rule 1
+        if rule == 1:
             two = len(ys) > max_area or (
                 solid.sum() > 6 and np.linalg.norm(x[ys, xs][solid].max(0)
                                                    - x[ys, xs][solid].min(0)) > split_colour)
         else:
-            two = _two_colours(x[ys, xs][solid], split_colour)
+            two = (0 < max_area < len(ys)) or _two_colours(x[ys, xs][solid], split_colour)
         if not two:
             out.append((ys, xs))
             continue
@@ -305,26 +312,27 @@ def _two_colours(colours: np.ndarray, apart: float) -> bool:
     centres are more than ``apart`` apart: the few pixels a part's edge mixes with the
     pusher or a marking do not make it two.
     """
-    if len(colours) < 12:
-        return False
+    if len(colours) < 12 or np.linalg.norm(colours.max(0) - colours.min(0)) <= apart:
+        return False                      # no two centres can be further apart than that
     centres, group = kmeans2(colours.astype(np.float64), 2, minit='++', seed=0)
     n = np.bincount(group, minlength=2)
     return bool(n.min() >= max(6, 0.15 * len(colours))
                 and np.linalg.norm(centres[0] - centres[1]) > apart)
 
 
-def patch_for(reach: np.ndarray, image_size: int) -> int:
+def learn_sizes(reach: np.ndarray, area: np.ndarray, image_size: int) -> tuple[int, float]:
     """
-    Return the sprite side (odd, px) that holds the objects of ``reach`` whole.
+    Return the sprite side (odd, px) and the object area (px) of the training frames.
 
-    ``reach``: :attr:`Discovery.reach` of every object found in the training frames. The
-    sprite holds the disc around its anchor that the largest object needs (so it stays
-    whole when turned), the largest seen in at least 2 % of the objects (a rarer extent is
-    two objects that touched); at most the frame's size.
+    ``reach`` and ``area``: :attr:`Discovery.reach` and :attr:`Discovery.area` of every
+    object found in them. Both are the largest seen in at least 2 % of the objects (a
+    rarer extent is two objects that touched): the sprite holds the disc around its
+    anchor that the largest object needs (so it stays whole when turned), at most the
+    frame; a part over ``SPLIT_OVER`` x that area is two touching objects of one colour.
     """
-    reach = np.asarray(reach)
+    reach, area = np.asarray(reach), np.asarray(area)
     if not len(reach):
         raise ValueError('no object found in the training frames to size the sprites by; '
                          'check the recording shows objects, or set patch')
     half = int(np.ceil(np.quantile(reach, 0.98)))
-    return min(2 * half + 1, image_size + 1 - image_size % 2)
+    return min(2 * half + 1, image_size + 1 - image_size % 2), float(np.quantile(area, 0.98))

@@ -34,8 +34,9 @@ Format ``wm_ros.free_slots``. What the robot records (images, commands, pose) is
   weights): a block pushed into another pushes it on, as on the tabletop.
 * **decoder** (no weights): the learned static scene (the board colour where there is
   none) plus every sprite pasted at its slot, and the pusher's sprite at the pusher: the
-  first frame is redrawn exactly. The sprite side (``patch``) is learned from the training
-  frames too: the largest object's extent (:func:`wm_ros.model.discover.patch_for`).
+  first frame is redrawn exactly. The sprite side (``patch``) and the largest object's
+  area (``object_area``: a part over 1.4x it is two touching objects of one colour) are
+  learned from the training frames too (:func:`wm_ros.model.discover.learn_sizes`).
 
 Model files written before issue 27 have no ``discovery`` in their config: they keep the
 rule they were trained with (the frame's median colour as background, a part over 2.2x
@@ -91,6 +92,7 @@ class FreeSlotsConfig(FamilyConfig):
     shape_bins: int = 8
     threshold: float = 0.12          # discovery: |pixel - background| that is an object
     background: str = ''             # static scene learned in training (discover.Background)
+    object_area: float = 0.0         # px: the largest object's (0: from the training frames)
     discovery: int = 2               # 1: the rule of model files before issue 27
     hidden: int = 64
     pair_hidden: int = 32
@@ -161,7 +163,7 @@ def find(cfg: FreeSlotsConfig, image: np.ndarray, ee: np.ndarray, patch: int = 0
     """Return the objects :func:`discover` finds in ``image`` by ``cfg``'s rule."""
     return discover(image, ee, cfg.max_slots, cfg.board_half, cfg.pusher_radius,
                     patch or cfg.sprite_px, cfg.threshold, background=cfg.scene(),
-                    rule=cfg.discovery)
+                    rule=cfg.discovery, object_area=cfg.object_area)
 
 
 def encode_frames(cfg: FreeSlotsConfig, images: np.ndarray, ee: np.ndarray

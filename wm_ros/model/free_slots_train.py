@@ -42,7 +42,7 @@ import torch
 
 from wm_ros.model import free_slots
 from wm_ros.model.bag_source import TopicMap
-from wm_ros.model.discover import Background, patch_for
+from wm_ros.model.discover import Background, learn_sizes
 from wm_ros.model.latent_train import load_label_free, optimise
 from wm_ros.model.threads import set_training_threads
 
@@ -87,16 +87,16 @@ def learn_scene(episodes, cfg: free_slots.FreeSlotsConfig, frames: int = 400
     """
     Return ``cfg`` with the scene learned from ``episodes``' frames (step 0 above).
 
-    ``background`` from :meth:`Background.learn` over looks spread across the episodes;
-    ``patch`` (where the config leaves it 0) from the extents of the objects discovery
-    finds in ``frames`` of them against that background (:func:`patch_for`).
+    ``background`` from :meth:`Background.learn` over the episodes; ``patch`` and
+    ``object_area`` (where the config leaves them 0) from the objects discovery finds in
+    ``frames`` of them against that background (:func:`learn_sizes`).
     """
     counts = np.array([len(ep.images) for ep in episodes])
     if not counts.sum():
         raise ValueError('no frames to learn the scene from')
     learned = Background.learn([ep.images for ep in episodes], cfg.threshold)
     cfg = replace(cfg, background=learned.encode(), discovery=2)
-    if cfg.patch:
+    if cfg.patch and cfg.object_area:
         return cfg
     ends = np.cumsum(counts)
     picks = np.unique(np.linspace(0, ends[-1] - 1, min(int(ends[-1]), frames)).astype(int))
@@ -104,8 +104,10 @@ def learn_scene(episodes, cfg: free_slots.FreeSlotsConfig, frames: int = 400
     at = picks - (ends - counts)[which]
     found = [free_slots.find(cfg, episodes[e].images[t], episodes[e].ee_xy[t], patch=1)
              for e, t in zip(which, at)]
-    reach = np.concatenate([d.reach[d.present > 0] for d in found])
-    return replace(cfg, patch=patch_for(reach, cfg.image_size))
+    patch, area = learn_sizes(np.concatenate([d.reach[d.present > 0] for d in found]),
+                              np.concatenate([d.area[d.present > 0] for d in found]),
+                              cfg.image_size)
+    return replace(cfg, patch=cfg.patch or patch, object_area=cfg.object_area or area)
 
 
 def _track_episode(args):
