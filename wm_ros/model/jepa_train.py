@@ -139,42 +139,49 @@ def latent_errors(model: jepa.JepaWorldModel, episodes: list[Recording], horizon
 
     For every start (each ``stride``-th frame with ``horizon`` frames after it): the mean
     squared distance of the predicted embedding to the embedding of the real frame
-    (``model``), and of the start's own embedding to it (``copy_last``); ``emb_std``: the
+    (``model``), and of the start's own embedding to it (``copy_last``); the pusher's
+    error (m) after ``horizon`` steps (``ee_m``) and that of ``ee + dt * sum(commands)``
+    (``ee_command_m``: the pusher assumed to follow its commands); ``emb_std_*``: the
     mean and smallest per-dimension std of the embeddings of every frame.
     """
     model.eval()
-    errs, copies, embs = [], [], []
+    errs, copies, embs, ee_errs, ee_cmds = [], [], [], [], []
     for ep in episodes:
         emb = model.embed(torch.from_numpy(np.ascontiguousarray(ep.images)))
         embs.append(emb)
         starts = np.arange(0, len(ep.images) - horizon, stride)
         if not len(starts):
             continue
-        z, ee = emb[starts], torch.from_numpy(np.asarray(ep.ee_xy, np.float32)[starts])
+        poses = torch.from_numpy(np.asarray(ep.ee_xy, np.float32))
+        z, ee = emb[starts], poses[starts]
         actions = torch.from_numpy(np.asarray(ep.actions, np.float32))
+        commanded = poses[starts].clone()
         for k in range(horizon):
             z, ee = model.step(z, ee, actions[starts + k])
+            commanded = commanded + model.cfg.dt * actions[starts + k]
         target = emb[starts + horizon]
         errs.append((z - target).pow(2).mean(1))
         copies.append((emb[starts] - target).pow(2).mean(1))
+        ee_errs.append((ee - poses[starts + horizon]).norm(dim=1))
+        ee_cmds.append((commanded - poses[starts + horizon]).norm(dim=1))
     if not errs:
         raise ValueError(f'no episode has more than horizon={horizon} frames')
     std = torch.cat(embs).std(0)
     return {'horizon': horizon, 'model': float(torch.cat(errs).mean()),
             'copy_last': float(torch.cat(copies).mean()), 'starts': int(sum(map(len, errs))),
+            'ee_m': float(torch.cat(ee_errs).mean()),
+            'ee_command_m': float(torch.cat(ee_cmds).mean()),
             'emb_std_mean': float(std.mean()), 'emb_std_min': float(std.min())}
 
 
-def train(sources: list[str | Path], out_dir: str | Path, cfg: jepa.JepaConfig,
-          topics: TopicMap | None = None, progress: bool = True) -> dict:
-    """Train on ``sources`` and write ``model.safetensors`` + ``model.json`` to ``out_dir``."""
-    from wm_ros.model.checkpoint import data_hash
+def fit(episodes: list[Recording], cfg: jepa.JepaConfig, progress: bool = True
+        ) -> tuple[jepa.JepaWorldModel, dict]:
+    """Return a model trained on ``episodes`` (in memory) and its training statistics."""
     torch.manual_seed(cfg.seed)
     threads = set_training_threads(cfg.threads)
     if cfg.device != 'cpu':
         raise ValueError('the jepa family trains on the CPU here (device=cpu)')
     t0 = time.time()
-    episodes, files = load_label_free(sources, cfg, topics)
     data = Windows(episodes, cfg.unroll, cfg.seed)
     model = jepa.JepaWorldModel(cfg).train()
     rng = np.random.default_rng(cfg.seed)
@@ -192,7 +199,16 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: jepa.JepaConfig,
              'first_loss': float(np.mean(losses[:window])) if losses else None,
              'final_loss': float(np.mean(losses[-window:])) if losses else None,
              'final_terms': {k: round(float(np.mean([p[k] for p in parts[-window:]])), 5)
-                             for k in parts[0]} if parts else {},
-             'topics': topics.as_dict() if topics else None}
-    jepa.save(model.eval(), out_dir, data_hash(files), stats)
+                             for k in parts[0]} if parts else {}}
+    return model.eval(), stats
+
+
+def train(sources: list[str | Path], out_dir: str | Path, cfg: jepa.JepaConfig,
+          topics: TopicMap | None = None, progress: bool = True) -> dict:
+    """Train on ``sources`` and write ``model.safetensors`` + ``model.json`` to ``out_dir``."""
+    from wm_ros.model.checkpoint import data_hash
+    episodes, files = load_label_free(sources, cfg, topics)
+    model, stats = fit(episodes, cfg, progress)
+    stats['topics'] = topics.as_dict() if topics else None
+    jepa.save(model, out_dir, data_hash(files), stats)
     return stats
