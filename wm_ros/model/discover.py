@@ -18,33 +18,36 @@ Find the objects of a frame without labels: background subtraction and connected
 For a flat workspace seen from above (the free-slot family, :mod:`wm_ros.model.free_slots`):
 
 1. the **background** is the static scene learned from the recording
-   (:class:`Background`): each pixel's colour in most frames, where the frames agree on
-   it (the pusher and the objects move, so they drop out; borders, painted markings and
-   the board stay). Where it is not known (a pixel that changes often, or no background
-   learned) it is the frame's median colour (the board covers most of the frame);
+   (:class:`Background`: each pixel's colour in most episodes, where they agree on it;
+   the pusher and the objects move or start elsewhere, so they drop out; borders,
+   painted markings and the board stay). Where it is not known (a pixel that changes
+   often, too few episodes, or no background learned) it is the frame's median colour;
 2. **foreground** is every pixel further than ``threshold`` from it (max over RGB), less
    the pusher: the pixels of a disc around its position (known from the arm's pose) whose
-   colour is a mix of the background's and the one at the disc's centre (an object it
-   touches stays whole);
+   colour is a mix of the background's and the pusher's (an object it touches stays
+   whole; see :func:`_pusher_disc`);
 3. **objects** are the 8-connected parts of at least ``min_area`` pixels, kept whole
-   whatever their size or shape; a part whose solid pixels span two distinct colours (two
-   touching objects) is split in two by k-means on position and colour. (The rule of
-   models trained before issue 27 also split a part whose area was over ``split_area`` x
-   ``typical_area``: it cut PushT's T in two in 44 % of frames.)
+   whatever their shape; a part is split in two (k-means on position and colour) only
+   where it is two touching objects: its solid pixels form two clusters of distinct
+   colours, or its area is over ``SPLIT_OVER`` x ``object_area``, the largest object's
+   area learned from the training frames (two touching objects of one colour). The rule
+   of models trained before issue 27 (``rule=1``) split every part over 2.2 x 42 px, the
+   tabletop block's area: it cut PushT's T in two;
 4. each object is cut out as a **sprite**: a ``patch`` x ``patch`` premultiplied RGBA
    texture, one texel per pixel, anchored at the pixel nearest its centroid (so drawing it
    back at its place reproduces the frame), its alpha un-mixed from the background under
    it (the camera's antialiasing: ``alpha = |pixel - bg| / |solid colour - bg|``); the
-   pusher is cut out the same way around its position. ``patch`` comes from the data
-   (:func:`patch_for`: the largest object's extent over the training frames).
+   pusher is cut out the same way around its position. ``patch`` is learned from the
+   training frames too (:func:`learn_sizes`: the disc the largest object needs).
 
-Measured by ``tools/discovery_pusht.py`` (seeds used for nothing else; the background
-learned from other episodes of the same robot): on 1,929 tabletop frames (3-5 blocks) the
-count of objects is right in 92.9 %, one short in 6.0 % (touching same-colour blocks, a
-block under the pusher disc), one over in 1.1 %; centroids 0.5 mm from the true block's
-(median; 90 %: 1.0 cm), as with the frame-median rule. On 5,652 PushT frames the T is
-split in 0.0 % of frames (before: 44.6 %), dropped in 0.2 %, a static part found as an
-object in 0.0 % (before: 100 %); its centroid 0.9 mm off (90 %: 1.5 mm).
+Measured by ``tools/discovery_pusht.py`` (seeds used for nothing else; the scene learned
+from other episodes of the same robot), before (rule 1) and after: on 6,026 PushT frames
+the T is split in 0.0 % of frames (before 60.6 %), dropped (no object within 2 cm) in
+0.0 % (44.2 %), and no frame has an object that is not the T (63.8 %: border, goal
+marking); its centroid is 1.0 mm off (median; 90 %: 2.0 mm; before 18.7 / 24.5 mm). On
+1,919 tabletop frames (3-5 blocks) the count of objects is right in 98.9 % (before
+87.5 %), one short in 0.8 % (2.8 %), one over in 0.4 % (9.7 %); centroids 0.5 mm from the
+true block's (median; 90 %: 9.9 mm, as before).
 """
 
 from __future__ import annotations

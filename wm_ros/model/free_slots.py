@@ -50,8 +50,9 @@ and pixel-reading policies need (the supervised family's sprites come out blurre
 latent-grid family (:mod:`wm_ros.model.latent`) is the general baseline.
 
 Known limits of this first version: sprites do not turn (no yaw; a pushed block that
-rotates keeps its first orientation), touching blocks of one colour are one slot, and
-there is no uncertainty estimate (no ensemble).
+rotates keeps its first orientation), touching objects of one colour are one slot unless
+together they are over 1.4x the largest object's area (always one in files before issue
+27), and there is no uncertainty estimate (no ensemble).
 """
 
 from __future__ import annotations
