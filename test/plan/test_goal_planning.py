@@ -41,9 +41,18 @@ def pusht_model(tmp_path_factory):
     data = tmp_path_factory.mktemp('pusht_episodes')
     collect(data, 4, seed=3, config=PushTConfig(), shard_size=4, max_steps=20,
             progress=False, robot='pusht')
+    heldout = tmp_path_factory.mktemp('pusht_heldout')
+    collect(heldout, 2, seed=4, config=PushTConfig(), shard_size=2, max_steps=20,
+            progress=False, robot='pusht')
     out = tmp_path_factory.mktemp('jepa')
     assert cli(['train', 'world-model', '--family', 'jepa', '--config', 'tiny', '--data',
-                str(data), '--out', str(out), '--set', 'steps=20']) == 0
+                str(data), '--heldout', str(heldout), '--out', str(out),
+                '--set', 'steps=20']) == 0
+    meta = json.loads((out / 'model.json').read_text())
+    assert meta['capabilities'] == ['embedding']
+    measured = meta['train']['heldout']             # open loop on the held-out seeds
+    assert [m['horizon'] for m in measured] == [1, 8, 16]
+    assert all(m['starts'] > 0 and m['copy_last'] > 0 for m in measured)
     return out, {ep.seed for ep in iter_episodes(data)}
 
 

@@ -49,6 +49,8 @@ from wm_ros.model.bag_source import Recording, TopicMap
 from wm_ros.model.latent_train import BUSY, CHANGED, load_label_free, optimise
 from wm_ros.model.threads import set_training_threads
 
+HORIZONS = (1, 8, 16)     # steps at which held-out episodes are measured
+
 
 class Windows:
     """Every frame of every episode, the windows of ``unroll`` steps and the background."""
@@ -204,11 +206,20 @@ def fit(episodes: list[Recording], cfg: jepa.JepaConfig, progress: bool = True
 
 
 def train(sources: list[str | Path], out_dir: str | Path, cfg: jepa.JepaConfig,
-          topics: TopicMap | None = None, progress: bool = True) -> dict:
-    """Train on ``sources`` and write ``model.safetensors`` + ``model.json`` to ``out_dir``."""
+          topics: TopicMap | None = None, progress: bool = True,
+          heldout: list[str | Path] | None = None) -> dict:
+    """
+    Train on ``sources`` and write ``model.safetensors`` + ``model.json`` to ``out_dir``.
+
+    ``heldout``: episodes never trained on (other seeds), measured by :func:`latent_errors`
+    at 1, 8 and 16 steps into the statistics (``model.json`` ``train.heldout``).
+    """
     from wm_ros.model.checkpoint import data_hash
     episodes, files = load_label_free(sources, cfg, topics)
     model, stats = fit(episodes, cfg, progress)
     stats['topics'] = topics.as_dict() if topics else None
+    if heldout:
+        unseen = load_label_free(heldout, cfg, topics)[0]
+        stats['heldout'] = [latent_errors(model, unseen, h, stride=2) for h in HORIZONS]
     jepa.save(model, out_dir, data_hash(files), stats)
     return stats
