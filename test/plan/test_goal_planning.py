@@ -29,10 +29,13 @@ import pytest
 
 from wm_ros.cli import main as cli
 from wm_ros.episodes.collect import collect
+from wm_ros.episodes.env import Start
 from wm_ros.evaluate.goal_planning import goal_images, RING_M, wilson
+from wm_ros.evaluate.pusht_goals import expert_tasks, GoalTasks
 from wm_ros.runtime import copy_last
 from wm_ros.sim.dataset import iter_episodes
-from wm_ros.sim.pusht import goal_state, PushTConfig
+from wm_ros.sim.pusht import goal_state, PushTConfig, wrap
+from wm_ros.sim.tasks import PUSHT, PUSHT_TASK
 
 
 @pytest.fixture(scope='module')
@@ -94,7 +97,39 @@ def test_eval_planner_plans_pusht_toward_its_goal_image_end_to_end(
     assert report['s_per_action'] > 0.0
     seeds = {e['seed'] for e in report['episodes']}
     assert len(seeds) == 2 and not seeds & trained_on       # never the training seeds
-    assert '| goal-image CEM, this model | 2 |' in (out / 'pusht_planner.md').read_text()
+    assert "| goal-image CEM, this model | PushT's goal | 2 |" in (
+        out / 'pusht_planner.md').read_text()
+    # the published protocol: toward where the expert had the T 25 steps later
+    assert cli(['eval', 'planner', '--robot', 'pusht', '--goal-image', '--model', str(model),
+                '--backend', 'torch', '--episodes', '1', '--goal-steps', '25', '--max-steps',
+                '4', '--config', 'tiny', '--workers', '0', '--out', str(out)]) == 0
+    report = json.loads((out / 'pusht_planner.json').read_text())
+    assert report['config']['goal_steps'] == 25 and report['n'] == 1
+    assert report['episodes'][0]['final_t_error_m'] > 0.0
+
+
+def test_expert_goals_are_pusht_states_the_expert_reached_from_the_start():
+    """The published protocol: the goal is where the expert had the T 25 steps later."""
+    config = PushTConfig()
+    tasks = expert_tasks(2, seed=7, goal_steps=25, config=config)
+    envs = GoalTasks(config, tasks)
+    try:
+        starts = [Start(PUSHT, t.k, t.seed, None, PUSHT_TASK) for t in tasks]
+        obs, infos = envs.reset(starts)
+        for task, info, image in zip(tasks, infos, obs.image):
+            moved = np.linalg.norm(task.goal[:2] - task.start[2:4])
+            turned = abs(wrap(task.goal[2] - task.start[4]))
+            assert moved > 0.02 or turned > np.radians(10)
+            np.testing.assert_allclose(info['block_xy'][0], task.start[2:4], atol=2e-3)
+            assert not info['success'] and info['coverage'] < 0.95   # the T is not there yet
+            assert task.image.shape == image.shape and (task.image != image).any()
+        env = envs.envs[0]                  # the goal state itself is PushT's success
+        _, info = env.reset(seed=tasks[0].seed, options={'state': [*tasks[0].goal_ee,
+                                                                   *tasks[0].goal],
+                                                         'goal': tasks[0].goal})
+        assert info['success'] and info['coverage'] > 0.99
+    finally:
+        envs.close()
 
 
 def test_models_and_robots_the_goal_planner_cannot_use_are_refused(

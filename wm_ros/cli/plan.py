@@ -112,9 +112,10 @@ def _eval_goal_image(args) -> int:
     except (GoalError, ModelFileError) as exc:
         raise UsageError(f'--model: {exc}') from None
     from wm_ros.evaluate import goal_planning
+    steps = args.max_steps or (2 * args.goal_steps if args.goal_steps else 300)
     report = goal_planning.evaluate(args.model, args.backend, args.episodes, args.seed,
-                                    args.max_steps or 300, args.config, args.workers,
-                                    views=args.views)
+                                    steps, args.config, args.workers, views=args.views,
+                                    goal_steps=args.goal_steps)
     wrote = write_report(goal_planning, report, args.out)
     lo, hi = report['wilson_pct']
     print(f"PushT: {report['successes']} of {report['n']} episodes solved "
@@ -195,4 +196,8 @@ def add_eval_parsers(vsub) -> None:
                     'with an embedding (jepa) or an object read-out')
     vp.add_argument('--views', type=whole(1), default=8, help='--goal-image: goal images, the '
                     'pusher at this many places around the goal')
+    vp.add_argument('--goal-steps', type=whole(0), default=0, help='--goal-image: 0 plans '
+                    "from PushT's own starts to its goal; K > 0 toward the state PushT's expert "
+                    "reached K steps after a start (the published planners' protocol, K=25; "
+                    'step limit 2K)')
     vp.set_defaults(func=_eval_planner, max_steps=None)   # 400 on the tabletop, 300 on PushT

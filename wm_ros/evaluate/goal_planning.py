@@ -48,7 +48,7 @@ from wm_ros.episodes.driver import run_episodes
 from wm_ros.episodes.env import Start
 from wm_ros.episodes.pusht import PushTs
 from wm_ros.episodes.seeds import episode_seed
-from wm_ros.sim.pusht import goal_state, PushTConfig, PushTEnv
+from wm_ros.sim.pusht import goal_state, PushTConfig, PushTEnv, wrap
 from wm_ros.sim.tasks import PUSHT, PUSHT_TASK
 
 RING_M = 0.11          # pusher ring around the goal T's centroid in the goal images (m)
@@ -103,18 +103,34 @@ class PushTGoalRunner:
                                  max_speed=rt.max_speed, max_steps=max_steps)
         self.goal = goal_images(self.pusht, views)
 
-    def run(self, starts: list) -> list[dict]:
-        """Run ``starts`` in lockstep on PushT with the goal policy; one record each."""
+    def run(self, starts: list, tasks: list | None = None) -> list[dict]:
+        """
+        Run ``starts`` in lockstep on PushT with the goal policy; one record each.
+
+        ``tasks`` (:class:`~wm_ros.evaluate.pusht_goals.GoalTask`, one per start): start
+        states and goals an expert reached; default PushT's own starts and goal.
+        """
+        from wm_ros.evaluate.pusht_goals import GoalTasks
         from wm_ros.plan.goal_planner import GoalPolicy
-        envs = PushTs(self.pusht)
-        policy = GoalPolicy(self.runtime, self.config, lambda episode: self.goal)
+        if tasks:
+            envs = GoalTasks(self.pusht, tasks)
+            by_k = {t.k: t for t in tasks}
+            goals = {k: (t.image[None], t.goal_ee[None], t.goal) for k, t in by_k.items()}
+        else:
+            envs = PushTs(self.pusht)
+            goals = {s.k: (*self.goal, goal_state(self.pusht)) for s in starts}
+        policy = GoalPolicy(self.runtime, self.config, lambda e: goals[e.k][:2])
         records = [{} for _ in starts]
 
         def on_episode(row: int, result) -> None:
             planner = policy.rows[row]
+            goal = goals[starts[row].k][2]
             records[row] = {
                 'k': starts[row].k, 'seed': starts[row].seed, 'success': bool(result.success),
                 'steps': int(result.steps), 'coverage': float(result.info['coverage']),
+                'final_t_error_m': float(np.linalg.norm(result.info['block_xy'][0] - goal[:2])),
+                'final_yaw_error_deg': float(np.degrees(np.abs(
+                    wrap(result.info['block_yaw'][0] - goal[2])))),
                 'plans': len(planner.plan_seconds), 'actions': planner.actions,
                 'plan_s': float(np.sum(planner.plan_seconds)), 'seconds': result.seconds}
         best = np.zeros(len(starts))
@@ -137,25 +153,39 @@ def _runner(*args) -> PushTGoalRunner:
     return PushTGoalRunner(*args)
 
 
-def _run(runner_args: tuple, starts: list) -> list[dict]:
-    return _runner(*runner_args).run(starts)
+def _run(runner_args: tuple, starts: list, tasks: list | None) -> list[dict]:
+    return _runner(*runner_args).run(starts, tasks)
 
 
 def evaluate(model: str, backend: str = 'torch', episodes: int = 50, seed: int = 4000,
              max_steps: int = 300, section: str = 'default', workers: int = 1,
-             chunk: int = 5, views: int = 8) -> dict:
-    """Run ``episodes`` PushT episodes with the goal-image planner; return the report dict."""
+             chunk: int = 5, views: int = 8, goal_steps: int = 0) -> dict:
+    """
+    Run ``episodes`` PushT episodes with the goal-image planner; return the report dict.
+
+    ``goal_steps`` > 0: toward the state the expert reached that many steps after each
+    start instead (:mod:`wm_ros.evaluate.pusht_goals`, the published planners' protocol).
+    """
     from wm_ros.episodes.pool import map_chunks
+    from wm_ros.evaluate.pusht_goals import expert_tasks
     t0 = time.perf_counter()
-    starts = [Start(PUSHT, k, episode_seed(seed, PUSHT, k), None, PUSHT_TASK)
-              for k in range(episodes)]
+    tasks = None
+    if goal_steps:
+        from wm_ros.runtime.registry import model_metadata
+        size = int(model_metadata(model)['image_size'])       # the model's camera
+        tasks = expert_tasks(episodes, seed, goal_steps, PushTConfig(image_size=size))
+        starts = [Start(PUSHT, t.k, t.seed, None, PUSHT_TASK) for t in tasks]
+    else:
+        starts = [Start(PUSHT, k, episode_seed(seed, PUSHT, k), None, PUSHT_TASK)
+                  for k in range(episodes)]
     args = (str(model), backend, section, max_steps, views)
-    chunks = [(args, starts[i:i + chunk]) for i in range(0, episodes, chunk)]
+    chunks = [(args, starts[i:i + chunk], tasks[i:i + chunk] if tasks else None)
+              for i in range(0, episodes, chunk)]
     records = [r for part in map_chunks(_run, chunks, workers) for r in part]
     return summarise(records, {'model': str(model), 'backend': backend, 'episodes': episodes,
                                'seed': seed, 'max_steps': max_steps, 'planner': section,
-                               'workers': workers, 'goal_views': views},
-                     time.perf_counter() - t0)
+                               'workers': workers, 'goal_views': views,
+                               'goal_steps': goal_steps}, time.perf_counter() - t0)
 
 
 def summarise(records: list[dict], config: dict, wall_s: float) -> dict:
@@ -171,20 +201,28 @@ def summarise(records: list[dict], config: dict, wall_s: float) -> dict:
             'steps_mean': float(np.mean([r['steps'] for r in records])) if n else 0.0,
             'coverage_mean': float(np.mean([r['coverage'] for r in records])) if n else 0.0,
             'best_coverage_mean': float(np.mean([r['best_coverage'] for r in records]))
+            if n else 0.0,
+            't_error_cm_median': 100 * float(np.median([r['final_t_error_m'] for r in records]))
+            if n else 0.0,
+            'yaw_error_deg_median': float(np.median([r['final_yaw_error_deg'] for r in records]))
             if n else 0.0, 'wall_s': round(wall_s, 1), 'episodes': records}
 
 
 def table(report: dict) -> str:
     """Return the Markdown table: this planner beside the published PushT figures."""
     r = report
-    lines = ['| planner | n | success % (95 % Wilson) | s per planned action | s per plan | '
-             'final / best coverage |', '|---|---|---|---|---|---|',
-             f"| goal-image CEM, this model | {r['n']} | {r['success_pct']:.0f} "
+    k = r['config'].get('goal_steps', 0)
+    goal = f'expert +{k} steps' if k else "PushT's goal"
+    lines = ['| planner | goal | n | success % (95 % Wilson) | s per planned action | '
+             's per plan | final / best coverage | T error cm / yaw deg (median) |',
+             '|---|---|---|---|---|---|---|---|',
+             f"| goal-image CEM, this model | {goal} | {r['n']} | {r['success_pct']:.0f} "
              f"({r['wilson_pct'][0]:.0f}-{r['wilson_pct'][1]:.0f}) | "
              f"{r['s_per_action']:.3f} | {r['s_per_plan']:.3f} | "
-             f"{r['coverage_mean']:.2f} / {r['best_coverage_mean']:.2f} |"]
+             f"{r['coverage_mean']:.2f} / {r['best_coverage_mean']:.2f} | "
+             f"{r['t_error_cm_median']:.1f} / {r['yaw_error_deg_median']:.0f} |"]
     for name, pct, speed in PUBLISHED:
-        lines.append(f'| {name} (published, own protocol) | | {pct} | | {speed} | |')
+        lines.append(f'| {name} (published) | their protocol | | {pct} | | {speed} | | |')
     return '\n'.join(lines)
 
 
@@ -193,9 +231,11 @@ def write(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     c = report['config']
+    goal = f"expert +{c['goal_steps']} steps" if c.get('goal_steps') else 'PushT'
     head = (f"# Goal-image planning on PushT\n\nModel `{c['model']}` ({c['backend']}), "
             f"planner config `{c['planner']}`, {c['episodes']} episodes from seed "
-            f"{c['seed']}, step limit {c['max_steps']}; {report['wall_s']} s wall.\n\n")
+            f"{c['seed']}, step limit {c['max_steps']}, goal {goal}; {report['wall_s']} s "
+            'wall.\n\n')
     (out / 'pusht_planner.json').write_text(json.dumps(report, indent=1))
     (out / 'pusht_planner.md').write_text(head + table(report) + '\n')
     return out / 'pusht_planner.json', out / 'pusht_planner.md'
