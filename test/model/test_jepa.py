@@ -29,6 +29,8 @@ from wm_ros.config import ConfigError
 from wm_ros.episodes.collect import collect
 from wm_ros.model import jepa, jepa_train
 from wm_ros.model.bag_source import Recording
+from wm_ros.runtime import load_runtime
+from wm_ros.runtime.base import Embedding
 from wm_ros.sim.dataset import iter_episodes
 from wm_ros.sim.pusht import PushTConfig
 
@@ -97,6 +99,25 @@ def test_the_viewing_decoder_sends_no_gradient_into_the_encoder_or_predictor(tra
             assert not without.get(name, torch.zeros(1)).any(), name   # ... from its term
         else:                               # encoder, predictor, pusher head: untouched
             torch.testing.assert_close(grad, without[name], rtol=0, atol=0)
+
+
+def test_its_onnx_export_plans_as_torch_does(trained, tmp_path):
+    """Saved, loaded and exported: both backends embed, step and draw alike."""
+    model, _, unseen = trained
+    jepa.save(model, tmp_path)
+    jepa.export(tmp_path, tmp_path / 'onnx')
+    backends = [load_runtime(tmp_path, 'torch'), load_runtime(tmp_path, 'onnxruntime')]
+    ep = unseen[0]
+    actions = np.repeat(ep.actions[None, :10], 5, 0).astype(np.float32)
+    out = []
+    for runtime in backends:
+        assert isinstance(runtime, Embedding) and runtime.embedding_dim == model.cfg.embed
+        state = runtime.step(runtime.encode(ep.images[:5], ep.ee_xy[:5]), actions)
+        out.append((runtime.embedding(state), state['ee'], runtime.decode(state)[0]))
+    (z_t, ee_t, im_t), (z_o, ee_o, im_o) = out
+    np.testing.assert_allclose(z_o, z_t, atol=1e-4)
+    np.testing.assert_allclose(ee_o, ee_t, atol=1e-6)
+    assert np.abs(im_o.astype(int) - im_t).max() <= 1
 
 
 def test_a_config_it_cannot_build_is_refused_with_the_rule():

@@ -128,6 +128,9 @@ class PushTGoalRunner:
             records[row] = {
                 'k': starts[row].k, 'seed': starts[row].seed, 'success': bool(result.success),
                 'steps': int(result.steps), 'coverage': float(result.info['coverage']),
+                'start_coverage': float(result.start_info['coverage']),
+                'start_t_error_m': float(np.linalg.norm(result.start_info['block_xy'][0]
+                                                        - goal[:2])),
                 'final_t_error_m': float(np.linalg.norm(result.info['block_xy'][0] - goal[:2])),
                 'final_yaw_error_deg': float(np.degrees(np.abs(
                     wrap(result.info['block_yaw'][0] - goal[2])))),
@@ -192,20 +195,23 @@ def summarise(records: list[dict], config: dict, wall_s: float) -> dict:
     """Return the report: success, Wilson interval, time per planned action, coverage."""
     n, k = len(records), sum(r['success'] for r in records)
     lo, hi = wilson(k, n)
-    actions = sum(r['actions'] for r in records)
-    plans = sum(r['plans'] for r in records)
-    plan_s = sum(r['plan_s'] for r in records)
+
+    def over(key: str, how=np.mean, scale: float = 1.0) -> float:
+        return scale * float(how([r[key] for r in records])) if n else 0.0
+
+    def total(key: str) -> float:
+        return float(sum(r[key] for r in records))
     return {'config': config, 'n': n, 'successes': int(k),
             'success_pct': 100.0 * k / max(n, 1), 'wilson_pct': [100 * lo, 100 * hi],
-            's_per_action': plan_s / max(actions, 1), 's_per_plan': plan_s / max(plans, 1),
-            'steps_mean': float(np.mean([r['steps'] for r in records])) if n else 0.0,
-            'coverage_mean': float(np.mean([r['coverage'] for r in records])) if n else 0.0,
-            'best_coverage_mean': float(np.mean([r['best_coverage'] for r in records]))
-            if n else 0.0,
-            't_error_cm_median': 100 * float(np.median([r['final_t_error_m'] for r in records]))
-            if n else 0.0,
-            'yaw_error_deg_median': float(np.median([r['final_yaw_error_deg'] for r in records]))
-            if n else 0.0, 'wall_s': round(wall_s, 1), 'episodes': records}
+            's_per_action': total('plan_s') / max(total('actions'), 1),
+            's_per_plan': total('plan_s') / max(total('plans'), 1),
+            'steps_mean': over('steps'), 'coverage_mean': over('coverage'),
+            'start_coverage_mean': over('start_coverage'),
+            'best_coverage_mean': over('best_coverage'),
+            'start_t_error_cm_median': over('start_t_error_m', np.median, 100.0),
+            't_error_cm_median': over('final_t_error_m', np.median, 100.0),
+            'yaw_error_deg_median': over('final_yaw_error_deg', np.median),
+            'wall_s': round(wall_s, 1), 'episodes': records}
 
 
 def table(report: dict) -> str:
@@ -214,13 +220,15 @@ def table(report: dict) -> str:
     k = r['config'].get('goal_steps', 0)
     goal = f'expert +{k} steps' if k else "PushT's goal"
     lines = ['| planner | goal | n | success % (95 % Wilson) | s per planned action | '
-             's per plan | final / best coverage | T error cm / yaw deg (median) |',
+             's per plan | start / final / best coverage | T error cm start / end, yaw deg '
+             '(median) |',
              '|---|---|---|---|---|---|---|---|',
              f"| goal-image CEM, this model | {goal} | {r['n']} | {r['success_pct']:.0f} "
              f"({r['wilson_pct'][0]:.0f}-{r['wilson_pct'][1]:.0f}) | "
              f"{r['s_per_action']:.3f} | {r['s_per_plan']:.3f} | "
-             f"{r['coverage_mean']:.2f} / {r['best_coverage_mean']:.2f} | "
-             f"{r['t_error_cm_median']:.1f} / {r['yaw_error_deg_median']:.0f} |"]
+             f"{r['start_coverage_mean']:.2f} / {r['coverage_mean']:.2f} / "
+             f"{r['best_coverage_mean']:.2f} | {r['start_t_error_cm_median']:.1f} / "
+             f"{r['t_error_cm_median']:.1f}, {r['yaw_error_deg_median']:.0f} |"]
     for name, pct, speed in PUBLISHED:
         lines.append(f'| {name} (published) | their protocol | | {pct} | | {speed} | | |')
     return '\n'.join(lines)
