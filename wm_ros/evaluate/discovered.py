@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from wm_ros.model.discover import discover
+from wm_ros.model.discover import Background, discover
 from wm_ros.sim.dataset import Episode
 from wm_ros.sim.scene import Scene
 from wm_ros.sim.tasks import Task, UNKNOWN
@@ -66,26 +66,37 @@ class Found:
 
 @dataclass(frozen=True)
 class Finder:
-    """Discovery settings, from the model's config where it has them (free-slot family)."""
+    """
+    Discovery settings, from the model's config where it has them (free-slot family).
+
+    A free-slot model trained since issue 27 also lends what it learned of the robot's
+    scene: its static ``background`` (borders and painted markings are not objects) and
+    its largest object's area (``object_area``: touching objects of one colour are two).
+    """
 
     board_half: float = 0.25
     pusher_radius: float = 0.018
     threshold: float = 0.12
+    background: Background | None = None
+    object_area: float = 0.0
 
     @classmethod
     def for_runtime(cls, runtime, board_half: float) -> 'Finder':
-        """Return a finder with the runtime's pusher radius and threshold, if it has them."""
+        """Return a finder with the runtime's discovery settings, where it has them."""
         cfg = getattr(runtime, 'cfg', None)
-        radius = getattr(cfg, 'pusher_radius', None)
+        radius = getattr(cfg, 'pusher_m', None) or getattr(cfg, 'pusher_radius', None)
         radius = radius or getattr(getattr(cfg, 'world', None), 'pusher_radius', cls.pusher_radius)
-        return cls(board_half, float(radius), float(getattr(cfg, 'threshold', cls.threshold)))
+        scene = getattr(cfg, 'scene', None)
+        return cls(board_half, float(radius), float(getattr(cfg, 'threshold', cls.threshold)),
+                   scene() if callable(scene) else None,
+                   float(getattr(cfg, 'object_area', 0.0) or 0.0))
 
     def __call__(self, image: np.ndarray, ee: np.ndarray) -> Found:
         """Return the objects of ``image`` uint8[S, S, 3] with the pusher at ``ee`` (m)."""
         s = image.shape[0]
         patch = s + 1 - s % 2           # odd and wide enough to hold any part whole
         d = discover(image, ee, MAX_OBJECTS, self.board_half, self.pusher_radius, patch,
-                     self.threshold)
+                     self.threshold, background=self.background, object_area=self.object_area)
         keep = d.present > 0.5
         alpha = d.sprite[keep, 3].sum((-1, -2))
         rgb = d.sprite[keep, :3].sum((-1, -2)) / np.maximum(alpha, 1e-6)[:, None]

@@ -49,8 +49,14 @@ and pixel-reading policies need (the supervised family's sprites come out blurre
 3.5 dB below copy-last at one step). For cameras whose scenes are not flat sprites the
 latent-grid family (:mod:`wm_ros.model.latent`) is the general baseline.
 
-Known limits of this first version: sprites do not turn (no yaw; a pushed block that
-rotates keeps its first orientation), touching objects of one colour are one slot unless
+Objects turn (``dynamics: 2``, :mod:`wm_ros.model.free_slots_step`): each slot has a yaw,
+its sprite is drawn turned by it (``grid_sample``, in the exported decoder too), the
+step predicts its change (trained on yaws measured by matching the turned first sprite,
+:mod:`wm_ros.model.free_slots_yaw`), and the pusher's motion is learned from the recorded
+poses, as is its radius. Model files without ``dynamics`` keep the first step (no yaw,
+the pusher follows ``command x dt`` plus a small correction).
+
+Known limits: touching objects of one colour are one slot unless
 together they are over 1.4x the largest object's area (always one in files before issue
 27), and there is no uncertainty estimate (no ensemble).
 """
@@ -58,7 +64,6 @@ together they are over 1.4x the largest object's area (always one in files befor
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-import math
 from pathlib import Path
 
 import numpy as np
@@ -66,9 +71,10 @@ import torch
 from torch import nn
 
 from wm_ros import config as config_io
-from wm_ros.model import family_files
+from wm_ros.model import family_files, free_slots_step
 from wm_ros.model.config import FamilyConfig
 from wm_ros.model.discover import Background, discover, Discovery
+from wm_ros.model.free_slots_step import extent as _extent, shape_code
 from wm_ros.model.sprites import paste_sprites
 
 FORMAT = 'wm_ros.free_slots'
@@ -76,8 +82,10 @@ FORMAT_VERSION = 1
 STATE_KEYS = ('sprite', 'shape', 'present', 'pos', 'prev_pos', 'offset', 'ee', 'prev_ee',
               'board', 'pusher', 'pusher_offset')
 DYNAMIC_KEYS = ('pos', 'prev_pos', 'ee', 'prev_ee')      # what a step changes
+TURN_KEYS = ('yaw', 'prev_yaw')                          # dynamics 2: per slot
 POS_SCALE = 0.1
 DEFAULT_PATCH = 13      # sprite side of a model built without training frames (tabletop's)
+DEFAULT_PUSHER = 0.018  # m: pusher radius of a model built without training frames
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,7 @@ class FreeSlotsConfig(FamilyConfig):
     CONFIG_FILE = 'free_slots.yaml'
 
     # FamilyConfig's first: image_size, board_half, control_hz, max_speed
-    pusher_radius: float = 0.018     # m: the arm's tool, from its geometry
+    pusher_radius: float = 0.0       # m: the arm's tool (0: from the training frames)
     max_slots: int = 8
     patch: int = 0                   # sprite side in px, odd (0: from the training frames)
     shape_bins: int = 8
@@ -95,6 +103,7 @@ class FreeSlotsConfig(FamilyConfig):
     background: str = ''             # static scene learned in training (discover.Background)
     object_area: float = 0.0         # px: the largest object's (0: from the training frames)
     discovery: int = 2               # 1: the rule of model files before issue 27
+    dynamics: int = 2                # 2: yaw and a learned pusher; 1: files before them
     hidden: int = 64
     pair_hidden: int = 32
     separate: int = 2                # non-penetration passes after each step (0: none)
@@ -111,6 +120,9 @@ class FreeSlotsConfig(FamilyConfig):
         if self.patch < 0 or (self.patch and self.patch % 2 == 0):
             raise config_io.ConfigError(f'patch must be odd (a sprite is centred on a pixel) '
                                         f'or 0 (from the training frames), got {self.patch}')
+        if self.dynamics not in (1, 2):
+            raise config_io.ConfigError(f'dynamics must be 1 (no yaw) or 2, got '
+                                        f'{self.dynamics}')
         if self.discovery not in (1, 2):
             raise config_io.ConfigError(f'discovery must be 1 (before issue 27) or 2, got '
                                         f'{self.discovery}')
@@ -123,6 +135,11 @@ class FreeSlotsConfig(FamilyConfig):
         """Return the sprite side in px: ``patch``, or the default before training."""
         return self.patch or DEFAULT_PATCH
 
+    @property
+    def pusher_m(self) -> float:
+        """Return the pusher radius (m): ``pusher_radius``, or the default before training."""
+        return self.pusher_radius or DEFAULT_PUSHER
+
     def scene(self) -> Background | None:
         """Return the learned static background, or None where none was learned."""
         return Background.decode(self.background) if self.background else None
@@ -134,35 +151,10 @@ def load_config(name: str = 'default', path: str | Path | None = None, **overrid
     return FreeSlotsConfig.load(name, path, **overrides)
 
 
-def shape_code(sprite: np.ndarray, bins: int, metres_per_px: float) -> np.ndarray:
-    """
-    Return float32[..., bins]: each sprite's extent (m) from its alpha-weighted centre.
-
-    Bin ``k`` holds the farthest texel with alpha > 0.5 whose direction from the centre
-    is within the sector around angle ``2 pi k / bins`` (board frame, +y up).
-    """
-    alpha = sprite[..., 3, :, :]
-    p = alpha.shape[-1]
-    idx = np.arange(p) - p // 2
-    dx, dy = np.meshgrid(idx, -idx)                  # columns right, rows up
-    w = np.clip(alpha, 0, None)
-    total = np.maximum(w.sum((-1, -2)), 1e-6)
-    cx = (w * dx).sum((-1, -2)) / total
-    cy = (w * dy).sum((-1, -2)) / total
-    rx, ry = dx - cx[..., None, None], dy - cy[..., None, None]
-    r = np.sqrt(rx ** 2 + ry ** 2) + 0.5
-    sector = np.round(np.arctan2(ry, rx) / (2 * np.pi) * bins).astype(int) % bins
-    solid = alpha > 0.5
-    out = np.zeros(alpha.shape[:-2] + (bins,), np.float32)
-    for k in range(bins):
-        out[..., k] = np.where(solid & (sector == k), r, 0.0).max((-1, -2))
-    return out * metres_per_px
-
-
 def find(cfg: FreeSlotsConfig, image: np.ndarray, ee: np.ndarray, patch: int = 0
          ) -> Discovery:
     """Return the objects :func:`discover` finds in ``image`` by ``cfg``'s rule."""
-    return discover(image, ee, cfg.max_slots, cfg.board_half, cfg.pusher_radius,
+    return discover(image, ee, cfg.max_slots, cfg.board_half, cfg.pusher_m,
                     patch or cfg.sprite_px, cfg.threshold, background=cfg.scene(),
                     rule=cfg.discovery, object_area=cfg.object_area)
 
@@ -175,7 +167,10 @@ def encode_frames(cfg: FreeSlotsConfig, images: np.ndarray, ee: np.ndarray
     pos = np.stack([f.pos for f in found])
     present = np.stack([f.present for f in found])
     px = 2 * cfg.board_half / cfg.image_size
-    return {'sprite': sprite, 'shape': shape_code(sprite, cfg.shape_bins, px) * present[..., None],
+    turns = {k: np.zeros(pos.shape[:-1], np.float32)
+             for k in (TURN_KEYS if cfg.dynamics == 2 else ())}
+    return {**turns, 'sprite': sprite,
+            'shape': shape_code(sprite, cfg.shape_bins, px) * present[..., None],
             'present': present, 'pos': pos, 'prev_pos': pos.copy(),
             'offset': np.stack([f.anchor for f in found]) - pos,
             'ee': ee.astype(np.float32), 'prev_ee': ee.astype(np.float32),
@@ -187,23 +182,16 @@ def encode_frames(cfg: FreeSlotsConfig, images: np.ndarray, ee: np.ndarray
 def state_spec(cfg: FreeSlotsConfig) -> dict:
     """Return ``{key: {'shape': [...] without batch, 'dtype': ...}}`` of this family's State."""
     m, p = cfg.max_slots, cfg.sprite_px
-    shapes = {'sprite': [m, 4, p, p], 'shape': [m, cfg.shape_bins], 'present': [m],
+    shapes = {'yaw': [m], 'prev_yaw': [m], 'sprite': [m, 4, p, p],
+              'shape': [m, cfg.shape_bins], 'present': [m],
               'pos': [m, 2], 'prev_pos': [m, 2], 'offset': [m, 2], 'ee': [2], 'prev_ee': [2],
               'board': [3], 'pusher': [4, p, p], 'pusher_offset': [2]}
-    return {k: {'shape': shapes[k], 'dtype': 'float32'} for k in STATE_KEYS}
+    return {k: {'shape': shapes[k], 'dtype': 'float32'} for k in state_keys(cfg)}
 
 
-def _extent(shape: torch.Tensor, vx: torch.Tensor, vy: torch.Tensor) -> torch.Tensor:
-    """Return the extent (m) along direction (vx, vy) read from shape codes [..., bins]."""
-    bins = shape.shape[-1]
-    turns = torch.remainder(torch.atan2(vy, vx + 1e-12) * (bins / (2 * math.pi)), float(bins))
-    low = torch.clamp(torch.floor(turns), 0.0, bins - 1.0)
-    frac = turns - low
-    i0 = low.to(torch.int64)
-    i1 = torch.remainder(i0 + 1, bins)
-    e0 = torch.gather(shape, -1, i0.unsqueeze(-1)).squeeze(-1)
-    e1 = torch.gather(shape, -1, i1.unsqueeze(-1)).squeeze(-1)
-    return e0 + (e1 - e0) * frac
+def state_keys(cfg: FreeSlotsConfig) -> tuple[str, ...]:
+    """Return the state's keys: ``STATE_KEYS``, plus the yaws with ``dynamics`` 2."""
+    return STATE_KEYS + (TURN_KEYS if cfg.dynamics == 2 else ())
 
 
 class FreeSlotsModel(nn.Module):
@@ -214,14 +202,10 @@ class FreeSlotsModel(nn.Module):
         self.cfg = cfg
         h, p, r = cfg.hidden, cfg.pair_hidden, cfg.shape_bins
         self.unit = cfg.max_speed * cfg.dt
-        self.pair = nn.Sequential(nn.Linear(2 * r + 7, p), nn.ReLU(), nn.Linear(p, p), nn.ReLU())
-        self.body = nn.Sequential(nn.Linear(r + 16 + p, h), nn.ReLU(), nn.Linear(h, h),
-                                  nn.ReLU(), nn.Linear(h, 2))
-        nn.init.zeros_(self.body[-1].weight)
-        nn.init.zeros_(self.body[-1].bias)
-        self.ee_head = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2))
-        nn.init.zeros_(self.ee_head[-1].weight)
-        nn.init.zeros_(self.ee_head[-1].bias)
+        if cfg.dynamics == 2:
+            free_slots_step.build(self, cfg)
+        else:
+            self._build_first(h, p, r)
         w = cfg.sprite_px + 2
         self.register_buffer('offsets', torch.arange(w, dtype=torch.float32), persistent=False)
         self.register_buffer('offsets_i', torch.arange(w), persistent=False)
@@ -230,11 +214,35 @@ class FreeSlotsModel(nn.Module):
             np.concatenate([scene.rgb, scene.static[..., None]], -1).astype(np.float32))
             .permute(2, 0, 1).contiguous(), persistent=False)
 
-    def step(self, shape, present, pos, prev_pos, ee, action):
-        """Return ``(pos, prev_pos, ee, prev_ee)`` one control period later."""
+    extent = staticmethod(_extent)
+
+    def _build_first(self, h: int, p: int, r: int) -> None:
+        """Add the layers of the first step (``dynamics: 1``)."""
+        self.pair = nn.Sequential(nn.Linear(2 * r + 7, p), nn.ReLU(), nn.Linear(p, p), nn.ReLU())
+        self.body = nn.Sequential(nn.Linear(r + 16 + p, h), nn.ReLU(), nn.Linear(h, h),
+                                  nn.ReLU(), nn.Linear(h, 2))
+        nn.init.zeros_(self.body[-1].weight)
+        nn.init.zeros_(self.body[-1].bias)
+        self.ee_head = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2))
+        nn.init.zeros_(self.ee_head[-1].weight)
+        nn.init.zeros_(self.ee_head[-1].bias)
+
+    def step(self, *inputs):
+        """
+        Return the next dynamic state (``graphs(cfg)['step']``'s outputs) from its inputs.
+
+        ``dynamics`` 1: ``(shape, present, pos, prev_pos, ee, action)`` ->
+        ``(pos, prev_pos, ee, prev_ee)``; 2: :func:`wm_ros.model.free_slots_step.step`.
+        """
+        if self.cfg.dynamics == 2:
+            return free_slots_step.step(self, *inputs)
+        return self._step_first(*inputs)
+
+    def _step_first(self, shape, present, pos, prev_pos, ee, action):
+        """Return ``(pos, prev_pos, ee, prev_ee)`` one control period later (dynamics 1)."""
         cfg, u = self.cfg, self.unit
         a = torch.clamp(action, -cfg.max_speed, cfg.max_speed)
-        reach = cfg.board_half - cfg.pusher_radius
+        reach = cfg.board_half - cfg.pusher_m
         kin = torch.clamp(ee + a * cfg.dt, -reach, reach)
         const = torch.cat([a / cfg.max_speed, ee / cfg.board_half], -1)
         ee_next = torch.clamp(kin + 0.1 * u * self.ee_head(const), -reach, reach)
@@ -243,7 +251,7 @@ class FreeSlotsModel(nn.Module):
         # the pusher, seen from each slot: where it goes and the gap that leaves
         to_ee = ee_next.unsqueeze(-2) - pos                                  # [B, M, 2]
         dist_ee = torch.sqrt((to_ee ** 2).sum(-1) + 1e-12)
-        gap_ee = dist_ee - _extent(shape, to_ee[..., 0], to_ee[..., 1]) - cfg.pusher_radius
+        gap_ee = dist_ee - _extent(shape, to_ee[..., 0], to_ee[..., 1]) - cfg.pusher_m
         # other slots: relative position, velocity, the gap between the two shapes
         rel = pos.unsqueeze(-3) - pos.unsqueeze(-2)                          # [B, i, j, 2]
         dist = torch.sqrt((rel ** 2).sum(-1) + 1e-12)
@@ -296,16 +304,24 @@ class FreeSlotsModel(nn.Module):
             pos = pos - (0.5 * over / dist).unsqueeze(-1).mul(rel).sum(-2)
         return pos
 
-    def render(self, sprite, present, pos, offset, ee, board, pusher, pusher_offset
-               ) -> torch.Tensor:
-        """Return float images [B, 3, S, S] in [0, 1]: the board plus every sprite."""
+    def render(self, sprite, present, pos, offset, ee, board, pusher, pusher_offset,
+               yaw=None) -> torch.Tensor:
+        """
+        Return float images [B, 3, S, S] in [0, 1]: the board plus every sprite.
+
+        With ``yaw`` [B, M] each sprite is turned by it about its object's centroid.
+        """
         b, m = present.shape
         cfg = self.cfg
         tex = torch.cat([sprite, pusher.unsqueeze(1)], 1).reshape(-1, *sprite.shape[2:])
-        xy = torch.cat([pos + offset, (ee + pusher_offset).unsqueeze(1)], 1).reshape(-1, 2)
         weight = torch.cat([present, torch.ones_like(present[:, :1])], 1).reshape(-1)
+        angle = torch.zeros_like(weight)
+        if yaw is not None:
+            offset = torch.stack(free_slots_step.turn(offset[..., 0], offset[..., 1], yaw), -1)
+            angle = torch.cat([yaw, torch.zeros_like(yaw[:, :1])], 1).reshape(-1)
+        xy = torch.cat([pos + offset, (ee + pusher_offset).unsqueeze(1)], 1).reshape(-1, 2)
         extent = cfg.sprite_px * 2 * cfg.board_half / cfg.image_size
-        canvas = paste_sprites(tex, xy, torch.zeros_like(weight), weight, b, cfg.image_size,
+        canvas = paste_sprites(tex, xy, angle, weight, b, cfg.image_size,
                                cfg.board_half, extent, self.offsets, self.offsets_i)
         alpha = torch.clamp(canvas[:, 3:], 0.0, 1.0)
         under = board.view(b, 3, 1, 1)
@@ -314,9 +330,11 @@ class FreeSlotsModel(nn.Module):
             under = self.static[:3].unsqueeze(0) * known + under * (1.0 - known)
         return under * (1.0 - alpha) + canvas[:, :3]
 
-    def decode_uint8(self, sprite, present, pos, offset, ee, board, pusher, pusher_offset):
+    def decode_uint8(self, sprite, present, pos, offset, ee, board, pusher, pusher_offset,
+                     yaw=None):
         """Return ``(images uint8[B, S, S, 3], ee)``."""
-        image = self.render(sprite, present, pos, offset, ee, board, pusher, pusher_offset)
+        image = self.render(sprite, present, pos, offset, ee, board, pusher, pusher_offset,
+                            yaw)
         image = torch.clamp(image * 255.0 + 0.5, 0.0, 255.0).to(torch.uint8)
         return image.permute(0, 2, 3, 1), ee
 
@@ -326,15 +344,27 @@ DECODER_INPUTS = ('sprite', 'present', 'pos', 'offset', 'ee', 'board', 'pusher',
                   'pusher_offset')
 GRAPHS = {'step': (STEP_INPUTS, tuple(f'next_{k}' for k in DYNAMIC_KEYS)),
           'decoder': (DECODER_INPUTS, ('images', 'ee_out'))}
+TURNING = ('pos', 'prev_pos', 'yaw', 'prev_yaw', 'ee', 'prev_ee')     # dynamics 2's step
+
+
+def graphs(cfg: FreeSlotsConfig) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Return the step and decoder graphs' (inputs, outputs) of ``cfg``'s dynamics."""
+    if cfg.dynamics == 1:
+        return GRAPHS
+    return {'step': (('shape', 'present') + TURNING + ('action',),
+                     tuple(f'next_{k}' for k in TURNING)),
+            'decoder': (DECODER_INPUTS + ('yaw',), ('images', 'ee_out'))}
 
 
 class _Files(family_files.Family):
-    """The family's model directories; files before issue 27 keep discovery rule 1."""
+    """The family's model directories; older files keep their discovery rule and step."""
 
     def config_of(self, meta: dict) -> FreeSlotsConfig:
         """Return the stored config; one without ``discovery`` is discovery rule 1."""
-        cfg = super().config_of(meta)
-        return cfg if 'discovery' in meta.get('config', {}) else replace(cfg, discovery=1)
+        cfg, stored = super().config_of(meta), meta.get('config', {})
+        if 'dynamics' not in stored:
+            cfg = replace(cfg, dynamics=1, pusher_radius=cfg.pusher_m)
+        return cfg if 'discovery' in stored else replace(cfg, discovery=1)
 
 
 FILES = _Files(FORMAT, FORMAT_VERSION, 'free_slots', FreeSlotsConfig, FreeSlotsModel)
@@ -362,8 +392,9 @@ def export(model_dir: str | Path, out_dir: str | Path) -> Path:
     state = {k: torch.from_numpy(v) for k, v in encode_frames(
         model.cfg, np.full((2, s, s, 3), 128, np.uint8), np.zeros((2, 2), np.float32)).items()}
     state['action'] = torch.zeros(2, 2)
+    signature = graphs(model.cfg)
     return family_files.export_graphs(
         {'step': family_files.Graph(model, 'step'),
          'decoder': family_files.Graph(model, 'decode_uint8')},
-        {name: tuple(state[k] for k in ins) for name, (ins, _) in GRAPHS.items()}, GRAPHS,
+        {name: tuple(state[k] for k in ins) for name, (ins, _) in signature.items()}, signature,
         FILES.read_metadata(model_dir), out_dir)

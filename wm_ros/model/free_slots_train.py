@@ -40,9 +40,10 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 import torch
 
-from wm_ros.model import free_slots
+from wm_ros.model import free_slots, free_slots_step
 from wm_ros.model.bag_source import TopicMap
 from wm_ros.model.discover import Background, learn_sizes
+from wm_ros.model.free_slots_yaw import pusher_radius, track_yaw
 from wm_ros.model.latent_train import load_label_free, optimise
 from wm_ros.model.threads import set_training_threads
 
@@ -65,9 +66,12 @@ def track(images: np.ndarray, ee: np.ndarray, cfg: free_slots.FreeSlotsConfig) -
     seen = np.zeros((len(images), cfg.max_slots), bool)
     seen[0] = present
     slots = np.flatnonzero(present)
+    finds, slot_of = [free_slots.find(cfg, images[0], ee[0])], [{}]
     for t in range(1, len(images)):
         pos[t] = pos[t - 1]
         found = free_slots.find(cfg, images[t], ee[t])
+        finds.append(found)
+        slot_of.append({})
         cand = np.flatnonzero(found.present > 0)
         if not len(cand) or not len(slots):
             continue
@@ -79,7 +83,10 @@ def track(images: np.ndarray, ee: np.ndarray, cfg: free_slots.FreeSlotsConfig) -
             if dist[r, c] <= MAX_JUMP:
                 pos[t, slots[r]] = found.pos[cand[c]]
                 seen[t, slots[r]] = True
-    return {**{k: v[0] for k, v in state.items()}, 'track': pos, 'seen': seen}
+                slot_of[t][int(slots[r])] = int(cand[c])
+    yaw = (track_yaw(finds[0], finds, slot_of, 2 * cfg.board_half / cfg.image_size)
+           if cfg.dynamics == 2 else np.zeros(seen.shape, np.float32))
+    return {**{k: v[0] for k, v in state.items()}, 'track': pos, 'seen': seen, 'yaw': yaw}
 
 
 def learn_scene(episodes, cfg: free_slots.FreeSlotsConfig, frames: int = 400
@@ -87,7 +94,8 @@ def learn_scene(episodes, cfg: free_slots.FreeSlotsConfig, frames: int = 400
     """
     Return ``cfg`` with the scene learned from ``episodes``' frames (step 0 above).
 
-    ``background`` from :meth:`Background.learn` over the episodes; ``patch`` and
+    ``background`` from :meth:`Background.learn` over the episodes; ``pusher_radius``
+    (where 0) from about ``frames`` of them (:func:`free_slots_yaw.pusher_radius`); ``patch`` and
     ``object_area`` (where the config leaves them 0) from the objects discovery finds in
     ``frames`` of them against that background (:func:`learn_sizes`).
     """
@@ -96,6 +104,12 @@ def learn_scene(episodes, cfg: free_slots.FreeSlotsConfig, frames: int = 400
         raise ValueError('no frames to learn the scene from')
     learned = Background.learn([ep.images for ep in episodes], cfg.threshold)
     cfg = replace(cfg, background=learned.encode(), discovery=2)
+    if not cfg.pusher_radius:
+        every = max(1, int(counts.sum()) // frames)
+        cfg = replace(cfg, pusher_radius=round(pusher_radius(
+            [f for ep in episodes for f in ep.images[::every]],
+            [e for ep in episodes for e in ep.ee_xy[::every]], learned, cfg.board_half,
+            cfg.threshold), 5))
     if cfg.patch and cfg.object_area:
         return cfg
     ends = np.cumsum(counts)
@@ -126,7 +140,7 @@ class Tracks:
         else:
             tracked = [_track_episode(j) for j in jobs]
         u = cfg.unroll
-        cols = {k: [] for k in ('pos', 'seen', 'ee', 'actions', 'first')}
+        cols = {k: [] for k in ('pos', 'seen', 'ee', 'actions', 'first', 'yaw')}
         self.shape, self.present, starts, moving = [], [], [], []
         offset = 0
         for ep, tr in zip(episodes, tracked):
@@ -136,7 +150,7 @@ class Tracks:
             first = np.zeros(n, bool)
             first[0] = True
             for key, value in (('pos', tr['track']), ('seen', tr['seen']), ('ee', ep.ee_xy),
-                               ('actions', actions), ('first', first)):
+                               ('actions', actions), ('first', first), ('yaw', tr['yaw'])):
                 cols[key].append(value)
             self.shape.append(np.repeat(tr['shape'][None], n, 0))
             self.present.append(np.repeat(tr['present'][None], n, 0))
@@ -173,13 +187,22 @@ def unroll_loss(model: free_slots.FreeSlotsModel, data: Tracks, f: torch.Tensor
     pos, prev_pos, ee = a['pos'][f], a['pos'][prev], a['ee'][f]
     moved = (a['pos'][f + u] - a['pos'][f]).norm(dim=-1) > 0.005
     weight = present * (1.0 + 4.0 * moved)
+    turning = model.cfg.dynamics == 2
+    yaw, prev_yaw, prev_ee = a['yaw'][f], a['yaw'][prev], a['ee'][prev]
+    radius = shape.mean(-1)                    # m: a turn's error as the arc it moves
     total = 0.0
     for k in range(u):
-        pos, prev_pos, ee, _ = model.step(shape, present, pos, prev_pos, ee,
-                                          a['actions'][f + k])
+        if turning:
+            pos, prev_pos, yaw, prev_yaw, ee, prev_ee = model.step(
+                shape, present, pos, prev_pos, yaw, prev_yaw, ee, prev_ee, a['actions'][f + k])
+        else:
+            pos, prev_pos, ee, _ = model.step(shape, present, pos, prev_pos, ee,
+                                              a['actions'][f + k])
         g = f + k + 1
         w = weight * a['seen'][g]
         err = (pos - a['pos'][g]).abs().sum(-1) * 100.0
+        if turning:
+            err = err + free_slots_step.wrap(yaw - a['yaw'][g]).abs() * radius * 100.0
         total = total + (err * w).sum() / w.sum().clamp(min=1.0) \
             + (ee - a['ee'][g]).abs().sum(-1).mean() * 100.0
     return total / u
@@ -206,7 +229,7 @@ def train(sources: list[str | Path], out_dir: str | Path, cfg: free_slots.FreeSl
     stats = {'seconds': round(time.time() - t0, 1), 'track_seconds': round(t_track, 1),
              'episodes': len(episodes), 'windows': len(data.starts),
              'moving_windows': int(data.moving.sum()), 'tracked_share': data.seen_rate,
-             'patch': cfg.patch,
+             'patch': cfg.patch, 'pusher_radius': cfg.pusher_radius,
              'first_loss_cm': float(np.mean(losses[:window])) if losses else None,
              'final_loss_cm': float(np.mean(losses[-window:])) if losses else None,
              'topics': topics.as_dict() if topics else None}

@@ -16,29 +16,41 @@
 Runtimes of the free-slot family (:mod:`wm_ros.model.free_slots`): torch, ONNX Runtime.
 
 Both encode with the same weightless discovery in Python (:mod:`wm_ros.model.discover`);
-the step and the drawing run in torch or in the exported graphs. No capabilities beyond
-the contract (its slots have no kind names to read out, and no ensemble).
+the step and the drawing run in torch or in the exported graphs. Both read the slots out
+with ``objects(state)`` (position and yaw, every slot of kind ``'object'``), but do not
+declare :class:`~wm_ros.runtime.base.ObjectReadout`: its users read ``kinds`` as the
+task's names (fidelity's kind figures and checks, the imagined env's task judge), which
+slots found without labels do not have; declaring it would fail the tabletop's kind
+checks and let the imagined env judge tasks it cannot read. No ensemble.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from wm_ros.model import free_slots
-from wm_ros.runtime.base import State
+from wm_ros.runtime.base import Objects, State
 from wm_ros.runtime.ort_backend import OrtGraphRuntime
 from wm_ros.runtime.torch_model import TorchModelRuntime
 
 
 class _Encode:
-    """Encoding shared by both backends: discovery in Python."""
+    """Encoding shared by both backends (discovery in Python) and the slots' read-out."""
 
     cfg: free_slots.FreeSlotsConfig
 
     def _encode(self, images, ee) -> State:
         return State(free_slots.encode_frames(self.cfg, images, ee))
+
+    def objects(self, state: State) -> Objects:
+        """Return the slots of ``state``, every one of kind ``'object'``, with their yaw."""
+        present = state['present'] > 0.5
+        yaw = state['yaw'] if 'yaw' in state.keys() else np.zeros(present.shape, np.float32)
+        return Objects(('object',), np.zeros(present.shape, np.int64), present, state['pos'],
+                       yaw)
 
 
 class TorchFreeSlotsRuntime(_Encode, TorchModelRuntime):
@@ -49,19 +61,22 @@ class TorchFreeSlotsRuntime(_Encode, TorchModelRuntime):
         if not isinstance(model, free_slots.FreeSlotsModel):
             model = free_slots.FILES.load(model)
         super().__init__(model, free_slots.state_spec(model.cfg), device, threads)
+        self.cfg = model.cfg
+        self._graphs = free_slots.graphs(model.cfg)
 
     def _t(self, state: State, keys, action=None):
         return self._tensors(*(action if k == 'action' else state[k] for k in keys))
 
     @torch.inference_mode()
     def _step(self, state: State, action) -> State:
-        out = self.model.step(*self._t(state, free_slots.STEP_INPUTS, action))
-        new = {k: v.cpu().numpy() for k, v in zip(free_slots.DYNAMIC_KEYS, out)}
+        inputs, outputs = self._graphs['step']
+        out = self.model.step(*self._t(state, inputs, action))
+        new = {k.removeprefix('next_'): v.cpu().numpy() for k, v in zip(outputs, out)}
         return state.updated(new)
 
     @torch.inference_mode()
     def _decode(self, state: State):
-        images, ee = self.model.decode_uint8(*self._t(state, free_slots.DECODER_INPUTS))
+        images, ee = self.model.decode_uint8(*self._t(state, self._graphs['decoder'][0]))
         return images.cpu().numpy(), ee.cpu().numpy()
 
 
