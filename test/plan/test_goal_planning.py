@@ -31,7 +31,7 @@ from wm_ros.cli import main as cli
 from wm_ros.episodes.collect import collect
 from wm_ros.episodes.env import Start
 from wm_ros.evaluate.goal_planning import goal_images, RING_M, wilson
-from wm_ros.evaluate.pusht_goals import expert_tasks, GoalTasks
+from wm_ros.evaluate.pusht_goals import coverage, expert_tasks, GoalTasks
 from wm_ros.runtime import copy_last
 from wm_ros.sim.dataset import iter_episodes
 from wm_ros.sim.pusht import goal_state, PushTConfig, wrap
@@ -123,11 +123,13 @@ def test_expert_goals_are_pusht_states_the_expert_reached_from_the_start():
             np.testing.assert_allclose(info['block_xy'][0], task.start[2:4], atol=2e-3)
             assert not info['success'] and info['coverage'] < 0.95   # the T is not there yet
             assert task.image.shape == image.shape and (task.image != image).any()
-        env = envs.envs[0]                  # the goal state itself is PushT's success
-        _, info = env.reset(seed=tasks[0].seed, options={'state': [*tasks[0].goal_ee,
-                                                                   *tasks[0].goal],
-                                                         'goal': tasks[0].goal})
-        assert info['success'] and info['coverage'] > 0.99
+        env = envs.envs[0]                  # the goal state covers the task's goal
+        obs, info = env.reset(seed=tasks[0].seed,
+                              options={'state': [*tasks[0].goal_ee, *tasks[0].goal]})
+        assert coverage(env, tasks[0].goal) > 0.99
+        np.testing.assert_array_equal(obs['image'], tasks[0].image)    # the goal image
+        env.reset(seed=tasks[0].seed, options={'state': [0.2, 0.2, *goal_state(config)]})
+        assert coverage(env, goal_state(config)) == pytest.approx(env.coverage(), abs=1e-6)
     finally:
         envs.close()
 

@@ -22,10 +22,10 @@ start. :func:`expert_tasks` builds such tasks on PushT itself: from each seed's 
 PushT expert (:class:`~wm_ros.policy.pusht_expert.PushTController`) runs; the task's
 start is the first state (after ``warmup`` steps) from which the T moves at least
 ``min_move`` m or turns ``min_turn`` rad within ``goal_steps`` steps, its goal the state
-``goal_steps`` steps later. The goal image is that state drawn by PushT with its goal
-marking moved under the T (``reset(options={'goal': ...})``), and :class:`GoalTasks`
-starts PushT from the task's start with its goal moved there, so success is still
-PushT's own verdict: the T covers more than 95 % of that goal.
+``goal_steps`` steps later. The goal image is that state as PushT draws it (its green
+goal marking where it always is, as in the expert's own frame), and :class:`GoalTasks`
+starts PushT from the task's start and judges PushT's way on the task's goal: the T
+covers more than 95 % of the T at that pose (:func:`coverage`, gym-pusht's own geometry).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import numpy as np
 from wm_ros.episodes.pusht import PushTs
 from wm_ros.episodes.seeds import episode_seed
 from wm_ros.policy.pusht_expert import PushTController
-from wm_ros.sim.pusht import PushTConfig, PushTEnv, wrap
+from wm_ros.sim.pusht import PushTConfig, PushTEnv, t_pose_px, wrap
 from wm_ros.sim.tasks import PUSHT
 
 
@@ -83,7 +83,7 @@ def expert_tasks(episodes: int, seed: int, goal_steps: int, config: PushTConfig,
                 continue
             t0 = int(np.argmax(moved))
             goal = b[t0]
-            obs, _ = env.reset(seed=s, options={'state': goal, 'goal': goal[2:]})
+            obs, _ = env.reset(seed=s, options={'state': goal})
             tasks.append(GoalTask(k - 1, s, a[t0], goal[2:].copy(), obs['ee_xy'],
                                   obs['image']))
     finally:
@@ -91,22 +91,47 @@ def expert_tasks(episodes: int, seed: int, goal_steps: int, config: PushTConfig,
     return tasks
 
 
+def coverage(env: PushTEnv, goal: np.ndarray) -> float:
+    """Return how much (0..1) of a T at ``goal`` (x, y, yaw) ``env``'s T covers (gym-pusht's)."""
+    from gym_pusht.envs.pusht import pymunk_to_shapely
+    angle = -float(goal[2])
+    origin = env.config.to_px(np.asarray(goal[:2])) - t_pose_px((0.0, 0.0), angle)[0]
+    sim = env.sim
+    target = pymunk_to_shapely(sim.get_goal_pose_body(np.array([*origin, angle])),
+                               sim.block.shapes)
+    return float(target.intersection(pymunk_to_shapely(sim.block, sim.block.shapes)).area
+                 / target.area)
+
+
 class GoalTasks(PushTs):
-    """PushT rows started from their task's start state, with the goal moved to its goal."""
+    """PushT rows started from their task's start state, judged on the task's goal."""
 
     def __init__(self, config: PushTConfig, tasks: Sequence[GoalTask]):
         super().__init__(config)
         self.tasks = {t.k: t for t in tasks}
+        self.goals: list[np.ndarray] = []
 
     def reset(self, starts):
-        """Put row i at the start of the task of ``starts[i].k``, its goal at the task's."""
+        """Put row i at the start of the task of ``starts[i].k``."""
         while len(self.envs) < len(starts):
             self.envs.append(PushTEnv(self.config))
         out, infos = [], []
+        self.goals = [self.tasks[s.k].goal for s in starts]
         for env, s in zip(self.envs, starts):
-            task = self.tasks[s.k]
-            obs, info = env.reset(seed=s.seed, options={'state': task.start, 'goal': task.goal})
+            obs, info = env.reset(seed=s.seed, options={'state': self.tasks[s.k].start})
             out.append(obs)
-            infos.append(info)
+            infos.append(self._judged(env, info, self.tasks[s.k].goal))
         self.running = np.arange(len(starts))
         return self._observations(out, infos), infos
+
+    def step(self, actions, rows=None):
+        """Step as PushT does; ``success`` and ``coverage`` are on each row's task goal."""
+        observations, done, _, infos = super().step(actions, rows)
+        infos = [self._judged(self.envs[r], info, self.goals[r])
+                 for r, info in zip(self.running, infos)]
+        return observations, done, np.array([i['success'] for i in infos], bool), infos
+
+    @staticmethod
+    def _judged(env: PushTEnv, info: dict, goal: np.ndarray) -> dict:
+        covered = coverage(env, goal)
+        return dict(info, coverage=covered, success=covered > env.sim.success_threshold)

@@ -38,10 +38,8 @@ position* per 0.1 s step that a PD controller (kp 100, kv 20) pulls the pusher t
 ``reset(seed=s)`` gives gym-pusht's own start for seed ``s`` (pusher, T position and
 angle), so the same seed is the same episode here and in gym-pusht; ``options={'state':
 [ee_x, ee_y, t_x, t_y, t_yaw]}`` (metres, radians, this module's frame) starts from a
-given state; ``options={'goal': [t_x, t_y, t_yaw]}`` moves the T's goal (drawn and
-judged there; the next ``reset`` puts it back). ``info`` carries ``instruction``, ``t``,
-``success``, ``task``, ``block_xy`` (float32[1, 2]), ``block_yaw`` (float32[1]) and
-``coverage``.
+given state. ``info`` carries ``instruction``, ``t``, ``success``, ``task``,
+``block_xy`` (float32[1, 2]), ``block_yaw`` (float32[1]) and ``coverage``.
 """
 
 from __future__ import annotations
@@ -170,18 +168,13 @@ class PushTEnv(gym.Env):
         super().reset(seed=seed)
         options = dict(options or {})
         state, task = options.pop('state', None), options.pop('task', None)
-        goal = options.pop('goal', None)
         if options:
-            raise ValueError(f'unknown reset option(s) {sorted(options)}; use state, task, goal')
+            raise ValueError(f'unknown reset option(s) {sorted(options)}; use state, task')
         if task not in (None, PUSHT_TASK.family, PUSHT_TASK):
             raise ValueError(f'PushT has one task ({PUSHT_TASK.instruction!r}), got {task!r}')
         self.sim.reset(seed=seed)
         if state is not None:
             self._place(state)
-        if goal is not None:                 # gym-pusht's goal: the T's body origin and angle
-            angle = -float(goal[2])
-            self.sim.goal_pose = np.array([*(self.config.to_px(goal[:2])
-                                             - t_pose_px((0.0, 0.0), angle)[0]), angle])
         self._started, self.t = True, 0
         self._coverage = float(self.sim._get_coverage())
         self.scene = Scene((), tuple(float(v) for v in self.ee_xy()))
