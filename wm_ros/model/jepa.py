@@ -67,15 +67,15 @@ class JepaConfig(FamilyConfig):
     CONFIG_FILE = 'jepa.yaml'
 
     # FamilyConfig's first: image_size, board_half, control_hz, max_speed
-    embed: int = 64                # D: the embedding a planner compares
-    width: int = 32                # channels of the first convolution (x2, x4 deeper)
-    hidden: int = 384              # width of the predictor's MLP
+    embed: int = 32                # D: the embedding a planner compares
+    width: int = 16                # channels of the first convolution (x2, x4 deeper)
+    hidden: int = 256              # width of the predictor's MLP
     pred_layers: int = 3           # hidden layers of the predictor
     pusher_sigma: float = 0.02     # m: the pusher's Gaussian the decoder draws
     # training (wm_ros.model.jepa_train)
-    batch_size: int = 64
-    unroll: int = 4                # open-loop predictor steps per window
-    steps: int = 3000
+    batch_size: int = 24
+    unroll: int = 8                # open-loop predictor steps per window
+    steps: int = 6000
     lr: float = 1e-3
     var_weight: float = 1.0        # VICReg variance hinge
     cov_weight: float = 0.04       # VICReg covariance (off-diagonal squares / D)
