@@ -48,7 +48,8 @@ class _Encode:
     def objects(self, state: State) -> Objects:
         """Return the slots of ``state``, every one of kind ``'object'``, with their yaw."""
         present = state['present'] > 0.5
-        yaw = state['yaw'] if 'yaw' in state.keys() else np.zeros(present.shape, np.float32)
+        turned = 'yaw' in state.keys()  # noqa: SIM118 - State has no __contains__
+        yaw = state['yaw'] if turned else np.zeros(present.shape, np.float32)
         return Objects(('object',), np.zeros(present.shape, np.int64), present, state['pos'],
                        yaw)
 
