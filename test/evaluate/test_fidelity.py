@@ -158,3 +158,26 @@ def test_a_model_error_undefined_because_everything_vanished_fails_its_checks():
     assert fidelity_checks.checks(report, (16,))[1]['psnr_gain_h8_ge_3db'] == (
         'horizon 8 was not evaluated')
     assert not_checked['ee_error_h16_lt_5pct'] == 'ee_error_pct at 16: undefined'
+
+
+def test_a_pusht_bag_is_measured_with_the_scene_the_model_learned(tmp_path):
+    """The border and the goal marking are not objects: only the T is (issue 27)."""
+    from wm_ros.evaluate.discovered import Finder
+    from wm_ros.model import free_slots
+    from wm_ros.model.free_slots_train import learn_scene
+    from wm_ros.runtime.free_slots_backend import TorchFreeSlotsRuntime
+    from wm_ros.sim import pusht
+    from wm_ros.sim.dataset import iter_episodes
+    collect(tmp_path / 'pusht', 8, seed=3401, config=pusht.PushTConfig(), max_steps=30,
+            progress=False, robot='pusht')
+    episodes = list(iter_episodes(tmp_path / 'pusht'))
+    cfg = learn_scene(episodes[:6], free_slots.load_config('tiny'))
+    learned = Finder.for_runtime(TorchFreeSlotsRuntime(free_slots.FreeSlotsModel(cfg)), 0.25)
+    frames = [(ep.images[t], ep.ee_xy[t]) for ep in episodes[6:] for t in range(0, 30, 3)]
+    counts = {name: np.array([len(f(image, ee).pos) for image, ee in frames])
+              for name, f in (('learned', learned), ('frame median', Finder()))}
+    assert (counts['learned'] == 1).mean() >= 0.95, counts       # the T, whole
+    assert (counts['frame median'] > 1).mean() >= 0.5, counts     # border, goal as objects
+    # a model file from before (no learned scene) measures as it did
+    shipped = load_runtime(artefacts.FREE_SLOTS, 'torch')
+    assert Finder.for_runtime(shipped, 0.25) == Finder()
