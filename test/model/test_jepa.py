@@ -63,13 +63,15 @@ def test_it_predicts_unseen_steps_in_its_embedding_better_than_copy_last(trained
 
 
 def test_its_embeddings_do_not_collapse(trained):
+    """Most features vary from frame to frame; 24 scenes give 24 distinct embeddings."""
     model, _, unseen = trained
-    err = jepa_train.latent_errors(model, unseen, 1)
-    assert err['emb_std_min'] > 0.3 and err['emb_std_mean'] > 0.5, err
     with torch.no_grad():
-        z = model.embed(torch.from_numpy(np.stack([e.images[0] for e in unseen])))
-    gaps = torch.cdist(z, z)[~torch.eye(len(z), dtype=bool)]
-    assert gaps.min() > 0.1                  # 24 different scenes, 24 different embeddings
+        z = model.embed(torch.from_numpy(np.concatenate([e.images for e in unseen])))
+    std = z.flatten(1).std(0)
+    assert std.mean() > 0.5 and (std > 0.1).float().mean() > 0.6, std
+    first = z.reshape(24, -1, *z.shape[1:])[:, 0].flatten(1)
+    gaps = torch.cdist(first, first)[~torch.eye(24, dtype=bool)]
+    assert gaps.min() > 0.1 * gaps.median()
 
 
 def test_the_pusher_follows_the_recorded_poses_not_the_commands(trained):
@@ -112,6 +114,7 @@ def test_its_onnx_export_plans_as_torch_does(trained, tmp_path):
     out = []
     for runtime in backends:
         assert isinstance(runtime, Embedding) and runtime.embedding_dim == model.cfg.embed
+        assert model.cfg.embed == 4 * 8 * 8                     # tiny: 4 channels, 8 x 8
         state = runtime.step(runtime.encode(ep.images[:5], ep.ee_xy[:5]), actions)
         out.append((runtime.embedding(state), state['ee'], runtime.decode(state)[0]))
     (z_t, ee_t, im_t), (z_o, ee_o, im_o) = out
@@ -121,7 +124,7 @@ def test_its_onnx_export_plans_as_torch_does(trained, tmp_path):
 
 
 def test_a_config_it_cannot_build_is_refused_with_the_rule():
-    with pytest.raises(ConfigError, match='multiple of 16'):
-        jepa.load_config('tiny', image_size=72)
+    with pytest.raises(ConfigError, match='multiple of 8'):
+        jepa.load_config('tiny', image_size=60)
     with pytest.raises(ConfigError, match='unroll must be >= 1'):
         jepa.load_config('tiny', unroll=0)

@@ -18,25 +18,31 @@ The JEPA family: a joint-embedding predictive world model learned from pixels al
 
 As PLDM and LeWM train from scratch: no pretrained encoder, no object labels, no pixel
 loss on the world model. Format ``wm_ros.jepa`` (``model.json``); state ``{'z':
-float32[D], 'ee': float32[2]}``.
+float32[C, g, g], 'ee': float32[2]}`` with ``g = image_size / 8``: a spatial embedding,
+as PLDM and DINO-WM plan with (a single vector, tried first, kept where the T was and
+lost how it was turned: a linear probe read its position at R^2 0.93-0.98 and its yaw at
+none).
 
-* **encoder**: four stride-2 convolutions and a linear layer, image -> embedding ``z``
-  (``D = embed``); the pixels alone (the pusher is drawn in them too).
-* **predictor**: a residual MLP ``z + f(z, ee, action)``: the next embedding from the
-  embedding, the pusher position and the command. The pusher moves by ``dt * action``
-  plus a learned correction of at most ``dt * max_speed`` per step (what the robot's
-  controller makes of the command, learned from the recorded poses: PushT's PD
-  controller covers about 40 % of it).
+* **encoder**: three stride-2 convolutions and a 1x1 one, image -> ``z`` (the pixels
+  alone; the pusher is drawn in them too).
+* **predictor**: a residual convolution ``z + f(z, planes)`` on the grid; the planes say
+  where the pusher is and where the command takes it (a Gaussian at ``ee`` and at
+  ``ee + dt * action``, drawn for a top-down camera spanning ``[-board_half,
+  board_half]``, as the latent-grid family draws them) plus the command and position as
+  constant planes, so a camera with another geometry is learned too. The pusher moves
+  by ``dt * action`` plus a learned correction of at most ``dt * max_speed`` per step
+  (what the robot's controller makes of the command, learned from the recorded poses:
+  PushT's PD controller covers about 40 % of it).
 * **training** (:mod:`wm_ros.model.jepa_train`): the predictor is unrolled open loop
   over ``unroll`` recorded commands and each predicted embedding is pulled toward the
   encoder's embedding of the real frame (both sides learn, as in LeWM); VICReg's variance
-  hinge (every dimension's std over the batch at least 1) and covariance penalty keep the
-  embeddings from collapsing to a constant.
+  hinge (every feature's std over the batch at least 1) and covariance penalty (between
+  the channels of each cell) keep the embeddings from collapsing.
 * **decoder**: transposed convolutions from ``z`` (and the pusher's Gaussian) back to
   the image, trained on *detached* embeddings only: it is for viewing (``decode``), and
   nothing it learns reaches the encoder or the predictor.
 
-A planner reads the embedding through the runtime's
+A planner reads the embedding (``z`` flattened, ``D = C g^2``) through the runtime's
 :class:`~wm_ros.runtime.base.Embedding` capability (:mod:`wm_ros.plan.goal`: the
 distance of an imagined embedding to a goal image's).
 """
@@ -52,7 +58,7 @@ from torch import nn
 from wm_ros import config as config_io
 from wm_ros.model import family_files
 from wm_ros.model.config import FamilyConfig
-from wm_ros.model.latent import _coords, _gaussian
+from wm_ros.model.latent import _coords, _gaussian, _Residual
 
 FORMAT = 'wm_ros.jepa'
 FORMAT_VERSION = 1
@@ -67,18 +73,18 @@ class JepaConfig(FamilyConfig):
     CONFIG_FILE = 'jepa.yaml'
 
     # FamilyConfig's first: image_size, board_half, control_hz, max_speed
-    embed: int = 32                # D: the embedding a planner compares
-    width: int = 16                # channels of the first convolution (x2, x4 deeper)
-    hidden: int = 256              # width of the predictor's MLP
-    pred_layers: int = 3           # hidden layers of the predictor
-    pusher_sigma: float = 0.02     # m: the pusher's Gaussian the decoder draws
+    channels: int = 8              # C: channels of the embedding grid
+    width: int = 16                # channels of the encoder's first convolution (x2 deeper)
+    dyn_width: int = 32            # channels of the predictor's convolutions
+    dyn_blocks: int = 1            # residual blocks of the predictor
+    pusher_sigma: float = 0.02     # m: the pusher's Gaussian in the planes and the drawing
     # training (wm_ros.model.jepa_train)
     batch_size: int = 24
     unroll: int = 8                # open-loop predictor steps per window
     steps: int = 6000
     lr: float = 1e-3
     var_weight: float = 1.0        # VICReg variance hinge
-    cov_weight: float = 0.04       # VICReg covariance (off-diagonal squares / D)
+    cov_weight: float = 0.04       # VICReg covariance (off-diagonal squares / C, per cell)
     ee_weight: float = 100.0       # L1 (m) of the unrolled pusher
     decoder_weight: float = 1.0    # pixel loss of the viewing decoder (detached z)
     motion_weight: float = 20.0    # extra pixel weight off the background (decoder only)
@@ -87,12 +93,22 @@ class JepaConfig(FamilyConfig):
     device: str = 'cpu'
 
     def __post_init__(self):
-        if self.image_size % 16 or not 32 <= self.image_size <= 512:
-            raise config_io.ConfigError(f'image_size must be a multiple of 16 in [32, 512], '
+        if self.image_size % 8 or not 32 <= self.image_size <= 512:
+            raise config_io.ConfigError(f'image_size must be a multiple of 8 in [32, 512], '
                                         f'got {self.image_size}')
-        if self.unroll < 1 or self.steps < 0 or self.embed < 2 or self.width < 4:
-            raise config_io.ConfigError('unroll must be >= 1, steps >= 0, embed >= 2 and '
+        if self.unroll < 1 or self.steps < 0 or self.channels < 1 or self.width < 4:
+            raise config_io.ConfigError('unroll must be >= 1, steps >= 0, channels >= 1 and '
                                         'width >= 4')
+
+    @property
+    def grid(self) -> int:
+        """Return g: the embedding grid's side."""
+        return self.image_size // 8
+
+    @property
+    def embed(self) -> int:
+        """Return D = C g^2: the length of the embedding a planner compares."""
+        return self.channels * self.grid ** 2
 
 
 def load_config(name: str = 'default', path: str | Path | None = None, **overrides
@@ -101,37 +117,28 @@ def load_config(name: str = 'default', path: str | Path | None = None, **overrid
     return JepaConfig.load(name, path, **overrides)
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    """Return linear layers of ``sizes`` with GELU between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for a, b in zip(sizes, sizes[1:]):
-        layers += [nn.Linear(a, b), nn.GELU()]
-    return nn.Sequential(*layers[:-1])
-
-
 class JepaWorldModel(nn.Module):
     """Encoder, predictor and viewing decoder of the JEPA family (module docstring)."""
 
     def __init__(self, cfg: JepaConfig):
         super().__init__()
         self.cfg = cfg
-        w, d, s = cfg.width, cfg.embed, cfg.image_size
-        self.cells = s // 16
-        flat = 4 * w * self.cells ** 2
+        w, c, v, s = cfg.width, cfg.channels, cfg.dyn_width, cfg.image_size
+        self.register_buffer('cells', _coords(cfg.grid, cfg.board_half), persistent=False)
         self.register_buffer('pixels', _coords(s, cfg.board_half), persistent=False)
         self.enc = nn.Sequential(nn.Conv2d(3, w, 4, 2, 1), nn.GELU(),
                                  nn.Conv2d(w, 2 * w, 4, 2, 1), nn.GELU(),
-                                 nn.Conv2d(2 * w, 4 * w, 4, 2, 1), nn.GELU(),
-                                 nn.Conv2d(4 * w, 4 * w, 4, 2, 1), nn.GELU(),
-                                 nn.Flatten(), nn.Linear(flat, d))
-        self.pred = _mlp([d + 4] + [cfg.hidden] * cfg.pred_layers + [d])
-        self.ee_head = _mlp([d + 4, 64, 2])
-        for head in (self.pred[-1], self.ee_head[-1]):    # start as copy-last / dt * action
+                                 nn.Conv2d(2 * w, 2 * w, 4, 2, 1), nn.GELU(),
+                                 nn.Conv2d(2 * w, c, 1))
+        self.dyn_in = nn.Conv2d(c + 6, v, 3, padding=1)
+        self.dyn = nn.Sequential(*[_Residual(v) for _ in range(cfg.dyn_blocks)], nn.GELU())
+        self.dyn_out = nn.Conv2d(v, c, 3, padding=1)
+        self.ee_head = nn.Sequential(nn.Linear(c + 4, 64), nn.GELU(), nn.Linear(64, 2))
+        for head in (self.dyn_out, self.ee_head[-1]):      # start as copy-last / dt * action
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
-        self.dec_in = nn.Sequential(nn.Linear(d, flat), nn.GELU())
-        self.up = nn.Sequential(nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1), nn.GELU(),
-                                nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.GELU(),
+        self.dec_in = nn.Sequential(nn.Conv2d(c + 1, 2 * w, 3, padding=1), nn.GELU())
+        self.up = nn.Sequential(nn.ConvTranspose2d(2 * w, w, 4, 2, 1), nn.GELU(),
                                 nn.ConvTranspose2d(w, w, 4, 2, 1), nn.GELU(),
                                 nn.ConvTranspose2d(w, w // 2, 4, 2, 1), nn.GELU())
         self.dec_out = nn.Conv2d(w // 2 + 1, 3, 3, padding=1)
@@ -141,7 +148,7 @@ class JepaWorldModel(nn.Module):
         return torch.clamp(ee, -h, h)
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        """Return the embeddings float32[B, D] of uint8 images [B, S, S, 3]."""
+        """Return the embeddings float32[B, C, g, g] of uint8 images [B, S, S, 3]."""
         x = images.permute(0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0
         return self.enc(x)
 
@@ -153,15 +160,21 @@ class JepaWorldModel(nn.Module):
              ) -> tuple[torch.Tensor, ...]:
         """Return the state one control period after ``action`` [B, 2] (m/s)."""
         cfg = self.cfg
-        x = torch.cat([z, ee / cfg.board_half, action / cfg.max_speed], 1)
+        g = z.shape[-1]
+        const = torch.cat([action / cfg.max_speed, ee / cfg.board_half], 1)
+        planes = torch.cat([_gaussian(ee, self.cells, cfg.pusher_sigma),
+                            _gaussian(ee + cfg.dt * action, self.cells, cfg.pusher_sigma),
+                            const[:, :, None, None].expand(-1, -1, g, g)], 1)
+        x = torch.cat([z.mean((2, 3)), const], 1)
         move = cfg.dt * (action + cfg.max_speed * torch.tanh(self.ee_head(x)))
-        return z + self.pred(x), self._clip(ee + move)
+        z = z + self.dyn_out(self.dyn(self.dyn_in(torch.cat([z, planes], 1))))
+        return z, self._clip(ee + move)
 
     def decode(self, z: torch.Tensor, ee: torch.Tensor) -> torch.Tensor:
         """Return the image float32[B, 3, S, S] in [0, 1] the viewing decoder draws."""
-        c = self.cells
-        h = self.dec_in(z).reshape(-1, 4 * self.cfg.width, c, c)   # batch axis stays dynamic
-        h = torch.cat([self.up(h), _gaussian(ee, self.pixels, self.cfg.pusher_sigma)], 1)
+        sigma = self.cfg.pusher_sigma
+        h = self.up(self.dec_in(torch.cat([z, _gaussian(ee, self.cells, sigma)], 1)))
+        h = torch.cat([h, _gaussian(ee, self.pixels, sigma)], 1)
         return torch.sigmoid(self.dec_out(h))
 
     def decode_uint8(self, z: torch.Tensor, ee: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -172,7 +185,8 @@ class JepaWorldModel(nn.Module):
 
 def state_spec(cfg: JepaConfig) -> dict:
     """Return ``{key: {'shape': [...] without batch, 'dtype': ...}}`` of this family's State."""
-    return {'z': {'shape': [cfg.embed], 'dtype': 'float32'},
+    g = cfg.grid
+    return {'z': {'shape': [cfg.channels, g, g], 'dtype': 'float32'},
             'ee': {'shape': [2], 'dtype': 'float32'}}
 
 

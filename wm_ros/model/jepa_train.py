@@ -93,13 +93,19 @@ class Windows:
 
 
 def vicreg(emb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return VICReg's (variance hinge, covariance) terms of embeddings float32[N, D]."""
-    n, d = emb.shape
-    std = torch.sqrt(emb.var(0) + 1e-4)
-    centred = emb - emb.mean(0)
-    cov = centred.T @ centred / max(n - 1, 1)
-    off = cov - torch.diag(torch.diag(cov))
-    return torch.relu(1.0 - std).mean(), off.pow(2).sum() / d
+    """
+    Return VICReg's (variance hinge, covariance) terms of embeddings float32[N, C, g, g].
+
+    The hinge is on every feature's std over the batch; the covariance is between the
+    channels of each cell (squared off-diagonal entries / C, averaged over the cells).
+    """
+    n, c = emb.shape[:2]
+    std = torch.sqrt(emb.flatten(1).var(0) + 1e-4)
+    cells = emb.flatten(2).permute(2, 0, 1)                        # [g*g, N, C]
+    centred = cells - cells.mean(1, keepdim=True)
+    cov = centred.transpose(1, 2) @ centred / max(n - 1, 1)        # [g*g, C, C]
+    off = cov - torch.diag_embed(torch.diagonal(cov, dim1=1, dim2=2))
+    return torch.relu(1.0 - std).mean(), off.pow(2).sum((1, 2)).mean() / c
 
 
 def batch_loss(model: jepa.JepaWorldModel, data: Windows, f: np.ndarray
@@ -108,14 +114,15 @@ def batch_loss(model: jepa.JepaWorldModel, data: Windows, f: np.ndarray
     cfg = model.cfg
     t, b = cfg.unroll, len(f)
     idx = torch.from_numpy(f[:, None] + np.arange(t + 1))               # [B, T+1]
-    emb = model.embed(data.images[idx.reshape(-1)]).reshape(b, t + 1, -1)
+    emb = model.embed(data.images[idx.reshape(-1)])
+    emb = emb.reshape(b, t + 1, *emb.shape[1:])                          # [B, T+1, C, g, g]
     z, ee = emb[:, 0], data.ee[idx[:, 0]]
     pred = ee_err = 0.0
     for k in range(t):
         z, ee = model.step(z, ee, data.actions[idx[:, k]])
         pred = pred + (z - emb[:, k + 1]).pow(2).mean() / t
         ee_err = ee_err + (ee - data.ee[idx[:, k + 1]]).abs().mean() / t
-    var, cov = vicreg(emb.reshape(b * (t + 1), -1))
+    var, cov = vicreg(emb.flatten(0, 1))
     dec = _decoder_loss(model, data, emb[:, 0].detach(), idx[:, 0])
     total = (pred + cfg.var_weight * var + cfg.cov_weight * cov + cfg.ee_weight * ee_err
              + cfg.decoder_weight * dec)
@@ -162,13 +169,13 @@ def latent_errors(model: jepa.JepaWorldModel, episodes: list[Recording], horizon
             z, ee = model.step(z, ee, actions[starts + k])
             commanded = commanded + model.cfg.dt * actions[starts + k]
         target = emb[starts + horizon]
-        errs.append((z - target).pow(2).mean(1))
-        copies.append((emb[starts] - target).pow(2).mean(1))
+        errs.append((z - target).pow(2).flatten(1).mean(1))
+        copies.append((emb[starts] - target).pow(2).flatten(1).mean(1))
         ee_errs.append((ee - poses[starts + horizon]).norm(dim=1))
         ee_cmds.append((commanded - poses[starts + horizon]).norm(dim=1))
     if not errs:
         raise ValueError(f'no episode has more than horizon={horizon} frames')
-    std = torch.cat(embs).std(0)
+    std = torch.cat(embs).flatten(1).std(0)
     return {'horizon': horizon, 'model': float(torch.cat(errs).mean()),
             'copy_last': float(torch.cat(copies).mean()), 'starts': int(sum(map(len, errs))),
             'ee_m': float(torch.cat(ee_errs).mean()),

@@ -16,9 +16,10 @@
 """
 Runtimes of the JEPA family (:mod:`wm_ros.model.jepa`): torch, ONNX Runtime.
 
-Capability: :class:`~wm_ros.runtime.base.Embedding`: the state's embedding ``z`` is what
-a goal-image planner compares (:mod:`wm_ros.plan.goal`); ``embed(images, ee)`` encodes
-frames straight to it. No object read-out and no uncertainty estimate.
+Capability: :class:`~wm_ros.runtime.base.Embedding`: the state's embedding ``z`` (its
+grid, flattened) is what a goal-image planner compares (:mod:`wm_ros.plan.goal`);
+``embed(images, ee)`` encodes frames straight to it. No object read-out and no
+uncertainty estimate.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ class _Embedding:
     """The :class:`~wm_ros.runtime.base.Embedding` capability: the state's ``z``."""
 
     def embedding(self, state: State) -> np.ndarray:
-        """Return float32[B, D]: the embedding ``state`` holds."""
+        """Return float32[B, D]: the embedding ``state`` holds (its grid, flattened)."""
         self.state_spec.check(state)
-        return np.asarray(state['z'], np.float32)
+        z = np.asarray(state['z'], np.float32)
+        return z.reshape(len(z), -1)
 
     def embed(self, images: np.ndarray, ee: np.ndarray) -> np.ndarray:
         """Return float32[B, D]: the embeddings of ``images`` uint8[B,S,S,3] (``ee`` [B,2])."""
@@ -48,8 +50,8 @@ class _Embedding:
 
     @property
     def embedding_dim(self) -> int:
-        """Return D."""
-        return int(self.state_spec.shapes['z'][0])
+        """Return D (channels x grid cells)."""
+        return int(np.prod(self.state_spec.shapes['z']))
 
 
 class TorchJepaRuntime(_Embedding, TorchModelRuntime):
