@@ -75,7 +75,7 @@ class JepaConfig(FamilyConfig):
     # FamilyConfig's first: image_size, board_half, control_hz, max_speed
     channels: int = 8              # C: channels of the embedding grid
     width: int = 16                # channels of the encoder's first convolution (x2 deeper)
-    dyn_width: int = 32            # channels of the predictor's convolutions
+    dyn_width: int = 24            # channels of the predictor's convolutions
     dyn_blocks: int = 1            # residual blocks of the predictor
     pusher_sigma: float = 0.02     # m: the pusher's Gaussian in the planes and the drawing
     # training (wm_ros.model.jepa_train)
