@@ -26,7 +26,9 @@ What it adds to the first step (:meth:`wm_ros.model.free_slots.FreeSlotsModel.st
   pooled over the slots: how close and from which side, so a pusher pressed between two
   objects can stall). The linear part starts as ``command x dt`` (the tabletop's arm) and
   learns the robot's controller from the recorded poses (PushT's lags behind a steady
-  command); the MLP starts at zero.
+  command); the MLP starts at zero;
+* **walls**: each slot also sees its gap to the board's four edges (static bodies: PushT's
+  walls), from its turned extent.
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def build(model: nn.Module, cfg) -> None:
     """Add the layers of the second step to ``model``."""
     h, p, r = cfg.hidden, cfg.pair_hidden, cfg.shape_bins
     model.pair = nn.Sequential(nn.Linear(2 * r + 8, p), nn.ReLU(), nn.Linear(p, p), nn.ReLU())
-    model.body = nn.Sequential(nn.Linear(r + 23 + p, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
+    model.body = nn.Sequential(nn.Linear(r + 31 + p, h), nn.ReLU(), nn.Linear(h, h), nn.ReLU(),
                                nn.Linear(h, 3))
     nn.init.zeros_(model.body[-1].weight)
     nn.init.zeros_(model.body[-1].bias)
@@ -165,10 +167,28 @@ def step(model, shape, present, pos, prev_pos, yaw, prev_yaw, ee, prev_ee, actio
         (a / cfg.max_speed).unsqueeze(-2).expand_as(vel), motion / u, pos / cfg.board_half,
         torch.cos(yaw).unsqueeze(-1), torch.sin(yaw).unsqueeze(-1),
         torch.ones_like(vel[..., :1]), agg], -1)
-    out = model.body(feats) * present.unsqueeze(-1)
+    out = model.body(torch.cat([feats, _walls(model, shape, pos, yaw)], -1)) \
+        * present.unsqueeze(-1)
     edge = cfg.board_half
     new_pos = torch.clamp(pos + out[..., :2] * u * 10.0, -edge, edge)
     new_yaw = wrap(yaw + out[..., 2])
     if cfg.separate:
         new_pos = torch.clamp(model.separate(present, new_pos, ext_i + ext_j, gap), -edge, edge)
     return new_pos, pos, new_yaw, yaw, ee_next, ee
+
+
+def _walls(model, shape, pos, yaw) -> torch.Tensor:
+    """
+    Return [B, M, 8]: each slot's gap to the board's four edges and its contact with them.
+
+    The edges are static bodies (PushT's walls; the tabletop's rim): the gap is the
+    distance from the slot's turned extent towards the edge to the edge.
+    """
+    edge = model.cfg.board_half
+    gaps = []
+    for axis, sign in ((0, 1.0), (0, -1.0), (1, 1.0), (1, -1.0)):
+        vx = torch.full_like(yaw, sign if axis == 0 else 0.0)
+        vy = torch.full_like(yaw, sign if axis == 1 else 0.0)
+        gaps.append(edge - sign * pos[..., axis] - model.extent(shape, vx, vy, yaw))
+    gap = torch.stack(gaps, -1)
+    return torch.cat([gap / POS_SCALE, torch.exp(-torch.clamp(gap, min=0.0) / 0.005)], -1)

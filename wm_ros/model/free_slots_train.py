@@ -167,6 +167,11 @@ class Tracks:
         self.starts, self.moving = np.array(starts), np.array(moving, bool)
         self.seen_rate = float(np.concatenate(cols['seen'])[np.concatenate(self.present) > 0]
                                .mean())
+        # slots empty in every episode take no part in a step (each term is masked by
+        # present; discovery fills slots in order): training leaves them out (PushT: 1 of 8)
+        used = max(1, int((self.arrays['present'] > 0).sum(-1).max()))
+        for k in ('pos', 'seen', 'yaw', 'shape', 'present'):
+            self.arrays[k] = self.arrays[k][:, :used].contiguous()
 
     def sample(self, batch: int, rng: np.random.Generator) -> torch.Tensor:
         """Return window starts, ``CONTACT`` of them with a moving slot."""
