@@ -66,7 +66,8 @@ def test_its_embeddings_do_not_collapse(trained):
     """Most features vary from frame to frame; 24 scenes give 24 distinct embeddings."""
     model, _, unseen = trained
     with torch.no_grad():
-        z = model.embed(torch.from_numpy(np.concatenate([e.images for e in unseen])))
+        z = model.embed(torch.from_numpy(np.concatenate([e.images for e in unseen])),
+                        torch.from_numpy(np.concatenate([e.ee_xy for e in unseen])))
     std = z.flatten(1).std(0)
     assert std.mean() > 0.5 and (std > 0.1).float().mean() > 0.6, std
     first = z.reshape(24, -1, *z.shape[1:])[:, 0].flatten(1)

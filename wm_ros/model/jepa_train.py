@@ -50,6 +50,7 @@ from wm_ros.model.latent_train import BUSY, CHANGED, load_label_free, optimise
 from wm_ros.model.threads import set_training_threads
 
 HORIZONS = (1, 8, 16)     # steps at which held-out episodes are measured
+MOVED = 0.003             # fraction of changed pixels (pusher painted over): the scene moved
 
 
 class Windows:
@@ -114,7 +115,7 @@ def batch_loss(model: jepa.JepaWorldModel, data: Windows, f: np.ndarray
     cfg = model.cfg
     t, b = cfg.unroll, len(f)
     idx = torch.from_numpy(f[:, None] + np.arange(t + 1))               # [B, T+1]
-    emb = model.embed(data.images[idx.reshape(-1)])
+    emb = model.embed(data.images[idx.reshape(-1)], data.ee[idx.reshape(-1)])
     emb = emb.reshape(b, t + 1, *emb.shape[1:])                          # [B, T+1, C, g, g]
     z, ee = emb[:, 0], data.ee[idx[:, 0]]
     pred = ee_err = 0.0
@@ -151,17 +152,19 @@ def latent_errors(model: jepa.JepaWorldModel, episodes: list[Recording], horizon
     (``model``), and of the start's own embedding to it (``copy_last``); the pusher's
     error (m) after ``horizon`` steps (``ee_m``) and that of ``ee + dt * sum(commands)``
     (``ee_command_m``: the pusher assumed to follow its commands); ``emb_std_*``: the
-    mean and smallest per-dimension std of the embeddings of every frame.
+    mean and smallest per-dimension std of the embeddings of every frame; ``*_moving``: the
+    same over the starts where the scene itself changed (more than ``MOVED`` of the pixels,
+    the pusher painted over in both frames), which copy-last cannot predict.
     """
     model.eval()
-    errs, copies, embs, ee_errs, ee_cmds = [], [], [], [], []
+    errs, copies, embs, ee_errs, ee_cmds, moved = [], [], [], [], [], []
     for ep in episodes:
-        emb = model.embed(torch.from_numpy(np.ascontiguousarray(ep.images)))
+        poses = torch.from_numpy(np.asarray(ep.ee_xy, np.float32))
+        emb = model.embed(torch.from_numpy(np.ascontiguousarray(ep.images)), poses)
         embs.append(emb)
         starts = np.arange(0, len(ep.images) - horizon, stride)
         if not len(starts):
             continue
-        poses = torch.from_numpy(np.asarray(ep.ee_xy, np.float32))
         z, ee = emb[starts], poses[starts]
         actions = torch.from_numpy(np.asarray(ep.actions, np.float32))
         commanded = poses[starts].clone()
@@ -169,6 +172,10 @@ def latent_errors(model: jepa.JepaWorldModel, episodes: list[Recording], horizon
             z, ee = model.step(z, ee, actions[starts + k])
             commanded = commanded + model.cfg.dt * actions[starts + k]
         target = emb[starts + horizon]
+        seen = model.unpushed(torch.from_numpy(np.ascontiguousarray(ep.images)).permute(
+            0, 3, 1, 2).to(torch.float32) / 127.5 - 1.0, poses)
+        change = (seen[starts + horizon] - seen[starts]).abs().amax(1) > 2 * CHANGED
+        moved.append(change.flatten(1).to(torch.float32).mean(1) > MOVED)
         errs.append((z - target).pow(2).flatten(1).mean(1))
         copies.append((emb[starts] - target).pow(2).flatten(1).mean(1))
         ee_errs.append((ee - poses[starts + horizon]).norm(dim=1))
@@ -176,8 +183,11 @@ def latent_errors(model: jepa.JepaWorldModel, episodes: list[Recording], horizon
     if not errs:
         raise ValueError(f'no episode has more than horizon={horizon} frames')
     std = torch.cat(embs).flatten(1).std(0)
-    return {'horizon': horizon, 'model': float(torch.cat(errs).mean()),
-            'copy_last': float(torch.cat(copies).mean()), 'starts': int(sum(map(len, errs))),
+    err, copy, moving = torch.cat(errs), torch.cat(copies), torch.cat(moved)
+    return {'horizon': horizon, 'model': float(err.mean()), 'copy_last': float(copy.mean()),
+            'starts': len(err), 'moving_starts': int(moving.sum()),
+            'model_moving': float(err[moving].mean()) if moving.any() else None,
+            'copy_last_moving': float(copy[moving].mean()) if moving.any() else None,
             'ee_m': float(torch.cat(ee_errs).mean()),
             'ee_command_m': float(torch.cat(ee_cmds).mean()),
             'emb_std_mean': float(std.mean()), 'emb_std_min': float(std.min())}
