@@ -32,7 +32,8 @@ none).
 * **predictor**: a residual convolution ``z + f(z, planes)`` on the grid; the planes say
   where the pusher is and where the command takes it (a Gaussian at ``ee`` and at
   ``ee + dt * action``, drawn for a top-down camera spanning ``[-board_half,
-  board_half]``, as the latent-grid family draws them) plus the command and position as
+  board_half]``, as the latent-grid family draws them), the pusher's offset from each
+  cell's centre (a cell is 6 cm on PushT: contact needs finer) and the command as
   constant planes, so a camera with another geometry is learned too. The pusher moves
   by ``dt * action`` plus a learned correction of at most ``dt * max_speed`` per step
   (what the robot's controller makes of the command, learned from the recorded poses:
@@ -190,11 +191,12 @@ class JepaWorldModel(nn.Module):
         """Return the state one control period after ``action`` [B, 2] (m/s)."""
         cfg = self.cfg
         g = z.shape[-1]
-        const = torch.cat([action / cfg.max_speed, ee / cfg.board_half], 1)
+        command = (action / cfg.max_speed)[:, :, None, None].expand(-1, -1, g, g)
+        offset = (ee[:, :, None, None] - self.cells[None]) / cfg.board_half   # [B, 2, g, g]
         planes = torch.cat([_gaussian(ee, self.cells, cfg.pusher_sigma),
                             _gaussian(ee + cfg.dt * action, self.cells, cfg.pusher_sigma),
-                            const[:, :, None, None].expand(-1, -1, g, g)], 1)
-        x = torch.cat([z.mean((2, 3)), const], 1)
+                            offset, command], 1)
+        x = torch.cat([z.mean((2, 3)), action / cfg.max_speed, ee / cfg.board_half], 1)
         move = cfg.dt * (action + cfg.max_speed * torch.tanh(self.ee_head(x)))
         z = z + self.dyn_out(self.dyn(self.dyn_in(torch.cat([z, planes], 1))))
         return z, self._clip(ee + move)
