@@ -32,6 +32,10 @@ open loop with the recorded commands; copy-last repeats the frame. At each horiz
 * **split / dropped** (% of predicted frames): two or more objects of the T's colour
   (split), or none (dropped);
 * **PSNR** (dB, mean) against the real frame; **pusher error** (cm, median).
+
+``--stalls`` (any recording, the tabletop's too) prints instead the pusher's one-step
+error where the recorded pusher stalled (moved under half the commanded ``command x dt``
+of at least 5 mm, away from the edges: pressed into objects) and elsewhere.
 """
 
 from __future__ import annotations
@@ -117,11 +121,11 @@ def _colour(found, k):
     return found.sprite[k, :3].sum((-1, -2)) / max(float(a), 1e-6)
 
 
-def rollout(runtime, ep, starts, horizons):
+def rollout(runtime, ep, starts, horizons, last_pose: bool = True):
     """Return {h: (frames uint8[B, S, S, 3], ee [B, 2])} of ``runtime`` from ``starts``."""
     h_max = max(horizons)
     state = runtime.encode(ep.images[starts], ep.ee_xy[starts])
-    if 'prev_ee' in state.keys():  # noqa: SIM118 - the pusher's last velocity is known
+    if last_pose and 'prev_ee' in state.keys():  # noqa: SIM118 - the pusher's last velocity is known
         state = state.updated({'prev_ee': ep.ee_xy[np.maximum(starts - 1, 0)]
                                .astype(np.float32)})
     actions = np.stack([ep.actions[t:t + h_max] for t in starts]).astype(np.float32)
@@ -132,7 +136,8 @@ def rollout(runtime, ep, starts, horizons):
     return out
 
 
-def evaluate(models: dict, episodes, measure: Measure, horizons, stride: int) -> dict:
+def evaluate(models: dict, episodes, measure: Measure, horizons, stride: int,
+             last_pose: bool = True) -> dict:
     """Return {name: {h: {figure: value}}} for every model and copy-last."""
     rows = {name: {h: {'err': [], 'yaw': [], 'psnr': [], 'split': [], 'drop': [], 'ee': []}
                    for h in horizons} for name in ['copy-last', *models]}
@@ -141,7 +146,8 @@ def evaluate(models: dict, episodes, measure: Measure, horizons, stride: int) ->
         starts = np.arange(0, len(ep.actions) - max(horizons) + 1, stride)
         if not len(starts):
             continue
-        preds = {name: rollout(rt, ep, starts, horizons) for name, rt in models.items()}
+        preds = {name: rollout(rt, ep, starts, horizons, last_pose)
+                 for name, rt in models.items()}
         for b, t in enumerate(starts):
             ref = measure.find(ep.images[t], ep.ee_xy[t])
             k0, _ = measure.t_of(ref, true[t, :2], None)
@@ -182,6 +188,33 @@ def evaluate(models: dict, episodes, measure: Measure, horizons, stride: int) ->
                    for h, r in per.items()} for name, per in rows.items()}
 
 
+def stalls(models: dict, episodes) -> str:
+    """Return the pusher's one-step error (cm, median) where it stalled and elsewhere."""
+    err = {name: {True: [], False: []} for name in ['command x dt', *models]}
+    for ep in episodes:
+        n = len(ep.actions)
+        rt0 = next(iter(models.values()))
+        cmd = np.clip(ep.actions, -rt0.max_speed, rt0.max_speed) / rt0.control_hz
+        real = ep.ee_xy[1:n + 1] - ep.ee_xy[:n]
+        inside = (np.abs(ep.ee_xy[:n]) < 0.25 - 0.03).all(1)
+        big = np.linalg.norm(cmd, axis=1) > 0.005
+        stalled = big & inside & (np.linalg.norm(real, axis=1)
+                                          < 0.5 * np.linalg.norm(cmd, axis=1))
+        starts = np.arange(1, n)
+        for name, rt in models.items():
+            _, ee = rollout(rt, ep, starts, [1])[1]
+            for t, e in zip(starts, ee):
+                if big[t]:
+                    err[name][bool(stalled[t])].append(np.linalg.norm(e - ep.ee_xy[t + 1]))
+        for t in starts[big[starts]]:
+            err['command x dt'][bool(stalled[t])].append(np.linalg.norm(cmd[t] - real[t]))
+    lines = ['| pusher, 1 step (cm, median) | stalled | elsewhere (commanded) |', '|---|---|---|']
+    for name, e in err.items():
+        lines.append(f'| {name} | {100 * np.median(e[True]):.2f} ({len(e[True])} steps) | '
+                     f'{100 * np.median(e[False]):.2f} ({len(e[False])}) |')
+    return '\n'.join(lines)
+
+
 def table(results: dict, horizons) -> str:
     """Return the figures as a markdown table."""
     lines = ['| model | horizon | T error (cm, moved) | yaw error (deg, turned >15) | '
@@ -205,10 +238,16 @@ def main(argv=None) -> int:
     ap.add_argument('--horizons', default='1,8,16')
     ap.add_argument('--stride', type=int, default=4)
     ap.add_argument('--backend', default='torch')
+    ap.add_argument('--stalls', action='store_true', help='the pusher where it stalled')
+    ap.add_argument('--no-last-pose', action='store_true',
+                    help='encode from the frame and pose alone (the pusher starts at rest)')
     args = ap.parse_args(argv)
     horizons = [int(h) for h in args.horizons.split(',')]
     t0 = time.time()
     models = {Path(m).name: load_runtime(m, args.backend) for m in args.model}
+    if args.stalls:
+        print(stalls(models, list(iter_episodes(args.data))))
+        return 0
     scene = args.scene or next((m for m, rt in zip(args.model, models.values())
                                 if isinstance(getattr(rt, 'cfg', None),
                                               free_slots.FreeSlotsConfig)), None)
@@ -217,7 +256,8 @@ def main(argv=None) -> int:
         return 2
     measure = Measure(free_slots.FILES.config_of(free_slots.FILES.read_metadata(scene)))
     episodes = list(iter_episodes(args.data))
-    results = evaluate(models, episodes, measure, horizons, args.stride)
+    results = evaluate(models, episodes, measure, horizons, args.stride,
+                       not args.no_last_pose)
     print(table(results, horizons))
     print(f'\n{len(episodes)} episodes, stride {args.stride}, scene from {scene}, '
           f'{time.time() - t0:.0f} s')
