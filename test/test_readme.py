@@ -88,7 +88,7 @@ def _bag_export(argv, cwd, _):
 
 
 FORMATS = {'slots': 'wm_ros.object_slots', 'free_slots': 'wm_ros.free_slots',
-           'latent': 'wm_ros.latent_grid'}
+           'latent': 'wm_ros.latent_grid', 'jepa': 'wm_ros.jepa'}
 
 
 def _trained(argv, cwd, _):
@@ -99,6 +99,11 @@ def _trained(argv, cwd, _):
 
 def _exported(argv, cwd, _):
     assert list((cwd / _opt(argv, '--model')).rglob('*.onnx'))
+
+
+def _pusht_plan(argv, cwd, _):
+    doc = json.loads((cwd / _opt(argv, '--out') / 'pusht_planner.json').read_text())
+    assert doc['n'] == 1 and len(doc['wilson_pct']) == 2, doc
 
 
 def _fidelity(argv, cwd, _):
@@ -132,6 +137,9 @@ TINY: dict[str, Tiny] = {
     'plan': Tiny({'--config': 'tiny', '--max-steps': '6'}, codes=(0, 1), check=_plan),
     'collect': Tiny({'--episodes': '1', '--max-steps': '60', '--tasks': 'separate'},
                     check=_collect),
+    'collect pusht': Tiny({'--episodes': '4', '--max-steps': '30'}, check=_collect),
+    'eval planner pusht': Tiny({'--config': 'tiny', '--episodes': '1', '--max-steps': '6'},
+                               check=_pusht_plan),
     'bag export': Tiny(check=_bag_export),
     'train world-model': Tiny({'--config': 'tiny'}, check=_trained),
     'export': Tiny(check=_exported),
@@ -170,12 +178,20 @@ def recipes(text: str) -> dict[str, list[list[str]]]:
 
 
 def key(argv: list) -> str | None:
-    """Return the :data:`TINY` key of a ``wm-ros`` command (``None`` for other programs)."""
+    """
+    Return the :data:`TINY` key of a ``wm-ros`` command (``None`` for other programs).
+
+    The command and, for groups, its sub-command; ``pusht`` appended for ``--robot pusht``
+    (another robot's tiny sizes differ).
+    """
     if argv[0] != 'wm-ros':
         return None
+    name = argv[1]
     if argv[1] in ('train', 'eval', 'bag', 'bench') and len(argv) > 2:
-        return f'{argv[1]} {argv[2]}'
-    return argv[1]
+        name = f'{argv[1]} {argv[2]}'
+    if '--robot' in argv and _opt(argv, '--robot') != 'tabletop':
+        name += f' {_opt(argv, "--robot")}'
+    return name
 
 
 def shrink(argv: list, sizes: dict) -> list:
