@@ -178,8 +178,8 @@ def add_parser(sub) -> None:
                    'family to measure real success (0: do not measure)')
     t.add_argument('--workers', type=whole(0), default=1, help='policy: tabletop processes')
     t.add_argument('--config-file', default=None)
-    t.add_argument('--set', nargs='*', type=key_value, default=[],
-                   help='config overrides key=value')
+    t.add_argument('--set', nargs='*', type=key_value, default=[], action='extend',
+                   help='config overrides key=value (several, or --set repeated)')
     t.add_argument('--resume', action='store_true')
     t.add_argument('--init-from', default=None,
                    help='start from this model where weights match (e.g. retrain one stage)')
