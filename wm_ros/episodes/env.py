@@ -156,3 +156,26 @@ def running_subset(running: np.ndarray, rows) -> np.ndarray:
         raise ValueError(f'rows {rows.tolist()} are not an ascending subset of the running rows '
                          f'{running.tolist()}: a finished row cannot be stepped again')
     return pos
+
+
+def step_each(envs: Sequence, running: np.ndarray, actions: np.ndarray, rows=None
+              ) -> tuple[np.ndarray, list[dict], list[dict]]:
+    """
+    Step ``envs[r]`` of every running row (``rows``: the new running subset) by its action.
+
+    ``actions`` float32[R, 2] m/s, one per running row. Returns the running rows, and each
+    row's observation and info (for batch environments of one-row gymnasium envs).
+    """
+    if rows is not None and not np.array_equal(rows, running):
+        running_subset(running, rows)
+        running = np.asarray(rows, np.int64)
+    actions = np.asarray(actions, np.float32)
+    if actions.shape != (len(running), 2):
+        raise ValueError(f'actions must be float32[{len(running)}, 2] (one per '
+                         f'running row, m/s), got {list(actions.shape)}')
+    out, infos = [], []
+    for r, a in zip(running, actions):
+        obs, _, _, _, info = envs[r].step(a)
+        out.append(obs)
+        infos.append(info)
+    return running, out, infos

@@ -38,7 +38,7 @@ from functools import lru_cache
 import numpy as np
 
 from wm_ros.episodes.driver import Judging, run_episodes
-from wm_ros.episodes.env import EpisodeResult, Limits, running_subset, Start
+from wm_ros.episodes.env import EpisodeResult, Limits, Start, step_each
 from wm_ros.episodes.pool import map_chunks
 from wm_ros.episodes.seeds import episode_seed
 from wm_ros.policy.base import Observations
@@ -79,18 +79,7 @@ class Tabletops:
     def step(self, actions: np.ndarray, rows: np.ndarray | None = None
              ) -> tuple[Observations, np.ndarray, np.ndarray, list[dict]]:
         """Step the tabletops ``rows`` (default: all running) by ``actions`` float32[R, 2]."""
-        if rows is not None and not np.array_equal(rows, self.running):
-            running_subset(self.running, rows)
-            self.running = np.asarray(rows, np.int64)
-        actions = np.asarray(actions, np.float32)
-        if actions.shape != (len(self.running), 2):
-            raise ValueError(f'actions must be float32[{len(self.running)}, 2] (one per '
-                             f'running row, m/s), got {list(actions.shape)}')
-        out, infos = [], []
-        for r, a in zip(self.running, actions):
-            obs, _, _, _, info = self.envs[r].step(a)
-            out.append(obs)
-            infos.append(info)
+        self.running, out, infos = step_each(self.envs, self.running, actions, rows)
         success = np.array([info['success'] for info in infos], bool)
         return (self._observations(out, infos), np.zeros(len(infos), bool), success, infos)
 

@@ -47,11 +47,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 import os
 
-import gymnasium as gym
 import numpy as np
 
 from wm_ros.config import ConfigError
 from wm_ros.sim.scene import Scene
+from wm_ros.sim.surface import RobotSurface
 from wm_ros.sim.tasks import PUSHT_TASK
 
 WORKSPACE_PX = 512.0
@@ -138,21 +138,12 @@ def goal_state(config: PushTConfig) -> np.ndarray:
     return np.array([*config.to_metres(centroid), float(wrap(-angle))])
 
 
-class PushTEnv(gym.Env):
+class PushTEnv(RobotSurface):
     """gym-pusht in metres and velocities, with the tabletop's surface (module docstring)."""
 
-    metadata = {'render_modes': ['rgb_array'], 'render_fps': 10}
-
     def __init__(self, config: PushTConfig | None = None, render_mode: str = 'rgb_array'):
-        self.config = config or PushTConfig()
+        super().__init__(config or PushTConfig(), render_mode)
         c = self.config
-        self.render_mode = render_mode
-        self.metadata = dict(self.metadata, render_fps=c.control_hz)
-        self.action_space = gym.spaces.Box(-c.max_speed, c.max_speed, (2,), np.float32)
-        self.observation_space = gym.spaces.Dict({
-            'image': gym.spaces.Box(0, 255, (c.image_size, c.image_size, 3), np.uint8),
-            'ee_xy': gym.spaces.Box(-c.board_half, c.board_half, (2,), np.float32),
-        })
         self.sim = _gym_pusht()(obs_type='state', render_mode='rgb_array',
                                 observation_width=c.image_size, observation_height=c.image_size)
         self.sim.control_hz = c.control_hz

@@ -32,12 +32,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import gymnasium as gym
 import mujoco
 import numpy as np
 
 from wm_ros.config import ConfigError
 from wm_ros.sim.scene import build_mjcf, COLOURS, Scene
+from wm_ros.sim.surface import RobotSurface
 from wm_ros.sim.tasks import FAMILIES, sample_episode, Task
 
 MAX_IMAGE_SIZE = 512
@@ -79,21 +79,11 @@ class TabletopConfig:
         return max(1, round(1.0 / (self.control_hz * self.physics_dt)))
 
 
-class TabletopEnv(gym.Env):
+class TabletopEnv(RobotSurface):
     """MuJoCo pushing tabletop with language tasks; see the module docstring."""
 
-    metadata = {'render_modes': ['rgb_array'], 'render_fps': 10}
-
     def __init__(self, config: TabletopConfig | None = None, render_mode: str = 'rgb_array'):
-        self.config = config or TabletopConfig()
-        c = self.config
-        self.render_mode = render_mode
-        self.metadata = dict(self.metadata, render_fps=c.control_hz)
-        self.action_space = gym.spaces.Box(-c.max_speed, c.max_speed, (2,), np.float32)
-        self.observation_space = gym.spaces.Dict({
-            'image': gym.spaces.Box(0, 255, (c.image_size, c.image_size, 3), np.uint8),
-            'ee_xy': gym.spaces.Box(-c.board_half, c.board_half, (2,), np.float32),
-        })
+        super().__init__(config or TabletopConfig(), render_mode)
         self.scene: Scene | None = None
         self.task: Task | None = None
         self.t = 0
