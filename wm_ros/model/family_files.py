@@ -179,3 +179,29 @@ class Graph(nn.Module):
     def forward(self, *inputs):
         """Run the method."""
         return getattr(self.m, self.method)(*inputs)
+
+
+#: The graphs of a family whose state is ``(z, ee)`` (the latent grid, JEPA).
+Z_EE_GRAPHS = {'encoder': (('images', 'ee_xy'), ('z', 'ee')),
+               'step': (('z', 'ee', 'action'), ('next_z', 'next_ee')),
+               'decoder': (('z', 'ee'), ('images', 'ee_out'))}
+
+
+def export_z_ee(files: Family, model_dir: str | Path, out_dir: str | Path) -> Path:
+    """
+    Export a ``(z, ee)``-state family: ``encode`` / ``step`` / ``decode_uint8`` as graphs.
+
+    The network of ``files`` has ``encode(images, ee) -> (z, ee)``, ``step(z, ee, action)``
+    and ``decode_uint8(z, ee) -> (images, ee)``; writes :data:`Z_EE_GRAPHS` into ``out_dir``.
+    """
+    import torch
+    model = files.load(model_dir)
+    s = model.cfg.image_size
+    images, ee = torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, 2)
+    with torch.no_grad():
+        z, ee_z = model.encode(images, ee)
+    return export_graphs(
+        {'encoder': Graph(model, 'encode'), 'step': Graph(model, 'step'),
+         'decoder': Graph(model, 'decode_uint8')},
+        {'encoder': (images, ee), 'step': (z, ee_z, torch.zeros(2, 2)), 'decoder': (z, ee_z)},
+        Z_EE_GRAPHS, files.read_metadata(model_dir), out_dir)

@@ -198,21 +198,9 @@ def save(model: LatentWorldModel, out_dir: str | Path, data_hash: str = '',
                              {**metadata(model.cfg, data_hash, train), **(extra or {})})
 
 
-GRAPHS = {'encoder': (('images', 'ee_xy'), STATE_KEYS),
-          'step': (STATE_KEYS + ('action',), tuple(f'next_{k}' for k in STATE_KEYS)),
-          'decoder': (STATE_KEYS, ('images', 'ee_out'))}
+GRAPHS = family_files.Z_EE_GRAPHS
 
 
 def export(model_dir: str | Path, out_dir: str | Path) -> Path:
     """Export to ``out_dir``: encoder / step / decoder ``.onnx`` and ``model.json``."""
-    model = FILES.load(model_dir)
-    s = model.cfg.image_size
-    images, ee = torch.zeros(2, s, s, 3, dtype=torch.uint8), torch.zeros(2, 2)
-    with torch.no_grad():
-        z, ee_z = model.encode(images, ee)
-    graph = family_files.Graph
-    return family_files.export_graphs(
-        {'encoder': graph(model, 'encode'), 'step': graph(model, 'step'),
-         'decoder': graph(model, 'decode_uint8')},
-        {'encoder': (images, ee), 'step': (z, ee_z, torch.zeros(2, 2)), 'decoder': (z, ee_z)},
-        GRAPHS, FILES.read_metadata(model_dir), out_dir)
+    return family_files.export_z_ee(FILES, model_dir, out_dir)
