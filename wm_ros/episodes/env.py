@@ -158,6 +158,63 @@ def running_subset(running: np.ndarray, rows) -> np.ndarray:
     return pos
 
 
+class SimRows:
+    """
+    B one-row gymnasium environments of one robot in this process, stepped in lockstep.
+
+    The part :class:`~wm_ros.episodes.tabletop.Tabletops` and
+    :class:`~wm_ros.episodes.pusht.PushTs` share: subclasses say how one row resets
+    (:meth:`_reset_row`) and may add the true poses a scripted policy reads
+    (:meth:`_truth`); ``success`` is the simulator's own verdict.
+    """
+
+    can_judge = True
+
+    def __init__(self, make_env):
+        self._make_env = make_env
+        self.envs: list = []
+        self.running = np.zeros(0, np.int64)
+
+    def _reset_row(self, env, start: Start) -> tuple[dict, dict]:
+        """Reset ``env`` to ``start``; return gymnasium's ``(observation, info)``."""
+        raise NotImplementedError
+
+    def _truth(self, infos: list[dict]) -> tuple:
+        """Return the physics fields of :class:`Observations` after ``rows``: block_xy."""
+        return (tuple(i['block_xy'] for i in infos),)
+
+    def reset(self, starts: Sequence[Start]) -> tuple[Observations, list[dict]]:
+        """Put environment i at ``starts[i]`` (:meth:`_reset_row`); every row runs."""
+        while len(self.envs) < len(starts):
+            self.envs.append(self._make_env())
+        out, infos = [], []
+        for env, s in zip(self.envs, starts):
+            obs, info = self._reset_row(env, s)
+            out.append(obs)
+            infos.append(info)
+        self.running = np.arange(len(starts))
+        return self._observations(out, infos), infos
+
+    def step(self, actions: np.ndarray, rows: np.ndarray | None = None
+             ) -> tuple[Observations, np.ndarray, np.ndarray, list[dict]]:
+        """Step the rows ``rows`` (default: all running) by ``actions`` float32[R, 2] m/s."""
+        self.running, out, infos = step_each(self.envs, self.running, actions, rows)
+        success = np.array([info['success'] for info in infos], bool)
+        return self._observations(out, infos), np.zeros(len(infos), bool), success, infos
+
+    def close(self) -> None:
+        """Free every environment (and its renderer)."""
+        for env in self.envs:
+            env.close()
+        self.envs = []
+
+    def _observations(self, obs: list[dict], infos: list[dict]) -> Observations:
+        return Observations(np.stack([o['image'] for o in obs]),
+                            np.stack([o['ee_xy'] for o in obs]).astype(np.float32),
+                            tuple(i['instruction'] for i in infos), int(infos[0]['t']),
+                            self.running.copy(), *self._truth(infos))
+
+
 def step_each(envs: Sequence, running: np.ndarray, actions: np.ndarray, rows=None
               ) -> tuple[np.ndarray, list[dict], list[dict]]:
     """

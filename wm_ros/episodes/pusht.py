@@ -30,25 +30,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 
 from wm_ros.episodes.driver import run_episodes
-from wm_ros.episodes.env import EpisodeResult, Limits, Start, step_each
+from wm_ros.episodes.env import EpisodeResult, Limits, SimRows, Start
 from wm_ros.episodes.seeds import episode_seed
 from wm_ros.policy.base import Observations
 from wm_ros.sim.pusht import PushTConfig, PushTEnv
 from wm_ros.sim.tasks import PUSHT, PUSHT_TASK
 
 
-class PushTs:
+class PushTs(SimRows):
     """B PushT environments in this process, stepped in lockstep (module docstring)."""
-
-    can_judge = True
 
     def __init__(self, config: PushTConfig | None = None):
         self.config = config or PushTConfig()
-        self.envs: list[PushTEnv] = []
-        self.running = np.zeros(0, np.int64)
+        super().__init__(lambda: PushTEnv(self.config))
 
     @property
     def limits(self) -> Limits:
@@ -63,6 +59,10 @@ class PushTs:
         return Start(PUSHT, k, seed, self.envs[0].scene, PUSHT_TASK, obs['image'],
                      obs['ee_xy'])
 
+    def _reset_row(self, env: PushTEnv, start: Start) -> tuple[dict, dict]:
+        """Put ``env`` at gym-pusht's start for ``start.seed``."""
+        return env.reset(seed=start.seed)
+
     def reset(self, starts: Sequence[Start]) -> tuple[Observations, list[dict]]:
         """Put PushT i at gym-pusht's start for ``starts[i].seed``."""
         wrong = [s.task.family for s in starts if s.task.family != PUSHT]
@@ -70,35 +70,11 @@ class PushTs:
             raise ValueError(f'PushT runs its own task only (family {PUSHT!r}), got starts of '
                              f'{sorted(set(wrong))}: draw them with wm_ros.episodes.pusht.'
                              'sample_starts')
-        while len(self.envs) < len(starts):
-            self.envs.append(PushTEnv(self.config))
-        out, infos = [], []
-        for env, s in zip(self.envs, starts):
-            obs, info = env.reset(seed=s.seed)
-            out.append(obs)
-            infos.append(info)
-        self.running = np.arange(len(starts))
-        return self._observations(out, infos), infos
+        return super().reset(starts)
 
-    def step(self, actions: np.ndarray, rows: np.ndarray | None = None
-             ) -> tuple[Observations, np.ndarray, np.ndarray, list[dict]]:
-        """Step the rows ``rows`` (default: all running) by ``actions`` float32[R, 2] m/s."""
-        self.running, out, infos = step_each(self.envs, self.running, actions, rows)
-        success = np.array([info['success'] for info in infos], bool)
-        return self._observations(out, infos), np.zeros(len(infos), bool), success, infos
-
-    def close(self) -> None:
-        """Free every environment."""
-        for env in self.envs:
-            env.close()
-        self.envs = []
-
-    def _observations(self, obs: list[dict], infos: list[dict]) -> Observations:
-        return Observations(np.stack([o['image'] for o in obs]),
-                            np.stack([o['ee_xy'] for o in obs]).astype(np.float32),
-                            tuple(i['instruction'] for i in infos), int(infos[0]['t']),
-                            self.running.copy(), tuple(i['block_xy'] for i in infos),
-                            tuple(i['block_yaw'] for i in infos))
+    def _truth(self, infos: list[dict]) -> tuple:
+        """Return the T's true position and yaw, for the scripted PushT behaviours."""
+        return (tuple(i['block_xy'] for i in infos), tuple(i['block_yaw'] for i in infos))
 
 
 def sample_starts(episodes: int, seed: int, config: PushTConfig | None = None) -> list[Start]:

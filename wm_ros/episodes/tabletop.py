@@ -38,62 +38,29 @@ from functools import lru_cache
 import numpy as np
 
 from wm_ros.episodes.driver import Judging, run_episodes
-from wm_ros.episodes.env import EpisodeResult, Limits, Start, step_each
+from wm_ros.episodes.env import EpisodeResult, Limits, SimRows, Start
 from wm_ros.episodes.pool import map_chunks
 from wm_ros.episodes.seeds import episode_seed
-from wm_ros.policy.base import Observations
 from wm_ros.sim.tabletop import TabletopConfig, TabletopEnv
 
 VIEWS = ('camera', 'redrawn')
 
 
-class Tabletops:
+class Tabletops(SimRows):
     """B tabletops in this process, stepped in lockstep (see the module docstring)."""
-
-    can_judge = True
 
     def __init__(self, config: TabletopConfig | None = None, jitter_m: float = 0.0):
         self.config, self.jitter_m = config or TabletopConfig(), float(jitter_m)
-        self.envs: list[TabletopEnv] = []
-        self.running = np.zeros(0, np.int64)
-        self._last: list[dict] = []
+        super().__init__(lambda: TabletopEnv(self.config))
 
-    def reset(self, starts: Sequence[Start]) -> tuple[Observations, list[dict]]:
-        """Put tabletop i at ``starts[i]`` (its scene and task, else sampled from its seed)."""
-        while len(self.envs) < len(starts):
-            self.envs.append(TabletopEnv(self.config))
-        out, infos = [], []
-        for env, s in zip(self.envs, starts):
-            if s.scene is None:
-                obs, info = env.reset(seed=s.seed, options={'task': s.task_family})
-            else:
-                scene = s.scene
-                if self.jitter_m:
-                    scene = scene.jittered(np.random.default_rng(s.seed), self.jitter_m)
-                obs, info = env.reset(seed=s.seed, options={'scene': scene, 'task': s.task})
-            out.append(obs)
-            infos.append(info)
-        self.running = np.arange(len(starts))
-        return self._observations(out, infos), infos
-
-    def step(self, actions: np.ndarray, rows: np.ndarray | None = None
-             ) -> tuple[Observations, np.ndarray, np.ndarray, list[dict]]:
-        """Step the tabletops ``rows`` (default: all running) by ``actions`` float32[R, 2]."""
-        self.running, out, infos = step_each(self.envs, self.running, actions, rows)
-        success = np.array([info['success'] for info in infos], bool)
-        return (self._observations(out, infos), np.zeros(len(infos), bool), success, infos)
-
-    def close(self) -> None:
-        """Free every renderer."""
-        for env in self.envs:
-            env.close()
-        self.envs = []
-
-    def _observations(self, obs: list[dict], infos: list[dict]) -> Observations:
-        return Observations(np.stack([o['image'] for o in obs]),
-                            np.stack([o['ee_xy'] for o in obs]).astype(np.float32),
-                            tuple(i['instruction'] for i in infos), int(infos[0]['t']),
-                            self.running.copy(), tuple(i['block_xy'] for i in infos))
+    def _reset_row(self, env: TabletopEnv, start: Start) -> tuple[dict, dict]:
+        """Put ``env`` at ``start``'s scene and task (else sampled from its seed)."""
+        if start.scene is None:
+            return env.reset(seed=start.seed, options={'task': start.task_family})
+        scene = start.scene
+        if self.jitter_m:
+            scene = scene.jittered(np.random.default_rng(start.seed), self.jitter_m)
+        return env.reset(seed=start.seed, options={'scene': scene, 'task': start.task})
 
 
 def sample_starts(families: Sequence[str], episodes: int, seed: int, image_size: int = 64,
