@@ -46,7 +46,8 @@ import torch
 
 from wm_ros.model import jepa
 from wm_ros.model.bag_source import Recording, TopicMap
-from wm_ros.model.latent_train import BUSY, CHANGED, load_label_free, optimise
+from wm_ros.model.latent_train import (busy_windows, CHANGED, load_label_free, optimise,
+                                       padded_actions)
 from wm_ros.model.threads import set_training_threads
 
 HORIZONS = (1, 8, 16)     # steps at which held-out episodes are measured
@@ -61,22 +62,15 @@ class Windows:
         for ep in episodes:
             images.append(ep.images)
             ee.append(np.asarray(ep.ee_xy, np.float32))
-            a = np.zeros((len(ep.images), 2), np.float32)
-            a[:-1] = ep.actions
-            actions.append(a)
+            actions.append(padded_actions(ep))
             x = ep.images.astype(np.int16)
             moving = np.zeros(len(x))
             moving[1:] = (np.abs(x[1:] - x[:-1]).max(-1) > CHANGED * 255).mean((1, 2))
             fracs.append(moving)
             starts += [offset + s for s in range(len(ep.images) - unroll)]
             offset += len(ep.images)
-        if not starts:
-            raise ValueError(f'no episode has more than unroll={unroll} frames; lower unroll')
-        frac = np.concatenate(fracs)
-        threshold = BUSY * np.median(frac[frac > 0]) if (frac > 0).any() else np.inf
-        busy = frac > threshold
+        self.busy = busy_windows(fracs, starts, unroll)
         self.starts = np.array(starts)
-        self.busy = np.array([busy[s + 1:s + unroll + 1].any() for s in starts], bool)
         self.images = torch.from_numpy(np.concatenate(images))
         self.ee = torch.from_numpy(np.concatenate(ee))
         self.actions = torch.from_numpy(np.concatenate(actions))

@@ -80,6 +80,30 @@ def load_label_free(sources: list[str | Path], cfg: latent.LatentConfig,
     return episodes, files
 
 
+def padded_actions(ep) -> np.ndarray:
+    """Return ``ep``'s actions as float32[T, 2], one per frame (the last frame's is 0)."""
+    a = np.zeros((len(ep.images), 2), np.float32)
+    a[:-1] = ep.actions
+    return a
+
+
+def busy_windows(fracs: list[np.ndarray], starts: list[int], t: int) -> np.ndarray:
+    """
+    Return bool[W]: whether window ``starts[w]`` (``t`` steps) has a busy frame.
+
+    ``fracs`` are each episode's per-frame changed fraction (concatenated in the order of
+    ``starts``' offsets). A frame is busy when more pixels change than the pusher alone
+    changes (``BUSY`` x the median changing frame: most frames move only the pusher).
+    Refuses with the fix when no episode is longer than ``t``.
+    """
+    if not starts:
+        raise ValueError(f'no episode has more than unroll={t} frames; lower unroll')
+    frac = np.concatenate(fracs)
+    threshold = BUSY * np.median(frac[frac > 0]) if (frac > 0).any() else np.inf
+    busy_frame = frac > threshold
+    return np.array([busy_frame[s + 1:s + t + 1].any() for s in starts], bool)
+
+
 class Frames:
     """Every frame of every episode, the windows to unroll and the per-pixel weights."""
 
@@ -96,20 +120,11 @@ class Frames:
             weights.append((1.0 + cfg.motion_weight * (changed | moving)).astype(np.float16))
             images.append(ep.images)
             ee.append(ep.ee_xy)
-            a = np.zeros((len(ep.images), 2), np.float32)
-            a[:-1] = ep.actions
-            actions.append(a)
+            actions.append(padded_actions(ep))
             fracs.append(moving.mean((1, 2)))
             starts += [offset + s for s in range(len(ep.images) - t)]
             offset += len(ep.images)
-        if not starts:
-            raise ValueError(f'no episode has more than unroll={t} frames; lower unroll')
-        # a frame is busy when more pixels change than the pusher alone changes (the
-        # median changing frame: most frames move only the pusher)
-        frac = np.concatenate(fracs)
-        threshold = BUSY * np.median(frac[frac > 0]) if (frac > 0).any() else np.inf
-        busy_frame = frac > threshold
-        self.busy = np.array([busy_frame[s + 1:s + t + 1].any() for s in starts], bool)
+        self.busy = busy_windows(fracs, starts, t)
         self.images = torch.from_numpy(np.concatenate(images))
         self.ee = torch.from_numpy(np.concatenate(ee).astype(np.float32))
         self.actions = torch.from_numpy(np.concatenate(actions))
