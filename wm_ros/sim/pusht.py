@@ -51,7 +51,7 @@ import numpy as np
 
 from wm_ros.config import ConfigError
 from wm_ros.sim.scene import Scene
-from wm_ros.sim.surface import RobotSurface
+from wm_ros.sim.surface import reset_options, RobotSurface
 from wm_ros.sim.tasks import PUSHT_TASK
 
 WORKSPACE_PX = 512.0
@@ -157,10 +157,7 @@ class PushTEnv(RobotSurface):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start an episode: gym-pusht's start for ``seed``, or ``options['state']``."""
         super().reset(seed=seed)
-        options = dict(options or {})
-        state, task = options.pop('state', None), options.pop('task', None)
-        if options:
-            raise ValueError(f'unknown reset option(s) {sorted(options)}; use state, task')
+        state, task = reset_options(options, 'state', 'task')
         if task not in (None, PUSHT_TASK.family, PUSHT_TASK):
             raise ValueError(f'PushT has one task ({PUSHT_TASK.instruction!r}), got {task!r}')
         self.sim.reset(seed=seed)

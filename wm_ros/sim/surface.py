@@ -40,3 +40,12 @@ class RobotSurface(gym.Env):
             'image': gym.spaces.Box(0, 255, (c.image_size, c.image_size, 3), np.uint8),
             'ee_xy': gym.spaces.Box(-c.board_half, c.board_half, (2,), np.float32),
         })
+
+
+def reset_options(options: dict | None, *names: str) -> tuple:
+    """Return ``options[name]`` for each of ``names`` (None if absent); refuse any other."""
+    options = dict(options or {})
+    values = tuple(options.pop(n, None) for n in names)
+    if options:
+        raise ValueError(f'unknown reset option(s) {sorted(options)}; use {", ".join(names)}')
+    return values

@@ -37,7 +37,7 @@ import numpy as np
 
 from wm_ros.config import ConfigError
 from wm_ros.sim.scene import build_mjcf, COLOURS, Scene
-from wm_ros.sim.surface import RobotSurface
+from wm_ros.sim.surface import reset_options, RobotSurface
 from wm_ros.sim.tasks import FAMILIES, sample_episode, Task
 
 MAX_IMAGE_SIZE = 512
@@ -94,10 +94,7 @@ class TabletopEnv(RobotSurface):
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         """Start an episode (see the module docstring for ``options``)."""
         super().reset(seed=seed)
-        options = dict(options or {})
-        scene, task = options.pop('scene', None), options.pop('task', None)
-        if options:
-            raise ValueError(f'unknown reset option(s) {sorted(options)}; use scene, task')
+        scene, task = reset_options(options, 'scene', 'task')
         if isinstance(task, str) or task is None:
             family = task or self.config.task
             if family == 'random':
