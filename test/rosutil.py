@@ -25,15 +25,16 @@ import numpy as np
 from rclpy.parameter import Parameter
 from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Bool, String
 
 from wm_ros.ros import image_codec
-from wm_ros.ros.bringup import local_ros_env, node_command
-from wm_ros.ros.common import COMMAND_QOS, STATE_QOS
+from wm_ros.ros.bringup import Bringup, local_ros_env, node_command
+from wm_ros.ros.common import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS, STATE_QOS
 from wm_ros.ros.probe import Probe
 
-__all__ = ['CommanderUnderTest', 'driving_probe', 'drive', 'fatal_exit', 'Probe', 'stop_cleanly',
-           'TWIST_QOS', 'wait_published']
+__all__ = ['CommanderUnderTest', 'driving_probe', 'drive', 'ee', 'fatal_exit', 'Probe',
+           'ROBOT_TOPICS', 'start_robot', 'stop_cleanly', 'TWIST_QOS', 'wait_published']
 
 TWIST_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -49,6 +50,32 @@ def driving_probe(name: str, topics: tuple) -> Probe:
         probe.subscribe(kind, topic, qos)
     probe.twist = probe.node.create_publisher(TwistStamped, 'ee_twist_cmd', COMMAND_QOS)
     return probe
+
+
+#: What every robot publishes (``sim_robot``, either robot): (type, topic, QoS).
+ROBOT_TOPICS = ((PoseStamped, 'ee_pose', STATE_QOS), (Image, 'camera/image_raw', SENSOR_QOS),
+                (CameraInfo, 'camera/camera_info', STATE_QOS),
+                (JointState, 'joint_states', STATE_QOS),
+                (String, 'task/instruction', LATCHED_QOS), (Bool, 'task/success', STATE_QOS))
+
+
+def start_robot(log_dir: Path, params: dict, probe_name: str, extra: tuple, seconds: float,
+                ready):
+    """
+    Start ``sim_robot`` with ``params`` and a driving probe on its topics plus ``extra``.
+
+    Waits up to ``seconds`` for ``ready(probe)``; returns ``(probe, bringup)``.
+    """
+    bringup = Bringup('robot', {'sim_robot': params}, log_dir=log_dir).start()
+    probe = driving_probe(probe_name, ROBOT_TOPICS + tuple(extra))
+    wait_published(probe, bringup, 'sim_robot', seconds, lambda: ready(probe))
+    return probe, bringup
+
+
+def ee(probe: Probe) -> np.ndarray:
+    """Return the last ``ee_pose``'s (x, y) in metres."""
+    p = probe.last('ee_pose').pose.position
+    return np.array([p.x, p.y])
 
 
 def drive(probe: Probe, vx: float, vy: float, seconds: float, stamp_offset: float = 0.0):

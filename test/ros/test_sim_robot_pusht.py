@@ -17,20 +17,19 @@
 import subprocess
 import sys
 
-from geometry_msgs.msg import PoseArray, PoseStamped
+from geometry_msgs.msg import PoseArray
 import numpy as np
 import pytest
-from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Bool, String
+from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from wm_ros.ros import image_codec
 from wm_ros.ros.bringup import Bringup
-from wm_ros.ros.common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
+from wm_ros.ros.common import LATCHED_QOS, STATE_QOS
 from wm_ros.sim.bag import import_mcap
 from wm_ros.sim.pusht import PushTEnv
 
-from ..rosutil import drive, driving_probe, Probe, stop_cleanly, wait_published
+from ..rosutil import drive, ee, Probe, start_robot, stop_cleanly, wait_published
 
 pytestmark = pytest.mark.ros
 SEED = 3
@@ -39,22 +38,12 @@ SEED = 3
 @pytest.fixture(scope='module')
 def robot(tmp_path_factory):
     logs = tmp_path_factory.mktemp('logs')
-    bringup = Bringup('robot', {'sim_robot': {'robot': 'pusht', 'seed': SEED,
-                                              'command_timeout': 0.3}}, log_dir=logs).start()
-    probe = driving_probe('test_probe_pusht', (
-        (PoseStamped, 'ee_pose', STATE_QOS), (Image, 'camera/image_raw', SENSOR_QOS),
-        (CameraInfo, 'camera/camera_info', STATE_QOS), (JointState, 'joint_states', STATE_QOS),
-        (String, 'task/instruction', LATCHED_QOS), (String, 'task/spec', LATCHED_QOS),
-        (Bool, 'task/success', STATE_QOS), (PoseArray, 'sim/block_poses', STATE_QOS)))
-    wait_published(probe, bringup, 'sim_robot', 60,
-                   lambda: probe.msgs['ee_pose'] and probe.msgs['sim/block_poses'])
+    probe, bringup = start_robot(
+        logs, {'robot': 'pusht', 'seed': SEED, 'command_timeout': 0.3}, 'test_probe_pusht',
+        ((String, 'task/spec', LATCHED_QOS), (PoseArray, 'sim/block_poses', STATE_QOS)), 60,
+        lambda probe: probe.msgs['ee_pose'] and probe.msgs['sim/block_poses'])
     yield probe, bringup
     stop_cleanly(probe, bringup, 'sim_robot')
-
-
-def ee(probe):
-    p = probe.last('ee_pose').pose.position
-    return np.array([p.x, p.y])
 
 
 def t_pose(probe):

@@ -17,18 +17,15 @@
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
-from geometry_msgs.msg import PoseStamped
 import numpy as np
 import pytest
-from sensor_msgs.msg import CameraInfo, Image, JointState
-from std_msgs.msg import Bool, String
 from std_srvs.srv import Trigger
 
 from wm_ros.ros import image_codec
 from wm_ros.ros.bringup import Bringup
-from wm_ros.ros.common import LATCHED_QOS, SENSOR_QOS, STATE_QOS
+from wm_ros.ros.common import STATE_QOS
 
-from ..rosutil import drive, driving_probe, stop_cleanly, wait_published
+from ..rosutil import drive, ee, start_robot, stop_cleanly
 
 pytestmark = pytest.mark.ros
 
@@ -36,22 +33,12 @@ pytestmark = pytest.mark.ros
 @pytest.fixture(scope='module')
 def robot(tmp_path_factory):
     logs = tmp_path_factory.mktemp('logs')
-    bringup = Bringup('robot', {'sim_robot': {'task': 'separate', 'seed': 5,
-                                              'command_timeout': 0.3}}, log_dir=logs).start()
-    probe = driving_probe('test_probe', (
-        (PoseStamped, 'ee_pose', STATE_QOS), (Image, 'camera/image_raw', SENSOR_QOS),
-        (CameraInfo, 'camera/camera_info', STATE_QOS), (JointState, 'joint_states', STATE_QOS),
-        (String, 'task/instruction', LATCHED_QOS), (Bool, 'task/success', STATE_QOS),
-        (DiagnosticArray, '/diagnostics', STATE_QOS)))
-    wait_published(probe, bringup, 'sim_robot', 20,
-                   lambda: probe.msgs['ee_pose'] and probe.msgs['camera/image_raw'])
+    probe, bringup = start_robot(
+        logs, {'task': 'separate', 'seed': 5, 'command_timeout': 0.3}, 'test_probe',
+        ((DiagnosticArray, '/diagnostics', STATE_QOS),), 20,
+        lambda probe: probe.msgs['ee_pose'] and probe.msgs['camera/image_raw'])
     yield probe, bringup
     stop_cleanly(probe, bringup, 'sim_robot')
-
-
-def ee(probe):
-    p = probe.last('ee_pose').pose.position
-    return np.array([p.x, p.y])
 
 
 def centre_direction(probe):
