@@ -106,6 +106,10 @@ def test_eval_planner_plans_pusht_toward_its_goal_image_end_to_end(
     report = json.loads((out / 'pusht_planner.json').read_text())
     assert report['config']['goal_steps'] == 25 and report['n'] == 1
     assert report['episodes'][0]['final_t_error_m'] > 0.0
+    # both verdicts, PushT's coverage and the published planners', are reported
+    assert {'coverage_any', 'published_any', 'published_final'} <= set(report)
+    assert report['episodes'][0]['start_published_units'] > 0.0
+    assert 'eval_state' in (out / 'pusht_planner.md').read_text()
 
 
 def test_expert_goals_are_pusht_states_the_expert_reached_from_the_start():
@@ -141,7 +145,7 @@ def test_models_and_robots_the_goal_planner_cannot_use_are_refused(
     base = ['eval', 'planner', '--goal-image', '--episodes', '1', '--out', str(tmp_path)]
     for argv, message in (
             (['--robot', 'pusht', '--model', str(blind), '--backend', 'torch'],
-             'has neither \\(Embedding, ObjectReadout\\)'),
+             'has neither \\(Embedding, ObjectReadout, ObjectPoses\\)'),
             (['--model', str(model), '--backend', 'torch'], 'runs on PushT'),
             (['--robot', 'pusht'], 'trained on PushT'),
             (['--robot', 'pusht', '--model', str(model)], 'wm-ros export'),

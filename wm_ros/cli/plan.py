@@ -115,7 +115,7 @@ def _eval_goal_image(args) -> int:
     steps = args.max_steps or (2 * args.goal_steps if args.goal_steps else 300)
     report = goal_planning.evaluate(args.model, args.backend, args.episodes, args.seed,
                                     steps, args.config, args.workers, views=args.views,
-                                    goal_steps=args.goal_steps)
+                                    goal_steps=args.goal_steps, end_on=args.end_on)
     wrote = write_report(goal_planning, report, args.out)
     lo, hi = report['wilson_pct']
     print(f"PushT: {report['successes']} of {report['n']} episodes solved "
@@ -200,4 +200,9 @@ def add_eval_parsers(vsub) -> None:
                     "from PushT's own starts to its goal; K > 0 toward the state PushT's expert "
                     "reached K steps after a start (the published planners' protocol, K=25; "
                     'step limit 2K)')
+    vp.add_argument('--end-on', default='coverage', choices=['coverage', 'published',
+                    'either', 'none'], help='--goal-image: the verdict that ends an episode: '
+                    "PushT's coverage > 95 %% (default), the published planners' (DINO-WM's "
+                    'eval_state), either, or none (run to the step limit); both are '
+                    'reported at every step')
     vp.set_defaults(func=_eval_planner, max_steps=None)   # 400 on the tabletop, 300 on PushT

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 import json
+import os
 from pathlib import Path
 import time
 
@@ -46,7 +47,6 @@ import numpy as np
 
 from wm_ros.episodes.driver import run_episodes
 from wm_ros.episodes.env import Start
-from wm_ros.episodes.pusht import PushTs
 from wm_ros.episodes.seeds import episode_seed
 from wm_ros.sim.pusht import goal_state, PushTConfig, PushTEnv, wrap
 from wm_ros.sim.tasks import PUSHT, PUSHT_TASK
@@ -93,7 +93,8 @@ def goal_images(config: PushTConfig, views: int = 8, ring: float = RING_M
 class PushTGoalRunner:
     """One process's world model, goal images and PushT; runs chunks of episodes."""
 
-    def __init__(self, model: str, backend: str, section: str, max_steps: int, views: int):
+    def __init__(self, model: str, backend: str, section: str, max_steps: int, views: int,
+                 end_on: str = 'coverage'):
         from wm_ros.plan.goal_planner import load_config
         from wm_ros.runtime import load_runtime
         self.runtime = load_runtime(model, backend, threads=1)
@@ -102,6 +103,7 @@ class PushTGoalRunner:
         self.pusht = PushTConfig(image_size=rt.image_size, control_hz=rt.control_hz,
                                  max_speed=rt.max_speed, max_steps=max_steps)
         self.goal = goal_images(self.pusht, views)
+        self.end_on = end_on
 
     def run(self, starts: list, tasks: list | None = None) -> list[dict]:
         """
@@ -110,45 +112,57 @@ class PushTGoalRunner:
         ``tasks`` (:class:`~wm_ros.evaluate.pusht_goals.GoalTask`, one per start): start
         states and goals an expert reached; default PushT's own starts and goal.
         """
-        from wm_ros.evaluate.pusht_goals import GoalTasks
+        from wm_ros.evaluate.pusht_goals import GoalTasks, own_tasks
         from wm_ros.plan.goal_planner import GoalPolicy
         if tasks:
-            envs = GoalTasks(self.pusht, tasks)
-            by_k = {t.k: t for t in tasks}
-            goals = {k: (t.image[None], t.goal_ee[None], t.goal) for k, t in by_k.items()}
+            goals = {t.k: (t.image[None], t.goal_ee[None]) for t in tasks}
         else:
-            envs = PushTs(self.pusht)
-            goals = {s.k: (*self.goal, goal_state(self.pusht)) for s in starts}
-        policy = GoalPolicy(self.runtime, self.config, lambda e: goals[e.k][:2])
+            tasks = own_tasks(starts, self.pusht)
+            goals = {t.k: self.goal for t in tasks}
+        envs = GoalTasks(self.pusht, tasks, self.end_on)
+        by_k = {t.k: t for t in tasks}
+        policy = GoalPolicy(self.runtime, self.config, lambda e: goals[e.k])
         records = [{} for _ in starts]
-
-        def on_episode(row: int, result) -> None:
-            planner = policy.rows[row]
-            goal = goals[starts[row].k][2]
-            records[row] = {
-                'k': starts[row].k, 'seed': starts[row].seed, 'success': bool(result.success),
-                'steps': int(result.steps), 'coverage': float(result.info['coverage']),
-                'start_coverage': float(result.start_info['coverage']),
-                'start_t_error_m': float(np.linalg.norm(result.start_info['block_xy'][0]
-                                                        - goal[:2])),
-                'final_t_error_m': float(np.linalg.norm(result.info['block_xy'][0] - goal[:2])),
-                'final_yaw_error_deg': float(np.degrees(np.abs(
-                    wrap(result.info['block_yaw'][0] - goal[2])))),
-                'plans': len(planner.plan_seconds), 'actions': planner.actions,
-                'plan_s': float(np.sum(planner.plan_seconds)), 'seconds': result.seconds}
-        best = np.zeros(len(starts))
+        seen = [{'covered': -1, 'published': -1, 'best_coverage': 0.0} for _ in starts]
 
         def on_step(t, observations, actions, success, infos) -> None:
             for row, info in zip(observations.rows, infos):
-                best[row] = max(best[row], info['coverage'])
+                s = seen[row]
+                s['best_coverage'] = max(s['best_coverage'], info['coverage'])
+                for key in ('covered', 'published'):
+                    if info[key] and s[key] < 0:
+                        s[key] = t + 1
+
+        def on_episode(row: int, result) -> None:
+            records[row] = _record(starts[row], result, policy.rows[row],
+                                   by_k[starts[row].k].goal, seen[row])
         try:
             run_episodes(envs, policy, starts, envs.limits, on_step=on_step,
                          on_episode=on_episode)
         finally:
             envs.close()
-        for row, record in enumerate(records):
-            record['best_coverage'] = float(best[row])
         return records
+
+
+def _record(start, result, planner, goal: np.ndarray, seen: dict) -> dict:
+    """Return one episode's record: both verdicts, errors and the planner's time."""
+    info, first = result.info, result.start_info
+    return {
+        'k': start.k, 'seed': start.seed, 'success': bool(result.success),
+        'steps': int(result.steps), 'coverage': float(info['coverage']),
+        'covered_any': seen['covered'] > 0, 'covered_step': seen['covered'],
+        'published_any': seen['published'] > 0, 'published_step': seen['published'],
+        'published_final': bool(info['published']),
+        'published_units_final': float(info['published_units']),
+        'start_published_units': float(first['published_units']),
+        'start_coverage': float(first['coverage']),
+        'best_coverage': float(seen['best_coverage']),
+        'start_t_error_m': float(np.linalg.norm(first['block_xy'][0] - goal[:2])),
+        'final_t_error_m': float(np.linalg.norm(info['block_xy'][0] - goal[:2])),
+        'final_yaw_error_deg': float(np.degrees(np.abs(wrap(info['block_yaw'][0]
+                                                            - goal[2])))),
+        'plans': len(planner.plan_seconds), 'actions': planner.actions,
+        'plan_s': float(np.sum(planner.plan_seconds)), 'seconds': result.seconds}
 
 
 @lru_cache(maxsize=1)
@@ -162,7 +176,8 @@ def _run(runner_args: tuple, starts: list, tasks: list | None) -> list[dict]:
 
 def evaluate(model: str, backend: str = 'torch', episodes: int = 50, seed: int = 4000,
              max_steps: int = 300, section: str = 'default', workers: int = 1,
-             chunk: int = 5, views: int = 8, goal_steps: int = 0) -> dict:
+             chunk: int = 5, views: int = 8, goal_steps: int = 0,
+             end_on: str = 'coverage') -> dict:
     """
     Run ``episodes`` PushT episodes with the goal-image planner; return the report dict.
 
@@ -181,28 +196,36 @@ def evaluate(model: str, backend: str = 'torch', episodes: int = 50, seed: int =
     else:
         starts = [Start(PUSHT, k, episode_seed(seed, PUSHT, k), None, PUSHT_TASK)
                   for k in range(episodes)]
-    args = (str(model), backend, section, max_steps, views)
+    args = (str(model), backend, section, max_steps, views, end_on)
     chunks = [(args, starts[i:i + chunk], tasks[i:i + chunk] if tasks else None)
               for i in range(0, episodes, chunk)]
     records = [r for part in map_chunks(_run, chunks, workers) for r in part]
     return summarise(records, {'model': str(model), 'backend': backend, 'episodes': episodes,
                                'seed': seed, 'max_steps': max_steps, 'planner': section,
                                'workers': workers, 'goal_views': views,
-                               'goal_steps': goal_steps}, time.perf_counter() - t0)
+                               'goal_steps': goal_steps, 'end_on': end_on,
+                               'host_load': os.getloadavg()}, time.perf_counter() - t0)
 
 
 def summarise(records: list[dict], config: dict, wall_s: float) -> dict:
-    """Return the report: success, Wilson interval, time per planned action, coverage."""
-    n, k = len(records), sum(r['success'] for r in records)
-    lo, hi = wilson(k, n)
+    """Return the report: both verdicts with Wilson intervals, time per action, errors."""
+    n = len(records)
+
+    def rate(key: str) -> dict:
+        k = sum(bool(r[key]) for r in records)
+        lo, hi = wilson(k, n)
+        return {'k': int(k), 'pct': 100.0 * k / max(n, 1), 'wilson_pct': [100 * lo, 100 * hi]}
 
     def over(key: str, how=np.mean, scale: float = 1.0) -> float:
         return scale * float(how([r[key] for r in records])) if n else 0.0
 
     def total(key: str) -> float:
         return float(sum(r[key] for r in records))
-    return {'config': config, 'n': n, 'successes': int(k),
-            'success_pct': 100.0 * k / max(n, 1), 'wilson_pct': [100 * lo, 100 * hi],
+    ended = rate('success')
+    return {'config': config, 'n': n, 'successes': ended['k'], 'success_pct': ended['pct'],
+            'wilson_pct': ended['wilson_pct'], 'coverage_any': rate('covered_any'),
+            'published_any': rate('published_any'),
+            'published_final': rate('published_final'),
             's_per_action': total('plan_s') / max(total('actions'), 1),
             's_per_plan': total('plan_s') / max(total('plans'), 1),
             'steps_mean': over('steps'), 'coverage_mean': over('coverage'),
@@ -214,23 +237,29 @@ def summarise(records: list[dict], config: dict, wall_s: float) -> dict:
             'wall_s': round(wall_s, 1), 'episodes': records}
 
 
+def _pct(rate: dict) -> str:
+    return f"{rate['pct']:.0f} ({rate['wilson_pct'][0]:.0f}-{rate['wilson_pct'][1]:.0f})"
+
+
 def table(report: dict) -> str:
     """Return the Markdown table: this planner beside the published PushT figures."""
     r = report
     k = r['config'].get('goal_steps', 0)
     goal = f'expert +{k} steps' if k else "PushT's goal"
-    lines = ['| planner | goal | n | success % (95 % Wilson) | s per planned action | '
-             's per plan | start / final / best coverage | T error cm start / end, yaw deg '
-             '(median) |',
-             '|---|---|---|---|---|---|---|---|',
-             f"| goal-image CEM, this model | {goal} | {r['n']} | {r['success_pct']:.0f} "
-             f"({r['wilson_pct'][0]:.0f}-{r['wilson_pct'][1]:.0f}) | "
+    lines = ['| planner | goal | n | PushT coverage > 95 %, any step: % (95 % Wilson) | '
+             'published (DINO-WM eval_state), any step | published, last step | '
+             's per planned action | s per plan | start / final / best coverage | '
+             'T error cm start / end, yaw deg (median) |',
+             '|---|---|---|---|---|---|---|---|---|---|',
+             f"| goal-image CEM, this model | {goal} | {r['n']} | {_pct(r['coverage_any'])} | "
+             f"{_pct(r['published_any'])} | {_pct(r['published_final'])} | "
              f"{r['s_per_action']:.3f} | {r['s_per_plan']:.3f} | "
              f"{r['start_coverage_mean']:.2f} / {r['coverage_mean']:.2f} / "
              f"{r['best_coverage_mean']:.2f} | {r['start_t_error_cm_median']:.1f} / "
              f"{r['t_error_cm_median']:.1f}, {r['yaw_error_deg_median']:.0f} |"]
     for name, pct, speed in PUBLISHED:
-        lines.append(f'| {name} (published) | their protocol | | {pct} | | {speed} | | |')
+        lines.append(f'| {name} (published) | their protocol: expert +25 steps | | | {pct} | '
+                     f'| | {speed} | | |')
     return '\n'.join(lines)
 
 
@@ -242,8 +271,11 @@ def write(report: dict, out_dir: str | Path) -> tuple[Path, Path]:
     goal = f"expert +{c['goal_steps']} steps" if c.get('goal_steps') else 'PushT'
     head = (f"# Goal-image planning on PushT\n\nModel `{c['model']}` ({c['backend']}), "
             f"planner config `{c['planner']}`, {c['episodes']} episodes from seed "
-            f"{c['seed']}, step limit {c['max_steps']}, goal {goal}; {report['wall_s']} s "
-            'wall.\n\n')
+            f"{c['seed']}, step limit {c['max_steps']}, goal {goal}, episodes end on the "
+            f"{c.get('end_on', 'coverage')} verdict; {report['wall_s']} s wall, host load "
+            f"{c.get('host_load', '')}.\n\nPublished criterion: DINO-WM's eval_state, "
+            '|(pusher x, y, T x, y) - goal| < 20 of 512 workspace units (1.95 cm) and T angle '
+            "within 20 degrees (toward PushT's own goal: the T's x, y only).\n\n")
     (out / 'pusht_planner.json').write_text(json.dumps(report, indent=1))
     (out / 'pusht_planner.md').write_text(head + table(report) + '\n')
     return out / 'pusht_planner.json', out / 'pusht_planner.md'

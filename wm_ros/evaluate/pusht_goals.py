@@ -26,6 +26,17 @@ start is the first state (after ``warmup`` steps) from which the T moves at leas
 goal marking where it always is, as in the expert's own frame), and :class:`GoalTasks`
 starts PushT from the task's start and judges PushT's way on the task's goal: the T
 covers more than 95 % of the T at that pose (:func:`coverage`, gym-pusht's own geometry).
+
+Beside it, every step is also judged by **the published criterion** (:func:`published`,
+DINO-WM's ``PushTWrapper.eval_state``, which PLDM and LeWM report on as well): in
+gym-pusht's 512-unit workspace, the norm of the difference of the 4-vector (pusher x, y,
+the T body's x, y) is below 20 units (1.95 cm on a 0.5 m board) and the T's angle is
+within pi/9 (20 degrees) of the goal's. Toward PushT's own goal, which has no pusher
+position, only the T's 2-vector counts. ``end_on`` says which verdict ends an episode
+(``info['success']``): ``'coverage'`` (PushT's, the default), ``'published'``,
+``'either'`` or ``'none'`` (every episode runs to its step limit, so that both verdicts
+have the same chance); both are reported per step (``info['published']``,
+``info['covered']``).
 """
 
 from __future__ import annotations
@@ -48,7 +59,7 @@ class GoalTask:
 
     k: int
     seed: int
-    start: np.ndarray          # float[5]: ee x, y, T x, y, yaw (m, rad)
+    start: np.ndarray | None   # float[5]: ee x, y, T x, y, yaw (m, rad); None: the seed's
     goal: np.ndarray           # float[3]: the T's goal x, y, yaw
     goal_ee: np.ndarray        # float32[2]: the pusher in the goal image
     image: np.ndarray          # uint8[S, S, 3]: the goal image
@@ -103,24 +114,54 @@ def coverage(env: PushTEnv, goal: np.ndarray) -> float:
                  / target.area)
 
 
+PUBLISHED_UNITS = 20.0            # DINO-WM: position norm below 20 of 512 workspace units
+PUBLISHED_YAW = np.pi / 9         # ... and the T's angle within 20 degrees
+END_ON = ('coverage', 'published', 'either', 'none')
+
+
+def published(state, goal, config: PushTConfig,
+              pusher: bool = True) -> tuple[bool, float, float]:
+    """
+    Return DINO-WM's verdict on ``state`` vs ``goal`` (both float[5], this module's frame).
+
+    ``(success, position difference in workspace units, angle difference in degrees)``;
+    positions as gym-pusht's state holds them: the pusher and the T *body's* origin (not
+    its centroid) in pixels of the 512-unit workspace; ``pusher=False`` leaves the pusher out.
+    """
+    def gym(s) -> np.ndarray:
+        s = np.asarray(s, np.float64)
+        angle = -float(s[4])
+        body = config.to_px(s[2:4]) - t_pose_px((0.0, 0.0), angle)[0]
+        return np.concatenate([config.to_px(s[:2]) if pusher else [0.0, 0.0], body])
+    units = float(np.linalg.norm(gym(state) - gym(goal)))       # workspace px: 512 across
+    turn = float(np.degrees(np.abs(wrap(float(state[4]) - float(goal[4])))))
+    return bool(units < PUBLISHED_UNITS and np.radians(turn) < PUBLISHED_YAW), units, turn
+
+
 class GoalTasks(PushTs):
     """PushT rows started from their task's start state, judged on the task's goal."""
 
-    def __init__(self, config: PushTConfig, tasks: Sequence[GoalTask]):
+    def __init__(self, config: PushTConfig, tasks: Sequence[GoalTask],
+                 end_on: str = 'coverage'):
+        if end_on not in END_ON:
+            raise ValueError(f'end_on must be one of {", ".join(END_ON)}, got {end_on!r}')
         super().__init__(config)
         self.tasks = {t.k: t for t in tasks}
-        self.goals: list[np.ndarray] = []
+        self.goals: list[GoalTask] = []
+        self.end_on = end_on
 
     def reset(self, starts):
         """Put row i at the start of the task of ``starts[i].k``."""
         while len(self.envs) < len(starts):
             self.envs.append(PushTEnv(self.config))
         out, infos = [], []
-        self.goals = [self.tasks[s.k].goal for s in starts]
+        self.goals = [self.tasks[s.k] for s in starts]
         for env, s in zip(self.envs, starts):
-            obs, info = env.reset(seed=s.seed, options={'state': self.tasks[s.k].start})
+            task = self.tasks[s.k]
+            options = None if task.start is None else {'state': task.start}
+            obs, info = env.reset(seed=s.seed, options=options)
             out.append(obs)
-            infos.append(self._judged(env, info, self.tasks[s.k].goal))
+            infos.append(self._judged(env, info, task))
         self.running = np.arange(len(starts))
         return self._observations(out, infos), infos
 
@@ -131,7 +172,19 @@ class GoalTasks(PushTs):
                  for r, info in zip(self.running, infos)]
         return observations, done, np.array([i['success'] for i in infos], bool), infos
 
-    @staticmethod
-    def _judged(env: PushTEnv, info: dict, goal: np.ndarray) -> dict:
-        covered = coverage(env, goal)
-        return dict(info, coverage=covered, success=covered > env.sim.success_threshold)
+    def _judged(self, env: PushTEnv, info: dict, task: GoalTask) -> dict:
+        own = task.start is None          # PushT's own start and goal: its coverage
+        covered = info['coverage'] if own else coverage(env, task.goal)
+        goal = np.concatenate([np.zeros(2) if own else task.goal_ee, task.goal])
+        ok, units, turn = published(env.state(), goal, env.config, pusher=not own)
+        hit = covered > env.sim.success_threshold
+        success = {'coverage': hit, 'published': ok, 'either': hit or ok,
+                   'none': False}[self.end_on]
+        return dict(info, coverage=covered, covered=hit, published=ok, published_units=units,
+                    published_deg=turn, success=success)
+
+
+def own_tasks(starts, config: PushTConfig, images=None, ee=None) -> list[GoalTask]:
+    """Return PushT's own episodes (its start for each seed, its goal) as tasks."""
+    from wm_ros.sim.pusht import goal_state
+    return [GoalTask(s.k, s.seed, None, goal_state(config), ee, images) for s in starts]

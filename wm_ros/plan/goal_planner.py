@@ -38,7 +38,7 @@ import time
 
 import numpy as np
 
-from wm_ros.plan.goal import Goal, GoalImageCost, GoalWeights, mode_of
+from wm_ros.plan.goal import Goal, GoalError, GoalImageCost, GoalWeights, mode_of
 from wm_ros.plan.solver import Solver, SolverConfig
 from wm_ros.runtime.base import WorldModelRuntime
 
@@ -101,8 +101,13 @@ class GoalPlanner:
         t0 = time.perf_counter()
         c = self.config
         state = self.runtime.encode(np.asarray(image)[None], np.asarray(ee, np.float32)[None])
-        best, info = self.solver.solve(GoalImageCost(self.runtime, state, self.goal,
-                                                     c.repeat, c.weights))
+        try:
+            cost = GoalImageCost(self.runtime, state, self.goal, c.repeat, c.weights)
+        except GoalError:               # pose mode, no object seen in this frame: hold still
+            self.queue = [np.zeros(2, np.float32)] * c.repeat
+            self.plan_seconds.append(time.perf_counter() - t0)
+            return
+        best, info = self.solver.solve(cost)
         self.queue = [a.astype(np.float32) for a in np.repeat(best[:c.execute], c.repeat, 0)]
         self.solver.mean = best.astype(np.float32)
         self.solver.shift(c.execute)

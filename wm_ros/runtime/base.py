@@ -24,7 +24,8 @@ state): its keys, shapes and dtypes come from the model's metadata (``model.json
 ``state``), never from a family's code, so the planner, evaluator, RL and nodes can batch,
 slice, store and pass it on without knowing what is inside. What only some families can
 do is a small capability protocol checked with ``isinstance``: :class:`ObjectReadout`
-(which objects a state holds: kind, position, yaw, presence), :class:`Uncertainty`
+(which objects a state holds: kind, position, yaw, presence), :class:`ObjectPoses`
+(where the objects are, for families that find objects without names), :class:`Uncertainty`
 (the model's own error estimate, metres) and :class:`Embedding` (a vector a planner may
 compare states by: the distance of an imagined state to a goal image's).
 
@@ -193,6 +194,29 @@ class ObjectReadout(Protocol):
 
     def objects(self, state: State) -> Objects:
         """Return the objects ``state`` holds."""
+
+
+@runtime_checkable
+class ObjectPoses(Protocol):
+    """
+    Capability: where a state's objects are, without names for them (label-free families).
+
+    ``objects(state)``: :class:`Objects` whose ``kind`` is no task name (a consumer matches
+    objects by pose, not by kind); their ``yaw`` counts from each object's look when it was
+    encoded, so two encodings' yaws are related only through ``turn``.
+    ``turn(state, reference)``: float32[M, N], the yaw (rad) by which each of row 0 of
+    ``state``'s M slots must turn to look like each of row 0 of ``reference``'s N slots.
+    ``pusher(state)``: float32[B, 2], the end effector's position (m) in ``state``.
+    """
+
+    def objects(self, state: State) -> Objects:
+        """Return the objects ``state`` holds (kinds are not names)."""
+
+    def turn(self, state: State, reference: State) -> np.ndarray:
+        """Return float32[M, N]: how far (rad) each slot turns to look like each reference slot."""
+
+    def pusher(self, state: State) -> np.ndarray:
+        """Return float32[B, 2]: the end effector's position (m)."""
 
 
 @runtime_checkable

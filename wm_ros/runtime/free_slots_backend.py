@@ -21,7 +21,11 @@ with ``objects(state)`` (position and yaw, every slot of kind ``'object'``), but
 declare :class:`~wm_ros.runtime.base.ObjectReadout`: its users read ``kinds`` as the
 task's names (fidelity's kind figures and checks, the imagined env's task judge), which
 slots found without labels do not have; declaring it would fail the tabletop's kind
-checks and let the imagined env judge tasks it cannot read. No ensemble.
+checks and let the imagined env judge tasks it cannot read. They declare
+:class:`~wm_ros.runtime.base.ObjectPoses` instead (goal-image planning matches objects by
+pose): a slot's yaw counts from its sprite as encoded, and ``turn`` relates two
+encodings by fitting one's sprites turned to the other's (as training tracks yaw,
+:mod:`wm_ros.model.free_slots_yaw`). No ensemble.
 """
 
 from __future__ import annotations
@@ -37,8 +41,12 @@ from wm_ros.runtime.ort_backend import OrtGraphRuntime
 from wm_ros.runtime.torch_model import TorchModelRuntime
 
 
+COARSE_TURN = np.deg2rad(np.arange(-180.0, 180.0, 4.0))     # turn(): every 4 degrees
+FINE_TURN = np.deg2rad(np.arange(-2.0, 2.1, 0.5))           # then around the best
+
+
 class _Encode:
-    """Encoding shared by both backends (discovery in Python) and the slots' read-out."""
+    """Encoding, the slots' read-out and :class:`~wm_ros.runtime.base.ObjectPoses` (both)."""
 
     cfg: free_slots.FreeSlotsConfig
 
@@ -52,6 +60,27 @@ class _Encode:
         yaw = state['yaw'] if turned else np.zeros(present.shape, np.float32)
         return Objects(('object',), np.zeros(present.shape, np.int64), present, state['pos'],
                        yaw)
+
+    def pusher(self, state: State) -> np.ndarray:
+        """Return float32[B, 2]: the pusher's position (m) in ``state``."""
+        return np.asarray(state['ee'], np.float32)
+
+    def turn(self, state: State, reference: State) -> np.ndarray:
+        """Return float32[M, N]: each slot's turn to look like each reference slot (row 0)."""
+        from wm_ros.model.free_slots_yaw import turned
+        px = 2 * self.cfg.board_half / self.cfg.image_size
+        out = np.zeros((state['pos'].shape[1], reference['pos'].shape[1]), np.float32)
+        for m in np.flatnonzero(state['present'][0] > 0.5):
+            ref, ref_offset = state['sprite'][0, m], state['offset'][0, m]
+            for n in np.flatnonzero(reference['present'][0] > 0.5):
+                target = torch.from_numpy(np.asarray(reference['sprite'][0, n], np.float32))
+                best = 0.0
+                for steps in (COARSE_TURN, FINE_TURN):
+                    angles = best + steps
+                    fit = turned(ref, ref_offset, reference['offset'][0, n], angles, px)
+                    best = float(angles[int(((fit - target) ** 2).sum((1, 2, 3)).argmin())])
+                out[m, n] = (best + np.pi) % (2 * np.pi) - np.pi
+        return out
 
 
 class TorchFreeSlotsRuntime(_Encode, TorchModelRuntime):
