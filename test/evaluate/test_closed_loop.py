@@ -88,6 +88,18 @@ def test_seeds_are_fixed_per_family_and_episode():
                 closed_loop.episode_seed(1001, 'separate', 3)}) == 4
 
 
+def test_any_perceiving_kind_is_a_policy_here_and_others_are_refused_with_the_list(tmp_path):
+    out = tmp_path / 'biased'
+    code = cli(['eval', 'closed-loop', '--model', DEFAULT_MODEL, '--families', 'separate',
+                '--policies', 'expert_sideways', '--episodes', '1', '--workers', '0',
+                '--no-physics-replay', '--out', str(out)])
+    assert code == 0
+    report = json.loads((out / 'closed_loop.json').read_text())
+    assert [e['policy'] for e in report['episodes']] == ['expert_sideways']
+    with pytest.raises(ValueError, match='expert_sideways'):
+        closed_loop.evaluate(DEFAULT_MODEL, policies=['bc_full'], episodes=1)
+
+
 def test_causes():
     assert closed_loop.cause(True, True, {}) == ''
     assert closed_loop.cause(True, False, {}) == 'timeout'

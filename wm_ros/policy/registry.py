@@ -27,6 +27,9 @@ model to perceive through, the board and speed limit) comes in a :class:`PolicyC
 * ``expert``, ``noisy``, ``slow``, ``laggy``: the perception expert and its degraded
   variants (:mod:`wm_ros.policy.degraded`), one instance per episode seeded with its
   ``policy_seed``; they read blocks through the world model's object read-out;
+* ``expert_sideways``: the perception expert whose every command carries a constant
+  sideways velocity (:mod:`wm_ros.policy.biased`: 0.75 x max speed, to the command's left),
+  so its pusher crabs into neighbouring blocks and wedges between them (issue 27);
 * ``state_expert``: the scripted expert on the simulator's physics state (the ceiling a
   pixel policy imitating it could reach); on the tabletop only;
 * ``pusht_expert``, ``pusht_noisy``, ``pusht_explore``: the scripted PushT behaviours
@@ -46,7 +49,7 @@ from pathlib import Path
 
 from wm_ros import artefacts
 
-PERCEIVING = ('expert', 'noisy', 'slow', 'laggy')
+PERCEIVING = ('expert', 'noisy', 'slow', 'laggy', 'expert_sideways')
 
 
 class UnknownPolicy(ValueError):
@@ -97,6 +100,9 @@ register('slow', 'wm_ros.policy.registry:perceiving', 'perception expert at half
          perceives=True, robot='tabletop')
 register('laggy', 'wm_ros.policy.registry:perceiving', 'perception expert acting on the frame '
          'of 3 steps ago', perceives=True, robot='tabletop')
+register('expert_sideways', 'wm_ros.policy.registry:perceiving', 'perception expert whose '
+         'commands carry a constant sideways velocity (0.75 x max speed, left of the command)',
+         perceives=True, robot='tabletop')
 register('state_expert', 'wm_ros.policy.registry:state_expert', 'the scripted expert on the '
          "simulator's physics state (tabletop only)", robot='tabletop')
 register('pusht_expert', 'wm_ros.policy.registry:pusht_scripted', 'the scripted PushT expert '
@@ -192,6 +198,10 @@ def single(name: str, context: PolicyContext, seed: int = 0):
     """Return one single-row perceiving policy (call ``set_task`` before it acts)."""
     from wm_ros.policy.degraded import make_policy
     _need_readout(name, context.runtime)
+    if name == 'expert_sideways':
+        from wm_ros.policy.biased import Sideways
+        return Sideways(make_policy('expert', context.runtime, seed, context.board_half),
+                        seed, context.runtime.max_speed)
     return make_policy(name, context.runtime, seed, context.board_half)
 
 

@@ -16,7 +16,8 @@
 ``wm-ros eval closed-loop``: whether success in imagination predicts success on the robot.
 
 Protocol: for every task family and episode k, a fixed tabletop seed (derived from
-``seed``) gives a real first frame. Every pixel policy (:mod:`wm_ros.policy.degraded`)
+``seed``) gives a real first frame. Every pixel policy (:mod:`wm_ros.policy.degraded` by
+default; any perceiving kind of :mod:`wm_ros.policy.registry`, e.g. ``expert_sideways``)
 runs from it on the tabletop (``TabletopEnv``, the "real robot"; until success or its step
 limit) and in imagination: the first frames of a family x policy are encoded as one batch,
 and each step the batch is decoded, each row's own policy instance acts on its own row's
@@ -73,6 +74,7 @@ from wm_ros.evaluate.closed_loop.tabletop import (JITTER_M, load_perception, Rea
                                                   RealWorld, run_real, sample,
                                                   tabletop_config)
 from wm_ros.plan.detector import DEFAULT_DETECTOR, DetectedObjects
+from wm_ros.policy import registry
 from wm_ros.policy.degraded import POLICIES
 from wm_ros.sim.tasks import check_family, FAMILIES
 
@@ -94,8 +96,9 @@ def _check(families, policies, episodes: int, settle: int) -> None:
     for family in families:
         check_family(family)
     for policy in policies:
-        if policy not in POLICIES:
-            raise ValueError(f'unknown policy {policy!r}; choose from {list(POLICIES)}')
+        if policy not in registry.PERCEIVING:
+            raise ValueError(f'unknown policy {policy!r}; choose from '
+                             f'{list(registry.PERCEIVING)}')
     if episodes < 1:
         raise ValueError(f'need at least 1 episode per family, got {episodes}')
     if settle < 0:
