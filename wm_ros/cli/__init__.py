@@ -35,6 +35,7 @@
   wm-ros eval planner --episodes 25    hierarchical planner vs flat MPC vs the best flat policy
   wm-ros evaluate --episodes 25 --edits recolour   policies in imagination vs the tabletop
   wm-ros eval policies [--episodes 20]   real success of the policy zoo on the tabletop
+  wm-ros rl --policy bc_full --out DIR   fine-tune a policy inside the world model
   wm-ros eval floor --real-from out/evaluate   what a perfect world model would score there
   wm-ros bench sim | world-model | nodes | evaluate | planner   side-by-side ratios
   wm-ros report --evaluation out/evaluate  one HTML page (figures embedded) + report.json
@@ -51,7 +52,7 @@ import argparse
 import os
 import sys
 
-from wm_ros.cli import bag, bench, collect, evaluate, model, plan, ros, train
+from wm_ros.cli import bag, bench, collect, evaluate, model, plan, rl, ros, train
 from wm_ros.cli.checks import UsageError
 from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD, Parser
 from wm_ros.errors import exit_code
@@ -64,7 +65,7 @@ def parser() -> argparse.ArgumentParser:
     p = Parser(prog='wm-ros', description=__doc__,
                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest='command', required=True)
-    for group in (ros, collect, bag, evaluate, bench, train, plan, model):
+    for group in (ros, collect, bag, evaluate, bench, train, plan, model, rl):
         group.add_parser(sub)
     v = sub.add_parser('eval', help='evaluate a world model')
     vsub = v.add_subparsers(dest='what', required=True)
