@@ -87,7 +87,8 @@ def test_eval_planner_plans_pusht_toward_its_goal_image_end_to_end(
     assert code == 0
     text = capsys.readouterr().out
     assert re.search(r'PushT: [0-2] of 2 episodes solved \(\d+ %, 95 % Wilson interval '
-                     r'\d+-\d+ %\); [0-9.]+ s per planned action', text), text
+                     r'\d+-\d+ %\); published criterion [0-2] of 2 \(\d+ %, \d+-\d+ %\); '
+                     r'[0-9.]+ s per planned action', text), text
     report = json.loads((out / 'pusht_planner.json').read_text())
     assert report['n'] == 2 and 0.0 <= report['wilson_pct'][0] <= report['wilson_pct'][1]
     for episode in report['episodes']:

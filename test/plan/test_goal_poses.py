@@ -123,7 +123,7 @@ def test_the_planner_pushes_an_object_to_its_goal_through_sub_goals():
     world = PushWorld()
     weights = GoalWeights(path=0.3, approach=APPROACH, standoff=0.04, step_m=0.04)
     config = GoalPlannerConfig(SolverConfig(horizon=4, samples=64, elites=8, iterations=3),
-                               weights, repeat=2, execute=1)
+                               weights, repeat=2, execute=1, fine_m=0.02, fine_repeat=1)
     planner = GoalPlanner(world, config, seed=3)
     target = (0.1, -0.05, 0.0)
     planner.start(frame([target, PARKED])[None], np.float32([[0.2, -0.2]]))
@@ -136,5 +136,6 @@ def test_the_planner_pushes_an_object_to_its_goal_through_sub_goals():
         objects = [(*state['pos'][0, k], 0.0) for k in range(2)]
         first = first or planner.goal.bound[0]
     assert not first.at_goal and np.linalg.norm(first.pos[0]) == pytest.approx(0.04)
-    assert np.linalg.norm(np.subtract(objects[0][:2], target[:2])) < 0.015, objects
+    assert np.linalg.norm(np.subtract(objects[0][:2], target[:2])) < 0.01, objects
+    assert planner.fine_plans > 0               # the last centimetres: finer actions
     np.testing.assert_allclose(objects[1], PARKED, atol=1e-6)     # not pushed

@@ -117,9 +117,12 @@ def _eval_goal_image(args) -> int:
                                     steps, args.config, args.workers, views=args.views,
                                     goal_steps=args.goal_steps, end_on=args.end_on)
     wrote = write_report(goal_planning, report, args.out)
-    lo, hi = report['wilson_pct']
-    print(f"PushT: {report['successes']} of {report['n']} episodes solved "
-          f"({report['success_pct']:.0f} %, 95 % Wilson interval {lo:.0f}-{hi:.0f} %); "
+    lo, hi = report['coverage_any']['wilson_pct']
+    pub = report['published_any']
+    print(f"PushT: {report['coverage_any']['k']} of {report['n']} episodes solved "
+          f"({report['coverage_any']['pct']:.0f} %, 95 % Wilson interval {lo:.0f}-{hi:.0f} %); "
+          f"published criterion {pub['k']} of {report['n']} ({pub['pct']:.0f} %, "
+          f"{pub['wilson_pct'][0]:.0f}-{pub['wilson_pct'][1]:.0f} %); "
           f"{report['s_per_action']:.3f} s per planned action, {report['s_per_plan']:.3f} s "
           f"per plan; {report['wall_s']} s wall; {wrote}")
     return 0

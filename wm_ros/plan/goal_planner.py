@@ -23,7 +23,10 @@ frame, searches ``H`` actions, each held ``repeat`` control periods (frame skip,
 DINO-WM plans PushT), with the sampling solver (:class:`~wm_ros.plan.solver.Solver` on a
 :class:`~wm_ros.plan.goal.GoalImageCost`), queues the first ``execute`` of them and keeps
 the rest as the next search's warm start. ``plan_seconds`` and ``actions`` give the time
-per planned action.
+per planned action. In pose mode, once the goal itself (no sub-goal) is nearer than
+``fine_m`` (its distance, metres), plans hold each action ``fine_repeat`` periods at most
+``fine_speed`` x the top speed (a second warm-started solver): the last centimetres need
+finer pushes than 0.5 s at full speed.
 
 :class:`GoalPolicy` puts one planner per episode behind the batched
 :class:`~wm_ros.policy.base.Policy` protocol, so the one episode driver runs it on a
@@ -52,11 +55,15 @@ class GoalPlannerConfig:
     weights: GoalWeights = field(default_factory=GoalWeights)
     repeat: int = 5              # control periods each planned action is held
     execute: int = 1             # planned actions executed before the next search
+    fine_m: float = 0.0          # pose mode: nearer the goal than this (its distance), ...
+    fine_repeat: int = 2         # ... hold each action this many periods instead, ...
+    fine_speed: float = 0.5      # ... at most this fraction of the top speed (precision)
 
     def __post_init__(self):
-        if self.repeat < 1 or not 1 <= self.execute <= self.solver.horizon:
-            raise ValueError(f'repeat must be >= 1 and execute in [1, horizon='
-                             f'{self.solver.horizon}], got {self.repeat} and {self.execute}')
+        if min(self.repeat, self.fine_repeat) < 1 or not 1 <= self.execute <= self.solver.horizon:
+            raise ValueError(f'repeat and fine_repeat must be >= 1 and execute in [1, horizon='
+                             f'{self.solver.horizon}], got {self.repeat}, {self.fine_repeat} '
+                             f'and {self.execute}')
 
 
 def load_config(section: str = 'default', path=None, **overrides) -> GoalPlannerConfig:
@@ -76,17 +83,20 @@ class GoalPlanner:
         solver = replace(config.solver, bound=runtime.max_speed,
                          seed=config.solver.seed if seed is None else seed)
         self.solver = Solver(solver)
+        self.fine = Solver(replace(solver, bound=runtime.max_speed * config.fine_speed))
         self.goal: Goal | None = None
         self.queue: list[np.ndarray] = []
         self.plan_seconds: list[float] = []
-        self.actions = 0
+        self.actions = self.fine_plans = 0
         self.last_distance = float('nan')
 
     def start(self, images: np.ndarray, ee: np.ndarray) -> None:
         """Aim at goal ``images`` uint8[G,S,S,3] (pusher ``ee`` [G,2]); forget the last plan."""
         self.goal = Goal(self.runtime, images, ee, self.config.weights)
         self.solver.reset()
+        self.fine.reset()
         self.queue, self.plan_seconds, self.actions = [], [], 0
+        self.fine_plans = 0
 
     def act(self, image: np.ndarray, ee: np.ndarray) -> np.ndarray:
         """Return the next action ``float32[2]`` (m/s) for the newest frame and pusher."""
@@ -107,12 +117,24 @@ class GoalPlanner:
             self.queue = [np.zeros(2, np.float32)] * c.repeat
             self.plan_seconds.append(time.perf_counter() - t0)
             return
-        best, info = self.solver.solve(cost)
-        self.queue = [a.astype(np.float32) for a in np.repeat(best[:c.execute], c.repeat, 0)]
-        self.solver.mean = best.astype(np.float32)
-        self.solver.shift(c.execute)
+        solver, repeat = self.solver, c.repeat
+        if self._near(state):           # the last centimetres: shorter, slower actions
+            solver, repeat = self.fine, c.fine_repeat
+            cost.repeat = repeat
+            self.fine_plans += 1
+        best, info = solver.solve(cost)
+        self.queue = [a.astype(np.float32) for a in np.repeat(best[:c.execute], repeat, 0)]
+        solver.mean = best.astype(np.float32)
+        solver.shift(c.execute)
         self.last_distance = float(info['cost'])
         self.plan_seconds.append(time.perf_counter() - t0)
+
+    def _near(self, state) -> bool:
+        """Pose mode: whether the goal itself is bound and nearer than ``fine_m``."""
+        if not self.config.fine_m or self.goal.mode != 'poses':
+            return False
+        near = [b.at_goal for b in self.goal.bound]
+        return any(near) and float(self.goal.distance(state)[0]) < self.config.fine_m
 
 
 class GoalPolicy:
