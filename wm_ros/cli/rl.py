@@ -67,6 +67,10 @@ def _check(args):
     checks.policies('--policy', [args.policy], experts=False)
     checks.model('--model', args.model, args.backend)
     checks.reward('--reward', args.reward)
+    if cfg.shaping > 0 and not args.reward:
+        raise UsageError(f'--reward: config {args.config} shapes the return with the reward '
+                         f"model's probability (shaping={cfg.shaping}); pass --reward DIR "
+                         '(e.g. wm_ros/models/reward) or --set shaping=0')
     if args.starts:
         checks.data('--starts', args.starts)
     checks.families('--families', items(args.families) or cfg.families)
