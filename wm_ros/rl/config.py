@@ -59,7 +59,8 @@ class RLConfig:
     perturb_ee: float = 0.003      # m, pusher jitter of the perturbed start
     max_disagreement: float = 0.01  # fraction of pixels the replay may change (> 48/255)
     checkpoint_every: int = 5      # updates between checkpoints (and at the end)
-    eval_starts: int = 32          # imagined success before/after on this many pool starts
+    eval_starts: int = 32          # imagined success before/after on this many held starts
+    eval_every: int = 0            # and every this many updates (0: before and after only)
     seed: int = 0
     threads: int = 1               # torch CPU threads
 

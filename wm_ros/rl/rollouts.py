@@ -43,7 +43,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from wm_ros.episodes.driver import Judging, run_episodes
+from wm_ros.episodes.driver import Judging, PartClock, run_episodes
 from wm_ros.episodes.env import Limits, Start
 from wm_ros.episodes.imagination import ImaginationEnv
 from wm_ros.policy.replay import Replay
@@ -82,6 +82,7 @@ class Imagination:
         self.limits = Limits(self.cfg.max_steps, self.cfg.max_steps_long)
         self.reads_objects = isinstance(runtime, ObjectReadout)
         self.sure = isinstance(runtime, Uncertainty)
+        self.clock = PartClock()        # seconds per part (policy, world model, judges)
 
     def judge_for(self, starts: Sequence[Start]) -> str:
         """Return who judges ``starts``: ``'state'`` or ``'reward'`` (ValueError: nobody)."""
@@ -95,13 +96,13 @@ class Imagination:
 
     def episodes(self, policy, starts: Sequence[Start], on_step=None, caps=None):
         """Run ``policy`` from ``starts`` through the driver; ``caps``: per-row step caps."""
-        env = ImaginationEnv(self.runtime, self.half)
+        env = ImaginationEnv(self.runtime, self.half, self.clock)
         if caps is not None:
             env = Capped(env, caps)
         judging = (Judging(self.reward, hold=1, ends=True)
                    if self.judge_for(starts) == 'reward' else None)
         return run_episodes(env, policy, starts, self.limits, judging, stop_on_success=True,
-                            on_step=on_step)
+                            on_step=on_step, clock=self.clock)
 
 
 class Capped:
@@ -149,8 +150,9 @@ def collect(world: Imagination, sampler: Sampling, starts: Sequence[Start],
         trajectory['final'] = watch.last[r][1]
     prob = np.full(len(rows), np.nan)
     if world.reward is not None and cfg.shaping > 0:
-        prob = np.asarray(world.reward.score(np.stack([t['final'] for t in trajectories]),
-                                             [s.task.goal_text for s in rows]), np.float64)
+        with world.clock('reward_model'):
+                prob = np.asarray(world.reward.score(np.stack([t['final'] for t in trajectories]),
+                                                 [s.task.goal_text for s in rows]), np.float64)
     success = np.array([r.success for r in results])
     weight, dropped = np.ones(len(rows)), {'uncertain': 0, 'disagree': 0}
     if world.sure:

@@ -19,7 +19,9 @@ Each update draws ``starts`` start frames from the pool (seeded), runs ``group``
 imagined rollouts from each through the episode driver (:mod:`wm_ros.rl.rollouts`),
 and takes the group-relative clipped update on them (:mod:`wm_ros.rl.grpo`). Imagined
 success of the deterministic (mean) policy is measured on the held-out imagined starts
-before the first update and after the last.
+before the first update, every ``eval_every`` updates (the learning curve) and after the
+last. Each update's record holds the seconds per part (policy, world model, reward
+model, state judge, update: what a benchmark of imagined steps per second reads).
 
 Files in ``out``: the policy directory itself (``policy.json`` + ``policy.safetensors``,
 the zoo's format: ``policy_path`` of the ``policy`` node, or a name for the registry),
@@ -43,6 +45,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from wm_ros.episodes.driver import PartClock
 from wm_ros.episodes.env import Start
 from wm_ros.rl.actor import GaussianActor, Sampling
 from wm_ros.rl.grpo import advantages, flatten, update
@@ -104,18 +107,24 @@ class Trainer:
         t0 = time.perf_counter()
         n = min(self.cfg.starts, len(self.pool))
         starts = [self.pool[i] for i in np.sort(self.rng.choice(len(self.pool), n, False))]
+        self.world.clock = clock = PartClock()
         batch = collect(self.world, Sampling(self.actor, self.rng), starts, self.rng)
         adv = advantages(batch, self.cfg)
         steps = flatten(self.actor, batch, adv)
-        stats = update(self.actor, self.optimizer, steps, self.cfg, self.rng)
-        return {'update': self.done + 1, 'success': float(batch.success.mean()),
-                'return': float(batch.returns(self.cfg.shaping).mean()),
-                'rollouts': len(batch.success), 'groups': adv.groups,
-                'kept_groups': adv.kept_groups, 'dropped': batch.dropped,
-                'steps': int(batch.steps.sum()), 'trained_steps': len(steps),
-                'std': self.actor.log_std.exp().tolist(),
-                **{k: round(v, 6) if isinstance(v, float) else v for k, v in stats.items()},
-                'seconds': round(time.perf_counter() - t0, 2)}
+        with clock('update'):
+            stats = update(self.actor, self.optimizer, steps, self.cfg, self.rng)
+        record = {'update': self.done + 1, 'success': float(batch.success.mean()),
+                  'return': float(batch.returns(self.cfg.shaping).mean()),
+                  'rollouts': len(batch.success), 'groups': adv.groups,
+                  'kept_groups': adv.kept_groups, 'dropped': batch.dropped,
+                  'steps': int(batch.steps.sum()), 'trained_steps': len(steps),
+                  'std': self.actor.log_std.exp().tolist(),
+                  **{k: round(v, 6) if isinstance(v, float) else v for k, v in stats.items()},
+                  'seconds': round(time.perf_counter() - t0, 2),
+                  'part_seconds': {k: round(v, 3) for k, v in clock.seconds.items()}}
+        if self.cfg.eval_every and (self.done + 1) % self.cfg.eval_every == 0:
+            record['imagined'] = self.imagined()
+        return record
 
     def imagined(self) -> dict:
         """Return the deterministic policy's imagined success on the eval starts, per family."""
