@@ -69,9 +69,9 @@ def test_resume_gives_the_uninterrupted_result(tmp_path):
     b = load_file(str(tmp_path / 'cut' / 'policy.safetensors'))
     assert a.keys() == b.keys()
     assert all(np.array_equal(a[k], b[k]) for k in a)
-    def timeless(history):
-        return [{k: v for k, v in h.items() if 'seconds' not in k} for h in history]
-    assert timeless(whole.history) == timeless(resumed.history)
+    timeless = [[{k: v for k, v in h.items() if 'seconds' not in k} for h in run.history]
+                for run in (whole, resumed)]
+    assert timeless[0] == timeless[1]
     assert [h['imagined']['mean_pct'] for h in whole.history] == [
         h['imagined']['mean_pct'] for h in resumed.history]           # eval_every=1
     assert any(h['trained_steps'] for h in whole.history)     # something was learned

@@ -150,9 +150,10 @@ def collect(world: Imagination, sampler: Sampling, starts: Sequence[Start],
         trajectory['final'] = watch.last[r][1]
     prob = np.full(len(rows), np.nan)
     if world.reward is not None and cfg.shaping > 0:
+        finals = np.stack([t['final'] for t in trajectories])
         with world.clock('reward_model'):
-                prob = np.asarray(world.reward.score(np.stack([t['final'] for t in trajectories]),
-                                                 [s.task.goal_text for s in rows]), np.float64)
+            prob = np.asarray(world.reward.score(finals, [s.task.goal_text for s in rows]),
+                              np.float64)
     success = np.array([r.success for r in results])
     weight, dropped = np.ones(len(rows)), {'uncertain': 0, 'disagree': 0}
     if world.sure:
