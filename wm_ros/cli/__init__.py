@@ -36,9 +36,10 @@
   wm-ros evaluate --episodes 25 --edits recolour   policies in imagination vs the tabletop
   wm-ros eval policies [--episodes 20]   real success of the policy zoo on the tabletop
   wm-ros rl --policy bc_full --out DIR   fine-tune a policy inside the world model
+  wm-ros eval rl --run DIR    that run on the tabletop and in imagination, before/after
   wm-ros eval floor --real-from out/evaluate   what a perfect world model would score there
-  wm-ros bench sim | world-model | nodes | evaluate | planner   side-by-side ratios
-  wm-ros report --evaluation out/evaluate  one HTML page (figures embedded) + report.json
+  wm-ros bench sim | world-model | nodes | evaluate | planner | rl   side-by-side ratios
+  wm-ros report --evaluation out/evaluate [--rl DIR]  one HTML page (figures embedded)
 
 Each command group is one module of this package (``ros``, ``collect``, ``bag``, ``evaluate``,
 ``bench``, ``train``, ``plan``, ``model``) with an ``add_parser(subparsers)`` that adds its

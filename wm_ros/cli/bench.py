@@ -13,7 +13,7 @@
 # limitations under the License.
 
 
-"""``wm-ros bench sim | world-model | nodes | evaluate | planner``: side-by-side ratios."""
+"""``wm-ros bench sim | world-model | nodes | evaluate | planner | rl``: side-by-side ratios."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import json
 
 from wm_ros.cli import checks
 from wm_ros.cli.checks import whole
-from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD
+from wm_ros.cli.common import DEFAULT_MODEL, DEFAULT_REWARD, items
 
 
 def _check(args) -> None:
@@ -37,6 +37,11 @@ def _check(args) -> None:
         checks.policies('--policies', [p for p in args.policies.split(',') if p])
     if args.what == 'planner':
         checks.config_section('--config', 'plan.yaml', args.config)
+    if args.what == 'rl' and not args.run:
+        checks.config_section('--config', 'rl.yaml', args.config)
+        checks.model('--model', args.model)
+        checks.policies('--policy', [args.policy], experts=False)
+        checks.families('--families', items(args.families))
 
 
 def _bench(args) -> int:
@@ -57,6 +62,10 @@ def _bench(args) -> int:
             return 0
         rows = main(args.model, args.config, args.episodes, min(args.n, 300), args.threads,
                     args.device, args.frames)
+    elif args.what == 'rl':
+        from wm_ros.bench.rl import main
+        rows = main(args.run, args.config, args.policy, args.model, args.reward, args.updates,
+                    items(args.families))
     else:
         from wm_ros.bench.world_model import main
         rows = main(args.model, args.onnx, device=args.device, baseline=args.baseline)
@@ -68,7 +77,7 @@ def _bench(args) -> int:
 def add_parser(sub) -> None:
     """Add ``bench`` to the subparsers ``sub``."""
     n = sub.add_parser('bench', help='benchmarks that print side-by-side ratios')
-    n.add_argument('what', choices=['sim', 'world-model', 'nodes', 'evaluate', 'planner'])
+    n.add_argument('what', choices=['sim', 'world-model', 'nodes', 'evaluate', 'planner', 'rl'])
     n.add_argument('-n', type=whole(1), default=300)
     n.add_argument('--model', default=DEFAULT_MODEL)
     n.add_argument('--onnx', default=None, help='exported graphs (default <model>/onnx)')
@@ -86,7 +95,14 @@ def add_parser(sub) -> None:
     n.add_argument('--policies', default='bc_full,bc_50', help='policies (evaluate)')
     n.add_argument('--episodes', type=whole(1), default=8,
                    help='episodes per task (evaluate) / episodes (planner: -n actions each)')
-    n.add_argument('--config', default='default', help='config/plan.yaml section (planner)')
+    n.add_argument('--config', default='default',
+                   help='config/plan.yaml section (planner), config/rl.yaml section (rl)')
+    n.add_argument('--run', default=None, help='rl: read this `wm-ros rl --out` run instead '
+                   'of training --updates updates of --config here')
+    n.add_argument('--policy', default='bc_full', help='rl: the policy the short run trains')
+    n.add_argument('--updates', type=whole(1), default=1, help='rl: updates of the short run')
+    n.add_argument('--families', nargs='*', default=[],
+                   help="rl: task families of the short run (default: the config's)")
     n.add_argument('--threads', type=whole(1), default=1, help='runtime threads (planner)')
     n.add_argument('--json', action='store_true')
     n.set_defaults(func=_bench)

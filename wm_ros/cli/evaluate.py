@@ -13,7 +13,7 @@
 # limitations under the License.
 
 
-"""``wm-ros evaluate | report``, ``wm-ros eval closed-loop | floor | policies``."""
+"""``wm-ros evaluate | report``, ``wm-ros eval closed-loop | floor | policies | rl``."""
 
 from __future__ import annotations
 
@@ -60,17 +60,33 @@ def _evaluate(args) -> int:
 
 
 def _report(args) -> int:
-    checks.evaluation('--evaluation', args.evaluation)
+    evaluation = args.evaluation or (None if args.rl else 'out/evaluate')
+    if evaluation:
+        checks.evaluation('--evaluation', evaluation)
     if args.floor:
         checks.floor('--floor', args.floor)
     from wm_ros.evaluate import floor
     from wm_ros.evaluate.evaluation_file import evaluation_path
     from wm_ros.evaluate.report import load_evaluation, write_report
-    where = evaluation_path(args.evaluation).parent     # its strips are relative to it
-    paths = write_report(load_evaluation(args.evaluation), args.out or where, where,
-                         floor.load(args.floor) if args.floor else None)
+    sections, extra = _rl_section(args.rl)
+    where = evaluation_path(evaluation).parent if evaluation else None   # strips: from it
+    paths = write_report(load_evaluation(evaluation) if evaluation else None,
+                         args.out or where or args.rl, where,
+                         floor.load(args.floor) if args.floor else None, sections, extra)
     print(f'wrote {paths[0]} and {paths[1]}')
     return 0
+
+
+def _rl_section(path) -> tuple[tuple[str, ...], dict]:
+    """Return the report's RL section and report.json entry of ``--rl`` (none without)."""
+    if not path:
+        return (), {}
+    from wm_ros.evaluate import rl, rl_report
+    try:
+        result = rl.load(path)
+    except rl.RunError as exc:
+        raise checks.UsageError(f'--rl: {exc}') from None
+    return (rl_report.section(result),), {'rl': result}
 
 
 def _closed_loop(args) -> int:
@@ -126,6 +142,17 @@ def _eval_policies(args) -> int:
     return 0
 
 
+def _eval_rl(args) -> int:
+    checks.families('--families', items(args.families))
+    from wm_ros.evaluate import rl
+    result = rl.evaluate(args.run, args.episodes, args.seed, args.workers, args.max_steps,
+                         args.max_steps_long, items(args.families), args.backend)
+    paths = rl.write(result, args.out or f'{args.run}/eval')
+    print(rl.markdown(result))
+    print(f'wrote {paths[0]} and {paths[1]}; `wm-ros report --rl {paths[0].parent}` draws it')
+    return 0
+
+
 def add_parser(sub) -> None:
     """Add ``evaluate`` and ``report`` to the subparsers ``sub``."""
     ev = sub.add_parser('evaluate', help='policies in imagination (reward model) vs the '
@@ -162,8 +189,11 @@ def add_parser(sub) -> None:
 
     rp = sub.add_parser('report', help='one self-contained HTML page (and a JSON) from an '
                         'evaluation: scatter, bars, OOD heatmap, judges, strips, targets')
-    rp.add_argument('--evaluation', default='out/evaluate',
-                    help='directory holding evaluation.json (from wm-ros evaluate)')
+    rp.add_argument('--evaluation', default=None,
+                    help='directory holding evaluation.json (from wm-ros evaluate; default '
+                    'out/evaluate, none with --rl alone)')
+    rp.add_argument('--rl', default=None, help='a `wm-ros eval rl --out` dir: its learning '
+                    'curve and before/after table are added')
     rp.add_argument('--out', default=None, help='where to write report.html / report.json '
                     '(default: the evaluation directory)')
     rp.add_argument('--floor', default=None,
@@ -173,9 +203,30 @@ def add_parser(sub) -> None:
 
 
 def add_eval_parsers(vsub) -> None:
-    """Add ``eval closed-loop``, ``floor`` and ``policies`` to the ``eval`` subparsers."""
+    """Add ``eval closed-loop``, ``floor``, ``policies`` and ``rl`` to the ``eval`` subparsers."""
     _add_closed_loop(vsub)
     _add_floor_and_policies(vsub)
+    _add_rl(vsub)
+
+
+def _add_rl(vsub) -> None:
+    er = vsub.add_parser('rl', help='a `wm-ros rl` run on the tabletop and in imagination: '
+                         'success before/after, exploit gap, verdict per family')
+    er.add_argument('--run', required=True, help='the --out directory of `wm-ros rl`')
+    er.add_argument('--episodes', type=whole(1), default=50,
+                    help='tabletop episodes per family and side (before, after)')
+    er.add_argument('--seed', type=whole(0), default=31000,
+                    help="derives every start; the run's own seeds and the zoo's are refused")
+    er.add_argument('--workers', type=whole(1), default=1,
+                    help='tabletop processes (1: in this process)')
+    er.add_argument('--families', nargs='*', default=[],
+                    help="task families, space or comma separated (default: the run's)")
+    er.add_argument('--max-steps', type=whole(1), default=120)
+    er.add_argument('--max-steps-long', type=whole(1), default=400)
+    er.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
+    er.add_argument('--out', default=None,
+                    help='where rl_eval.json and rl_eval.md go (default: RUN/eval)')
+    er.set_defaults(func=_eval_rl)
 
 
 def _add_closed_loop(vsub) -> None:

@@ -83,34 +83,40 @@ def verdicts(evaluation: dict) -> dict[str, dict]:
     return out
 
 
-def write_report(evaluation: dict, out_dir: str | Path,
-                 evaluation_dir: str | Path | None = None,
-                 floor: dict | None = None) -> tuple[Path, Path]:
+def write_report(evaluation: dict | None, out_dir: str | Path,
+                 evaluation_dir: str | Path | None = None, floor: dict | None = None,
+                 sections: tuple[str, ...] = (), extra: dict | None = None
+                 ) -> tuple[Path, Path]:
     """
     Write ``report.html`` and ``report.json`` into ``out_dir``; return their paths.
 
     Strip paths in ``evaluation['strips']`` are relative to ``evaluation_dir`` (default
     ``out_dir``). ``report.json`` holds the evaluation (NaN as null) and the verdicts.
     ``floor``: the suite's noise floor (:mod:`wm_ros.evaluate.floor`), shown after the
-    targets and kept in ``report.json`` (without its per-episode records).
+    targets and kept in ``report.json`` (without its per-episode records). ``sections``:
+    more HTML sections at the end (the RL one: :mod:`wm_ros.evaluate.rl_report`), ``extra``:
+    more ``report.json`` entries; ``evaluation`` None: a page of ``sections`` alone.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     base = Path(evaluation_dir) if evaluation_dir is not None else out
-    checks = verdicts(evaluation)
+    checks = verdicts(evaluation) if evaluation is not None else {}
     if floor is not None:
         from wm_ros.evaluate.floor import check_suite
         check_suite(floor, evaluation)
         floor = {k: v for k, v in floor.items() if k != 'records'}
     body = [_header(evaluation), _summary(evaluation, checks),
             _floor(floor, evaluation) if floor else '', _cells(evaluation),
-            _ood(evaluation), _judges(evaluation), _strips(evaluation, base)]
-    page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>wm_ros evaluation'
-            f'</title><style>{CSS}</style></head><body>{"".join(body)}</body></html>')
+            _ood(evaluation), _judges(evaluation), _strips(evaluation, base)
+            ] if evaluation is not None else ['<h1>wm_ros report</h1>']
+    page = (f'<!DOCTYPE html><html><head><meta charset="utf-8"><meta name="viewport" '
+            f'content="width=device-width,initial-scale=1"><title>wm_ros evaluation</title>'
+            f'<style>{CSS}</style></head><body>{"".join(body + list(sections))}</body></html>')
     html_path, json_path = out / 'report.html', out / 'report.json'
     html_path.write_text(page)
     json_path.write_text(json.dumps(finite({'evaluation': evaluation, 'targets': checks,
-                                            **({'floor': floor} if floor else {})}),
+                                            **({'floor': floor} if floor else {}),
+                                            **(extra or {})}),
                                     indent=1, allow_nan=False))
     return html_path, json_path
 
