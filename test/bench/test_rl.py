@@ -33,9 +33,10 @@ def fake_run(path, config: dict) -> None:
     path.mkdir()
     record = {'rollouts': 8, 'steps': 1000, 'trained_steps': 500, 'seconds': 10.0,
               'part_seconds': PARTS, 'success': 0.5}
+    one = {'block_to_region': {'success_pct': 0.0, 'n': 1}, 'mean_pct': 0.0}  # 1 held start
     (path / 'rl.json').write_text(json.dumps({
-        'config': config, 'imagined_before': {}, 'history': [
-            {**record, 'update': 1}, {**record, 'update': 2}]}))
+        'config': config, 'imagined_before': one,
+        'history': [{**record, 'update': 1}, {**record, 'update': 2}]}))
 
 
 def test_parts_rates_and_the_projection_from_a_run(tmp_path, capsys):

@@ -152,6 +152,9 @@ def main(run: str | None = None, config: str = 'default', policy: str = 'bc_full
             raise ValueError(f'{path} is not an RL run (no readable rl.json with a history); '
                              'give the --out directory of `wm-ros rl`, or no --run')
     m = measured(doc)
-    p = projection(m, doc, families or families_of(doc), load_config('default'))
+    named, configured = families_of(doc), list(doc['config'].get('families', []))
+    # the held-out starts may show a few families only; a run's --families are not in config
+    trained = families or (configured if set(named) <= set(configured) else named)
+    p = projection(m, doc, trained, load_config('default'))
     report(m, p, f'{path}' if run else f'a short run of config {config} ({policy})')
     return {'measured': m, 'projection': p}
