@@ -23,6 +23,7 @@ import pytest
 
 from wm_ros import artefacts
 from wm_ros.cli import main
+from wm_ros.episodes.seeds import episode_seed
 from wm_ros.evaluate import rl
 from wm_ros.rl.starts import TRAIN_SEED
 
@@ -59,6 +60,12 @@ def test_eval_rl_writes_before_after_and_the_exploit_gap(run, verified):
         assert row['verdict'] in ('improved', 'not improved', 'EXPLOITATION')
         lo, hi = row['real_after']['wilson_pct']
         assert 0 <= lo <= row['real_after']['pct'] <= hi <= 100
+    # every episode's outcome, on seeds of the seed rule at the verification's seed
+    assert len(result['episodes']) == 2 * len(FAMILIES)
+    first = result['episodes'][0]
+    assert first['seed'] == episode_seed(rl.SEED, first['family'], first['k'])
+    assert sum(e['real_after'] for e in result['episodes'] if e['family'] == 'separate') \
+        == result['families']['separate']['real_after']['k']
     # the learning curve comes from the run: update 0 (before) and the last (after)
     assert result['curve']['updates'] == [0, 2]
     assert result['curve']['train_updates'] == [1, 2]

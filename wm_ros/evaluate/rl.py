@@ -253,6 +253,9 @@ def evaluate(run_dir: str | Path, episodes_per_family: int = 50, seed: int = SEE
                      'not: ' + '; '.join(f'{s} ({why})' for s, why in used.items()),
             'max_steps': max_steps, 'max_steps_long': max_steps_long,
             'families': rows, 'mean': means(rows), 'curve': curve(run), 'seconds': seconds,
+            'episodes': [{'family': s.task_family, 'k': s.k, 'seed': s.seed,
+                          **{side: outcome[side][i] for side in SIDES}}
+                         for i, s in enumerate(starts)],
             'rl_config': run['config']}
 
 

@@ -47,9 +47,9 @@ def figure(result: dict) -> str:
     ax = fig.subplots()
     ax.plot(c['train_updates'], c['train_success_pct'], ':', color='gray', lw=1,
             label='sampled policy, training starts')
-    for i, ys in enumerate(c['families'].values()):
+    for i, (family, ys) in enumerate(c['families'].items()):
         ax.plot(c['updates'], [np.nan if y is None else y for y in ys], '-', lw=0.8,
-                alpha=0.5, color=f'C{i}')
+                alpha=0.5, color=f'C{i}', label=f'imagined, {family}')
     ax.plot(c['updates'], [np.nan if y is None else y for y in c['mean_pct']], 'k-o', ms=3,
             label='mean policy, imagined (held-out starts)')
     for i, (family, row) in enumerate(result['families'].items()):
@@ -63,7 +63,7 @@ def figure(result: dict) -> str:
            title='imagined (lines) and real (squares)')
     ax.title.set_fontsize(10)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.18), ncol=1)
+    ax.legend(fontsize=8, loc='upper center', bbox_to_anchor=(0.5, -0.18), ncol=1)
     return _figure(fig)
 
 
