@@ -111,6 +111,28 @@ def test_the_report_draws_the_curve_and_the_table(verified, tmp_path, capsys):
     assert json.loads((tmp_path / 'report.json').read_text())['rl']['seed'] == rl.SEED
 
 
+def test_the_rl_section_follows_an_evaluation_s_page(tmp_path):
+    from wm_ros.evaluate.report import write_report
+    evaluation = {'config': {'policies': ['bc_full'], 'tasks': ['separate']}, 'cells': []}
+    html, js = write_report(evaluation, tmp_path, sections=('<h2>RL here</h2>',),
+                            extra={'rl': {'seed': 1}})
+    page = html.read_text()
+    assert page.index('World-model evaluation') < page.index('<h2>RL here</h2>')
+    assert json.loads(js.read_text())['rl'] == {'seed': 1}
+
+
+def test_a_label_free_run_is_verified_with_the_reward_model_as_judge(tmp_path):
+    run = tmp_path / 'free'
+    assert main(['rl', '--config', 'tiny', '--quiet', '--reward', str(artefacts.REWARD),
+                 '--model', str(artefacts.FREE_SLOTS), '--out', str(run)]) == 0
+    assert main(['eval', 'rl', '--run', str(run), '--episodes', '1', '--max-steps', '8',
+                 '--max-steps-long', '8', '--out', str(tmp_path / 'eval')]) == 0
+    result = json.loads((tmp_path / 'eval' / 'rl_eval.json').read_text())
+    assert result['judge'] == 'reward' and result['model'] == str(artefacts.FREE_SLOTS)
+    row = result['families']['block_to_region']
+    assert row['imagined_before']['n'] == row['imagined_after']['n'] == 1
+
+
 def refused(args, capsys) -> str:
     """Return the one stderr line of a refused command (exit 2, no traceback)."""
     assert main(args) == 2
