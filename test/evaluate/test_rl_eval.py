@@ -151,4 +151,6 @@ def test_refusals_are_one_line(run, tmp_path, capsys):
     doc = json.loads((cut / 'rl.json').read_text())
     (cut / 'rl.json').write_text(json.dumps({**doc, 'finished': False}))
     assert '--resume' in refused(['eval', 'rl', '--run', str(cut)], capsys)
+    (cut / 'rl.json').write_text(json.dumps({**doc, 'base': str(tmp_path / 'gone')}))
+    assert 'gone' in refused(['eval', 'rl', '--run', str(cut)], capsys)     # base moved
     assert not (cut / 'eval').exists() and not (tmp_path / 'eval').exists()

@@ -198,8 +198,6 @@ def episodes(run: dict, run_dir: Path, runtime, starts: list, limits,
     from wm_ros.policy import registry
     half = float(getattr(runtime, 'board_half', 0.25))
     names = {'before': str(run['base']), 'after': str(run_dir)}
-    for name in names.values():
-        registry.check(name)
     table = TabletopWorld(image_size=runtime.image_size, board_half=half, limits=limits)
     out, seconds = {}, {}
     for side, name in names.items():
@@ -225,6 +223,9 @@ def evaluate(run_dir: str | Path, episodes_per_family: int = 50, seed: int = SEE
     from wm_ros.episodes.tabletop import sample_starts
     run_dir = Path(run_dir)
     run = load_run(run_dir)
+    from wm_ros.policy import registry
+    for name in (str(run['base']), str(run_dir)):       # before any model loads
+        registry.check(name)
     used = used_seeds(run)
     if seed in used:
         raise RunError(f'--seed {seed} is {used[seed]}; pick a seed never used for training '
