@@ -36,6 +36,11 @@ open loop with the recorded commands; copy-last repeats the frame. At each horiz
 ``--stalls`` (any recording, the tabletop's too) prints instead the pusher's one-step
 error where the recorded pusher stalled (moved under half the commanded ``command x dt``
 of at least 5 mm, away from the edges: pressed into objects) and elsewhere.
+
+``--contacts`` (labelled recordings, no model) counts, per ``--data`` dir, the commanded
+steps, those where the pusher stalled, those of them within ``NEAR`` of a block and inside
+the edges, and the steps where the pusher is at a block that touches another (issue 27's
+wedge: docs/results/wedged-pusher.md).
 """
 
 from __future__ import annotations
@@ -215,6 +220,31 @@ def stalls(models: dict, episodes) -> str:
     return '\n'.join(lines)
 
 
+NEAR = 0.055          # m: pusher centre to block centre where they can touch
+TOUCH = 0.065         # m: block centres where two blocks can touch
+
+
+def contacts(episodes) -> dict:
+    """Return the counts of ``--contacts`` (module docstring) over ``episodes``."""
+    out = dict.fromkeys(('commanded', 'stalled', 'stalled at a block', 'at a chain'), 0)
+    for ep in episodes:
+        n = len(ep.actions)
+        want = np.linalg.norm(ep.actions, axis=1) * ep.dt
+        moved = np.linalg.norm(ep.ee_xy[1:n + 1] - ep.ee_xy[:n], axis=1)
+        big = want > 0.005
+        stalled = big & (moved < 0.5 * want)
+        xy = ep.block_states[:n, :, :2]
+        near = np.linalg.norm(xy - ep.ee_xy[:n, None], axis=-1) < NEAR          # [T, N]
+        apart = np.linalg.norm(xy[:, :, None] - xy[:, None], axis=-1) \
+            + np.eye(xy.shape[1]) * 9.0
+        inside = (np.abs(ep.ee_xy[1:n + 1]) <= 0.225).all(1)
+        out['commanded'] += int(big.sum())
+        out['stalled'] += int(stalled.sum())
+        out['stalled at a block'] += int((stalled & near.any(1) & inside).sum())
+        out['at a chain'] += int((big & (near & (apart.min(-1) < TOUCH)).any(1)).sum())
+    return out
+
+
 def table(results: dict, horizons) -> str:
     """Return the figures as a markdown table."""
     lines = ['| model | horizon | T error (cm, moved) | yaw error (deg, turned >15) | '
@@ -232,8 +262,9 @@ def table(results: dict, horizons) -> str:
 def main(argv=None) -> int:
     """Print the open-loop table of ``--model`` directories on ``--data``."""
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    ap.add_argument('--data', required=True, help='held-out wm-ros collect --robot pusht dir')
-    ap.add_argument('--model', action='append', required=True, help='model directory')
+    ap.add_argument('--data', required=True, nargs='+',
+                    help='held-out wm-ros collect --robot pusht dir (--contacts: several)')
+    ap.add_argument('--model', action='append', default=[], help='model directory')
     ap.add_argument('--scene', help='free-slot model whose learned scene measures the T')
     ap.add_argument('--horizons', default='1,8,16')
     ap.add_argument('--stride', type=int, default=4)
@@ -241,7 +272,20 @@ def main(argv=None) -> int:
     ap.add_argument('--stalls', action='store_true', help='the pusher where it stalled')
     ap.add_argument('--no-last-pose', action='store_true',
                     help='encode from the frame and pose alone (the pusher starts at rest)')
+    ap.add_argument('--contacts', action='store_true',
+                    help='count stalls and chained contacts in labelled recordings (no model)')
     args = ap.parse_args(argv)
+    if args.contacts:
+        print('| data | commanded steps | stalled | stalled at a block, inside the edges | '
+              'pusher at a block that touches another |\n|---|---|---|---|---|')
+        for d in args.data:
+            c = contacts(iter_episodes(d))
+            print(f"| {d} | {' | '.join(str(v) for v in c.values())} |")
+        return 0
+    if not args.model or len(args.data) != 1:
+        print('give one --data dir and at least one --model', file=sys.stderr)
+        return 2
+    args.data = args.data[0]
     horizons = [int(h) for h in args.horizons.split(',')]
     t0 = time.time()
     models = {Path(m).name: load_runtime(m, args.backend) for m in args.model}
