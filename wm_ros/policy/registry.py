@@ -29,7 +29,7 @@ model to perceive through, the board and speed limit) comes in a :class:`PolicyC
   ``policy_seed``; they read blocks through the world model's object read-out;
 * ``expert_sideways``: the perception expert whose every command carries a constant
   sideways velocity (:mod:`wm_ros.policy.biased`: 0.75 x max speed, to the command's left),
-  so its pusher crabs into neighbouring blocks and wedges between them (issue 27);
+  so it pushes blocks off-centre, into neighbours and corners (issue 27);
 * ``state_expert``: the scripted expert on the simulator's physics state (the ceiling a
   pixel policy imitating it could reach); on the tabletop only;
 * ``pusht_expert``, ``pusht_noisy``, ``pusht_explore``: the scripted PushT behaviours
