@@ -139,3 +139,47 @@ def test_the_planner_pushes_an_object_to_its_goal_through_sub_goals():
     assert np.linalg.norm(np.subtract(objects[0][:2], target[:2])) < 0.01, objects
     assert planner.fine_plans > 0               # the last centimetres: finer actions
     np.testing.assert_allclose(objects[1], PARKED, atol=1e-6)     # not pushed
+
+
+def test_a_large_turn_is_made_first_in_place_and_a_small_one_with_the_move():
+    world = PushWorld()
+    weights = GoalWeights(yaw_radius=0.05, step_m=0.04, step_yaw=0.5, turn_first=0.7,
+                          turn_yaw_radius=0.15)
+    goal = Goal(world, frame([(0.1, 0.0, 2.0), PARKED])[None], np.float32([0, .2]), weights)
+    b = goal.bind(encode(world, [(0.0, 0.0, 0.0), PARKED], (-0.2, 0.0)))[0]
+    np.testing.assert_allclose(b.pos[0], [0.0, 0.0], atol=1e-9)    # stays where it is
+    assert b.yaw[0] == pytest.approx(0.5) and b.turning[0] and not b.at_goal
+    assert b.yaw_w[0] == pytest.approx(0.15)
+    assert not b.behind[0].any()            # the pusher is drawn near it, not behind it
+    together = Goal(world, frame([(0.1, 0.0, 2.0), PARKED])[None], np.float32([0, .2]),
+                    GoalWeights(yaw_radius=0.05, step_m=0.04, step_yaw=0.5))
+    b = together.bind(encode(world, [(0.0, 0.0, 0.0), PARKED], (-0.2, 0.0)))[0]
+    assert b.pos[0][0] > 0.01 and not b.turning[0]              # moves while it turns
+    b = goal.bind(encode(world, [(0.0, 0.0, 1.6), PARKED], (-0.2, 0.0)))[0]
+    assert not b.turning[0] and b.pos[0][0] > 0.01              # 0.4 rad left: moves
+
+
+def test_yaw_weighs_more_near_the_goal_position():
+    world = PushWorld()
+    weights = GoalWeights(yaw_radius=0.05, step_m=0.04, near_yaw_radius=0.2)
+    goal = Goal(world, frame([(0.1, 0.0, 0.3), PARKED])[None], np.float32([0, .2]), weights)
+    far = goal.bind(encode(world, [(0.0, 0.0, 0.0), PARKED], (-0.2, 0.0)))[0]
+    near = goal.bind(encode(world, [(0.09, 0.0, 0.0), PARKED], (-0.2, 0.0)))[0]
+    assert far.yaw_w[0] == pytest.approx(0.05) and near.yaw_w[0] == pytest.approx(0.2)
+
+
+def test_the_turn_is_the_shorter_way_and_keeps_its_direction_past_pi():
+    world = PushWorld()
+    weights = GoalWeights(yaw_radius=0.1, step_yaw=0.5)
+    goal = Goal(world, frame([(0.0, 0.0, 2.8), PARKED])[None], np.float32([0, .2]), weights)
+    now = encode(world, [(0.0, 0.0, -0.2), PARKED], (-0.2, 0.0))   # 3.0 rad to go, +
+    b = goal.bind(now)[0]
+    assert b.yaw[0] == pytest.approx(0.5) and b.turn_sign[0] == 1
+    plus = now.updated({'yaw': np.float32([[0.5, 0.0]])})
+    minus = now.updated({'yaw': np.float32([[-0.5, 0.0]])})
+    assert goal.distance(plus)[0] < goal.distance(now)[0] < goal.distance(minus)[0]
+    # 3.3 rad + is 2.98 rad the other way: the shorter turn flips side, the plan does not
+    past = encode(world, [(0.0, 0.0, -0.5), PARKED], (-0.2, 0.0))
+    assert goal.bind(past)[0].yaw[0] == pytest.approx(0.5)       # still +
+    fresh = Goal(world, frame([(0.0, 0.0, 2.8), PARKED])[None], np.float32([0, .2]), weights)
+    assert fresh.bind(past)[0].yaw[0] == pytest.approx(-0.5)    # no history: the shorter

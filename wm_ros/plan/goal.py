@@ -62,6 +62,7 @@ from wm_ros.runtime.base import (Embedding, ObjectPoses, ObjectReadout, RuntimeI
 
 GONE_M = 1.0            # the distance of a goal object the imagined state lost (m)
 NEAR_M = 0.01           # pose mode: an object this near its goal (m) needs no pushing
+FLIP = 0.6              # pose mode: a turn within this of pi keeps its last direction (rad)
 
 
 class GoalError(ValueError):
@@ -80,6 +81,9 @@ class GoalWeights:
     standoff: float = 0.06      # pose mode: how far behind the object's centroid (m)
     step_m: float = 0.0         # pose mode: sub-goals at most this far (m; 0: no sub-goals)
     step_yaw: float = 0.0       # pose mode: ... and this much turn (rad)
+    turn_first: float = 0.0     # pose mode: a turn larger than this (rad) is made in place
+    turn_yaw_radius: float = 0.0    # ... with this yaw weight (m/rad; 0: yaw_radius)
+    near_yaw_radius: float = 0.0    # yaw weight within step_m of the goal position (0: off)
 
 
 def mode_of(runtime) -> str:
@@ -112,6 +116,14 @@ class Binding:
     at_goal: bool               # the target is the goal itself, not a sub-goal
     behind: np.ndarray          # float[K, 2]: unit vectors opposite each object's way
     needs: np.ndarray           # bool[K]: the object is not at its goal yet (1 cm / yaw)
+    yaw_w: np.ndarray = None    # float[K]: metres per radian of yaw difference (schedule)
+    turning: np.ndarray = None  # bool[K]: turned in place (turn_first) before it moves
+    turn: np.ndarray = None     # float[K]: the turn still to make (rad, after the schedule)
+
+    @property
+    def turn_sign(self) -> np.ndarray:
+        """Return float[K]: the direction each object is being turned (0: none known)."""
+        return np.zeros(len(self.slots)) if self.turn is None else np.sign(self.turn)
 
 
 class Goal:
@@ -136,6 +148,7 @@ class Goal:
         except RuntimeInputError as exc:
             raise GoalError(f'the goal image cannot be encoded: {exc}') from None
         self.bound: list[Binding] = []
+        self.last_bound: list[Binding] = []
         if self.mode == 'embedding':
             self.target = runtime.embedding(self.state).astype(np.float64)    # [G, D]
             return
@@ -155,7 +168,7 @@ class Goal:
         w, objects = self.weights, self.runtime.objects(state)
         here, present = objects.pos[0].astype(np.float64), objects.present[0]
         here_yaw = objects.yaw[0].astype(np.float64)
-        self.bound = []
+        self.last_bound, self.bound = self.bound, []
         if not present.any():
             raise GoalError('the model sees no object in the camera frame; nothing to plan')
         for g in range(len(self)):
@@ -166,20 +179,32 @@ class Goal:
                     + w.yaw_radius * np.abs(wrap(turn)))                        # [M, K]
             slots = np.where(present[:, None], miss, np.inf).argmin(0)
             yaw = wrap(turn[slots, np.arange(len(slots))]).astype(np.float64)
+            yaw = self._keep_direction(g, slots, yaw)
             delta = pos - here[slots]
             far = np.linalg.norm(delta, axis=-1)
-            f = np.ones(len(slots))
-            if w.step_m > 0:
-                f = np.minimum(f, w.step_m / np.maximum(far, 1e-9))
-            if w.step_yaw > 0:
-                f = np.minimum(f, w.step_yaw / np.maximum(np.abs(yaw), 1e-9))
-            behind = -delta / np.maximum(far, 1e-9)[:, None] * (far > NEAR_M)[:, None]
+            fp, fy, yaw_w, turning = schedule(w, far, yaw)
+            behind = (-delta / np.maximum(far, 1e-9)[:, None]
+                      * ((far > NEAR_M) & ~turning)[:, None])
             needs = (far > NEAR_M) | (w.yaw_radius * np.abs(yaw) > NEAR_M)
-            self.bound.append(Binding(slots, here[slots] + f[:, None] * delta,
-                                      here_yaw[slots] + f * yaw,
-                                      self.ee[g].astype(np.float64), bool(f.min() >= 1.0),
-                                      behind, needs))
+            self.bound.append(Binding(slots, here[slots] + fp[:, None] * delta,
+                                      here_yaw[slots] + fy * yaw,
+                                      self.ee[g].astype(np.float64),
+                                      bool(min(fp.min(), fy.min()) >= 1.0),
+                                      behind, needs, yaw_w, turning, yaw))
         return self.bound
+
+    def _keep_direction(self, g: int, slots: np.ndarray, yaw: np.ndarray) -> np.ndarray:
+        """
+        Return ``yaw`` turned the way the last binding turned where it is near pi.
+
+        The shorter turn flips side as the error passes pi; near it (within ``FLIP``)
+        the turn keeps the direction it had, so successive plans do not undo each other.
+        """
+        if g >= len(self.last_bound) or len(self.last_bound[g].slots) != len(slots):
+            return yaw                  # goal object k stays k: its slot may be renumbered
+        was = self.last_bound[g].turn_sign
+        flip = (np.abs(yaw) > np.pi - FLIP) & (was != 0) & (np.sign(yaw) != was)
+        return np.where(flip, yaw + 2 * np.pi * was, yaw)
 
     def distance(self, state: State) -> np.ndarray:
         """Return float[B]: how far each row of ``state`` is from the nearest goal image."""
@@ -216,8 +241,8 @@ class Goal:
         for g, b in enumerate(self.bound):
             pos, yaw, present = (objects.pos[:, b.slots], objects.yaw[:, b.slots],
                                  objects.present[:, b.slots])                   # [B, K]
-            d = (np.linalg.norm(pos - b.pos, axis=-1)
-                 + w.yaw_radius * np.abs(wrap(yaw - b.yaw)))
+            yaw_w = w.yaw_radius if b.yaw_w is None else b.yaw_w
+            d = np.linalg.norm(pos - b.pos, axis=-1) + yaw_w * np.abs(wrap(yaw - b.yaw))
             out[g] = np.where(present, d, GONE_M).sum(1)
             if b.at_goal and w.pusher:
                 out[g] += w.pusher * np.linalg.norm(self.runtime.pusher(state) - b.ee, axis=-1)
@@ -234,6 +259,35 @@ class Goal:
             d = np.where(same, d, np.inf).min(1)
             out += np.where(np.isfinite(d), d, GONE_M)      # the object is gone: 1 m
         return out
+
+
+def schedule(w: GoalWeights, far: np.ndarray, yaw: np.ndarray):
+    """
+    Return the sub-goal schedule of objects ``far`` m and ``yaw`` rad from their goals.
+
+    ``(fp, fy, yaw_w, turning)``: the fractions of the way and of the turn each sub-goal
+    goes, its yaw weight (m/rad) and whether it turns in place. Without ``turn_first``
+    position and yaw go together (each at most ``step_m`` / ``step_yaw``); a turn larger
+    than ``turn_first`` is made first, in place (weight ``turn_yaw_radius``), and within
+    ``step_m`` of the goal position yaw weighs ``near_yaw_radius`` (rising from 2 x
+    ``step_m``), so that the final approach does not leave the turn for last.
+    """
+    f = np.ones(len(far))
+    if w.step_m > 0:
+        f = np.minimum(f, w.step_m / np.maximum(far, 1e-9))
+    if w.step_yaw > 0:
+        f = np.minimum(f, w.step_yaw / np.maximum(np.abs(yaw), 1e-9))
+    yaw_w = np.full(len(far), w.yaw_radius)
+    if w.near_yaw_radius > 0 and w.step_m > 0:
+        ramp = np.clip((2 * w.step_m - far) / w.step_m, 0.0, 1.0)
+        yaw_w = yaw_w + ramp * (w.near_yaw_radius - w.yaw_radius)
+    turning = (np.abs(yaw) > w.turn_first) if w.turn_first > 0 else np.zeros(len(far), bool)
+    fp, fy = np.where(turning, 0.0, f), f.copy()
+    if turning.any():
+        step = (w.step_yaw or np.inf) / np.maximum(np.abs(yaw), 1e-9)
+        fy = np.where(turning, np.minimum(1.0, step), fy)
+        yaw_w = np.where(turning, w.turn_yaw_radius or w.yaw_radius, yaw_w)
+    return fp, fy, yaw_w, turning
 
 
 def objects_present(runtime, state: State, g: int) -> np.ndarray:
