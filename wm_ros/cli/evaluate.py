@@ -237,7 +237,8 @@ def _add_closed_loop(vsub) -> None:
     cl.add_argument('--families', nargs='+', default=[],
                     help='task families, space or comma separated (default: all five)')
     cl.add_argument('--policies', nargs='+', default=[],
-                    help='policies of wm_ros.policy.degraded (default: expert noisy slow laggy)')
+                    help='perceiving policy kinds: wm_ros.policy.degraded and expert_sideways '
+                         '(default: expert noisy slow laggy)')
     cl.add_argument('--episodes', type=whole(1), default=20, help='episodes per family and policy')
     cl.add_argument('--seed', type=whole(0), default=1000,
                     help='derives every tabletop seed (the shipped model never trained on it)')
