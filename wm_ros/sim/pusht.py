@@ -180,11 +180,7 @@ class PushTEnv(RobotSurface):
         """Run the physics for one control period without rendering (``step`` minus camera)."""
         if not self._started:
             raise RuntimeError('call reset() before step()')
-        a = np.asarray(action, dtype=np.float64)
-        if a.shape != (2,):
-            raise ValueError(f'action must be float[2] (vx, vy in m/s), got shape {a.shape}')
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f'action must be finite, got {a.tolist()}; the pusher was not moved')
+        a = self.checked_action(action)
         c = self.config
         v = np.clip(a, -c.max_speed, c.max_speed)
         target = self.config.to_px(self.ee_xy().astype(np.float64) + v / c.control_hz)

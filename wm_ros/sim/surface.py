@@ -41,6 +41,16 @@ class RobotSurface(gym.Env):
             'ee_xy': gym.spaces.Box(-c.board_half, c.board_half, (2,), np.float32),
         })
 
+    @staticmethod
+    def checked_action(action) -> np.ndarray:
+        """Return ``action`` as float64[2] m/s; refuse a wrong shape or a non-finite value."""
+        a = np.asarray(action, dtype=np.float64)
+        if a.shape != (2,):
+            raise ValueError(f'action must be float[2] (vx, vy in m/s), got shape {a.shape}')
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f'action must be finite, got {a.tolist()}; the pusher was not moved')
+        return a
+
 
 def reset_options(options: dict | None, *names: str) -> tuple:
     """Return ``options[name]`` for each of ``names`` (None if absent); refuse any other."""

@@ -123,11 +123,7 @@ class TabletopEnv(RobotSurface):
         """Run the physics for one control period without rendering (``step`` minus camera)."""
         if self._data is None:
             raise RuntimeError('call reset() before step()')
-        a = np.asarray(action, dtype=np.float64)
-        if a.shape != (2,):
-            raise ValueError(f'action must be float[2] (vx, vy in m/s), got shape {a.shape}')
-        if not np.all(np.isfinite(a)):
-            raise ValueError(f'action must be finite, got {a.tolist()}; the pusher was not moved')
+        a = self.checked_action(action)
         self._data.ctrl[:] = np.clip(a, -self.config.max_speed, self.config.max_speed)
         mujoco.mj_step(self._model, self._data, self.config.substeps)
         self.t += 1
