@@ -165,8 +165,7 @@ def add_parser(sub) -> None:
     ev.add_argument('--edits', nargs='*', default=[], help='OOD edits, comma separated')
     ev.add_argument('--episodes', type=whole(1), default=25, help='episodes per policy x task')
     ev.add_argument('--seed', type=whole(0), default=5000)
-    ev.add_argument('--max-steps', type=whole(1), default=120)
-    ev.add_argument('--max-steps-long', type=whole(1), default=400)
+    _add_step_limits(ev)
     ev.add_argument('--workers', type=whole(0), default=0,
                     help='tabletop processes (0: a core each)')
     ev.add_argument('--model', default=DEFAULT_MODEL)
@@ -202,6 +201,14 @@ def add_parser(sub) -> None:
     rp.set_defaults(func=_report)
 
 
+def _add_step_limits(parser) -> None:
+    """Add ``--max-steps`` / ``--max-steps-long``: the tabletop's per-family step limits."""
+    parser.add_argument('--max-steps', type=whole(1), default=120,
+                        help='step limit of block_to_region, block_to_block, separate')
+    parser.add_argument('--max-steps-long', type=whole(1), default=400,
+                        help='step limit of group_by_colour, make_line (as the tabletop)')
+
+
 def add_eval_parsers(vsub) -> None:
     """Add ``eval closed-loop``, ``floor``, ``policies`` and ``rl`` to the ``eval`` subparsers."""
     _add_closed_loop(vsub)
@@ -221,8 +228,7 @@ def _add_rl(vsub) -> None:
                     help='tabletop processes (1: in this process)')
     er.add_argument('--families', nargs='*', default=[],
                     help="task families, space or comma separated (default: the run's)")
-    er.add_argument('--max-steps', type=whole(1), default=120)
-    er.add_argument('--max-steps-long', type=whole(1), default=400)
+    _add_step_limits(er)
     er.add_argument('--backend', default='onnxruntime', choices=['onnxruntime', 'torch'])
     er.add_argument('--out', default=None,
                     help='where rl_eval.json and rl_eval.md go (default: RUN/eval)')
@@ -242,10 +248,7 @@ def _add_closed_loop(vsub) -> None:
     cl.add_argument('--episodes', type=whole(1), default=20, help='episodes per family and policy')
     cl.add_argument('--seed', type=whole(0), default=1000,
                     help='derives every tabletop seed (the shipped model never trained on it)')
-    cl.add_argument('--max-steps', type=whole(1), default=120,
-                    help='step limit of block_to_region, block_to_block, separate')
-    cl.add_argument('--max-steps-long', type=whole(1), default=400,
-                    help='step limit of group_by_colour, make_line (as the tabletop)')
+    _add_step_limits(cl)
     cl.add_argument('--workers', type=whole(0), default=2,
                     help='tabletop processes (0: in this process); results do not depend on it')
     cl.add_argument('--settle', type=whole(0), default=10,
