@@ -30,7 +30,8 @@ import pytest
 from wm_ros.cli import main as cli
 from wm_ros.episodes.collect import collect
 from wm_ros.episodes.env import Start
-from wm_ros.evaluate.goal_planning import goal_images, RING_M, wilson
+from wm_ros.evaluate.goal_planning import goal_images, RING_M
+from wm_ros.evaluate.metrics import wilson
 from wm_ros.evaluate.pusht_goals import coverage, expert_tasks, GoalTasks
 from wm_ros.runtime import copy_last
 from wm_ros.sim.dataset import iter_episodes

@@ -48,21 +48,12 @@ import numpy as np
 from wm_ros.episodes.driver import run_episodes
 from wm_ros.episodes.env import Start
 from wm_ros.episodes.seeds import episode_seed
+from wm_ros.evaluate.metrics import wilson
 from wm_ros.sim.pusht import goal_state, PushTConfig, PushTEnv, wrap
 from wm_ros.sim.tasks import PUSHT, PUSHT_TASK
 
 RING_M = 0.11          # pusher ring around the goal T's centroid in the goal images (m)
 PUBLISHED = (('DINO-WM', 90, '53 s per plan'), ('PLDM', 78, ''), ('LeWM', 96, ''))
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Return the Wilson score interval (fractions) of ``k`` successes in ``n`` trials."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def goal_images(config: PushTConfig, views: int = 8, ring: float = RING_M

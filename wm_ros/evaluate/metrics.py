@@ -105,6 +105,16 @@ def mmrv(real: np.ndarray, imagined: np.ndarray) -> float:
     return float(np.where(disagree, np.abs(r[:, None] - r[None, :]), 0.0).max(1).mean())
 
 
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Return the Wilson score interval (fractions) of ``k`` successes in ``n`` trials."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
 def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, level: float = 0.95,
                  seed: int = 0) -> tuple[float, float]:
     """Return the percentile bootstrap interval of the mean of ``values`` (NaN if empty)."""

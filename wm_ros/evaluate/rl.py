@@ -53,7 +53,7 @@ import time
 
 import numpy as np
 
-from wm_ros.evaluate.goal_planning import wilson
+from wm_ros.evaluate.metrics import wilson
 from wm_ros.evaluate.zoo import SEED as ZOO_SEED
 from wm_ros.rl.rollouts import Imagination
 
